@@ -1,0 +1,3 @@
+/** keel: everything Keel exports. Subsystems are also importable on their own (`keel/cache`). */
+export * from './cache/index.js';
+export { ConfigError, isKeelError, KeelError, type KeelErrorCode } from './errors.js';
