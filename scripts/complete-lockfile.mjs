@@ -26,12 +26,17 @@ for (const [path, entry] of Object.entries(lock.packages)) {
     const target = `node_modules/${name}`;
     if (lock.packages[target] || lock.packages[`${path}/${target}`]) continue;
     const platform = platformOf(name);
-    if (!platform) throw new Error(`${name} (optional dependency of ${path}) is missing and names no platform`);
+    if (!platform)
+      throw new Error(`${name} (optional dependency of ${path}) is missing and names no platform`);
     lock.packages[target] = { version, ...(entry.dev ? { dev: true } : {}), optional: true, ...platform };
     added.push(`${name}@${version}`);
   }
 }
-const sorted = Object.fromEntries(Object.entries(lock.packages).sort(([a], [b]) => (a === '' ? -1 : b === '' ? 1 : a.localeCompare(b))));
+const sorted = Object.fromEntries(
+  Object.entries(lock.packages).sort(([a], [b]) => (a === '' ? -1 : b === '' ? 1 : a.localeCompare(b))),
+);
 lock.packages = sorted;
 writeFileSync(LOCK, `${JSON.stringify(lock, null, 2)}\n`);
-console.log(added.length ? `added ${added.length} platform entries: ${added.join(', ')}` : 'lock file complete');
+console.log(
+  added.length ? `added ${added.length} platform entries: ${added.join(', ')}` : 'lock file complete',
+);

@@ -357,10 +357,8 @@ export class OptimizedCacheManager {
       ttlMs: ttlMs + graceMs,
       size: chargedBytes(key, storedBytes),
     });
-    if (!admitted) {
-      this.index.unlink(key, tags, dependsOn);
-      this.counters.oversizeRejections++;
-    }
+    // Refused as too large (counted by the L1) or lost admission (an eviction): either way not held.
+    if (!admitted) this.index.unlink(key, tags, dependsOn);
   }
 
   /** How often `key` is requested: the sketch's estimate, or the top-K's larger count for hot keys. */
@@ -520,7 +518,10 @@ function assertSetOptions(options: SetOptions): void {
   }
   const { ttlMs, graceMs } = options;
   if (ttlMs !== undefined && !(typeof ttlMs === 'number' && ttlMs > 0)) {
-    throw new KeelError('INVALID_ARGUMENT', 'ttlMs must be a positive number of milliseconds (Infinity: no expiry).');
+    throw new KeelError(
+      'INVALID_ARGUMENT',
+      'ttlMs must be a positive number of milliseconds (Infinity: no expiry).',
+    );
   }
   if (graceMs !== undefined && !(typeof graceMs === 'number' && graceMs >= 0 && Number.isFinite(graceMs))) {
     throw new KeelError('INVALID_ARGUMENT', 'graceMs must be a non-negative, finite number of milliseconds.');

@@ -123,13 +123,11 @@ async function main(): Promise<void> {
   );
   console.log('most requested keys (sampled):');
   console.table(
-    stats.topKeys
-      .slice(0, 5)
-      .map((top) => ({
-        key: top.key,
-        requests: top.requests,
-        'hit rate': `${(top.hitRate * 100).toFixed(0)}%`,
-      })),
+    stats.topKeys.slice(0, 5).map((top) => ({
+      key: top.key,
+      requests: top.requests,
+      'hit rate': `${(top.hitRate * 100).toFixed(0)}%`,
+    })),
   );
   await cache.close();
 }

@@ -90,7 +90,9 @@ export class FrequencySketch {
    */
   ensureCapacity(capacity: number): void {
     const entries = Math.max(1, Math.ceil(capacity));
-    const words = ceilingPowerOfTwo(Math.max(WORDS_PER_BLOCK, (entries * COUNTERS_PER_ENTRY) / COUNTERS_PER_WORD));
+    const words = ceilingPowerOfTwo(
+      Math.max(WORDS_PER_BLOCK, (entries * COUNTERS_PER_ENTRY) / COUNTERS_PER_WORD),
+    );
     const period = SAMPLE_FACTOR * entries;
     if (words <= this.table.length && period <= this.period) return;
     this.table = new Uint32Array(Math.max(words, this.table.length));

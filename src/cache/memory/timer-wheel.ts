@@ -37,7 +37,9 @@ const BUCKETS = [64, 64, 32, 4, 1];
 const SPANS = [2 ** 10, 2 ** 16, 2 ** 22, 2 ** 27, 2 ** 29];
 const LEVELS = BUCKETS.length;
 /** Index of each level's first bucket sentinel. */
-const LEVEL_OFFSETS = BUCKETS.map((_, level) => BUCKETS.slice(0, level).reduce((sum, count) => sum + count, 0));
+const LEVEL_OFFSETS = BUCKETS.map((_, level) =>
+  BUCKETS.slice(0, level).reduce((sum, count) => sum + count, 0),
+);
 /** A temporary list holding the bucket being processed. */
 const PENDING = LEVEL_OFFSETS[LEVELS - 1] + BUCKETS[LEVELS - 1];
 /** Sentinels (every bucket and PENDING) come first; node i lives at link slot i + NODE_OFFSET. */

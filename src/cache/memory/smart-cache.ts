@@ -1,0 +1,629 @@
+/**
+ * SmartCache: Keel's synchronous in-process cache (the L1), bounded by entries and/or bytes, with
+ * W-TinyLFU eviction and per-entry expiry.
+ *
+ * Policy (Einziger, Friedman, Manes: "TinyLFU: A Highly Efficient Cache Admission Policy", ACM TOS
+ * 2017; the design of Caffeine's BoundedLocalCache). The cache is split in three LRU queues:
+ *
+ *   - the admission window, a small LRU (1 % of the cache to start) that every new entry enters;
+ *   - probation and protected, together the main space, a segmented LRU: an entry hit in probation
+ *     moves to protected (at most PROTECTED_SHARE of the main space), and protected overflow is
+ *     demoted back to probation.
+ *
+ * An entry pushed out of the window becomes a candidate for the main space. When the cache is over
+ * its bounds the candidate is compared with probation's least recently used entry, the victim:
+ * the frequency sketch (frequency-sketch.ts) estimates how often each was used recently and the
+ * more popular one stays. A long scan therefore passes through the window without flushing the
+ * entries that earned their place, which is where plain LRU loses. A warm candidate that loses is
+ * still let in once in HASH_FLOOD_ODDS, so an adversary cannot pin the cache by forging hot keys.
+ * The window's share is tuned by hill climbing (hill-climber.ts) so recency-skewed workloads get a
+ * large window and frequency-skewed ones a small one.
+ *
+ * Size awareness. When `maxBytes` is set, every entry weighs its `size` and the queues' shares are
+ * shares of bytes: a large candidate must out-rank each victim it displaces, one at a time, and an
+ * entry larger than `maxEntryBytes` (or the whole budget) is refused outright. `maxEntries` bounds
+ * the count in either mode; the cache never holds more than either bound once a call returns.
+ *
+ * Expiry. An entry with a TTL has a deadline in a hierarchical timer wheel (timer-wheel.ts). A read
+ * of an expired entry removes it (lazy expiry); writes, and reads of entries that have a deadline,
+ * advance the wheel by at most EXPIRY_BUDGET removals, so expired entries leave memory without a
+ * background timer and without a pause when many expire at once. `purgeExpired()` sweeps them all.
+ *
+ * Storage (as lru-cache does it). A Map from key to a slot number; everything else lives in arrays
+ * indexed by slot: keys, values, the key's hash (computed once, on insert), the size, the queue,
+ * and the prev/next links of a doubly-linked list per queue. Slots 0..2 are the queues' sentinels.
+ * A hit is a Map lookup plus a few array writes; it allocates nothing. Freed slots are reused; the
+ * arrays grow by doubling up to `maxEntries`.
+ *
+ * Not thread-safe and not re-entrant: `onEvict` runs synchronously after the entry is gone and must
+ * not call back into the cache.
+ */
+import { ConfigError, KeelError } from '../../errors.js';
+import { FrequencySketch } from './frequency-sketch.js';
+import { hashKey } from './hash.js';
+import { HillClimber } from './hill-climber.js';
+import { TimerWheel } from './timer-wheel.js';
+
+export type EvictionReason = 'capacity' | 'expired';
+
+export interface SmartCacheOptions<K, V> {
+  /** Most entries held at once. */
+  maxEntries?: number;
+  /** Most bytes held at once, as the sum of the `size` of each `set`. Makes `size` mandatory. */
+  maxBytes?: number;
+  /** Larger entries are refused by `set`. Default: `maxBytes`. */
+  maxEntryBytes?: number;
+  /** Called after an entry leaves because of the bounds or its TTL (not on delete, clear or overwrite). */
+  onEvict?: (key: K, value: V, reason: EvictionReason) => void;
+  /** The clock, in ms. Default `Date.now`. */
+  now?: () => number;
+}
+
+export interface SmartCacheSetOptions {
+  /** Time to live in ms: > 0, or Infinity. Without it the entry never expires. */
+  ttlMs?: number;
+  /** Bytes charged to `maxBytes`; required when the cache has `maxBytes`. */
+  size?: number;
+}
+
+export interface SmartCacheStats {
+  hits: number;
+  misses: number;
+  /** Entries removed to respect `maxEntries` / `maxBytes`. */
+  evictions: number;
+  /** Entries removed because their TTL passed. */
+  expirations: number;
+  /** `set` calls refused because the entry was too large. */
+  rejections: number;
+}
+
+/** Queue ids, which are also the slots of the queues' sentinel nodes. */
+const WINDOW = 0;
+const PROBATION = 1;
+const PROTECTED = 2;
+/** Queue id of a slot that holds no entry. */
+const FREE = 3;
+/** First slot that holds an entry. */
+const FIRST_SLOT = 3;
+/** A link that points at no entry. */
+const NONE = -1;
+/** Window share of the cache before hill climbing moves it (Caffeine's starting point). */
+const INITIAL_WINDOW_SHARE = 0.01;
+/** Share of the main space the protected segment may fill (the SLRU split of TinyLFU's paper). */
+const PROTECTED_SHARE = 0.8;
+/** A losing candidate this warm (frequency ≥ this) is still admitted once in HASH_FLOOD_ODDS. */
+const HASH_FLOOD_THRESHOLD = 6;
+const HASH_FLOOD_ODDS = 128;
+/** Most expired entries removed by the timer wheel during one operation. */
+const EXPIRY_BUDGET = 16;
+/** Slots allocated up front; the arrays double from there as the cache fills. */
+const INITIAL_SLOTS = 256;
+
+export class SmartCache<K extends string | number, V> {
+  private readonly slotOf = new Map<K, number>();
+  private keyAt: (K | undefined)[] = [];
+  private valueAt: (V | undefined)[] = [];
+  private hashAt: Int32Array;
+  private sizeAt: Float64Array;
+  private queueAt: Uint8Array;
+  private prev: Int32Array;
+  private next: Int32Array;
+  private freeSlots: number[] = [];
+  private nextUnusedSlot = FIRST_SLOT;
+  private wheel: TimerWheel;
+  private readonly sketch: FrequencySketch;
+  private readonly climber = new HillClimber();
+  /** Weight held by each queue: bytes when bounded by bytes, else entries. */
+  private readonly queueWeight = new Float64Array(3);
+  private byteCount = 0;
+  private entryLimit: number | undefined;
+  private byteLimit: number | undefined;
+  private readonly entryByteLimit: number | undefined;
+  private readonly weighBytes: boolean;
+  private windowShare = INITIAL_WINDOW_SHARE;
+  private windowLimit = 0;
+  private protectedLimit = 0;
+  private randomState = 0x9e3779b9;
+  private readonly onEvict: ((key: K, value: V, reason: EvictionReason) => void) | undefined;
+  private readonly clock: () => number;
+  private readonly counters: SmartCacheStats = {
+    hits: 0,
+    misses: 0,
+    evictions: 0,
+    expirations: 0,
+    rejections: 0,
+  };
+
+  constructor(options: SmartCacheOptions<K, V> = {}) {
+    this.entryLimit = validLimit('maxEntries', options.maxEntries, true);
+    this.byteLimit = validLimit('maxBytes', options.maxBytes, false);
+    this.entryByteLimit = validLimit('maxEntryBytes', options.maxEntryBytes, false);
+    if (this.entryLimit === undefined && this.byteLimit === undefined) {
+      throw new ConfigError('maxEntries', 'a SmartCache needs maxEntries, maxBytes or both');
+    }
+    this.weighBytes = this.byteLimit !== undefined;
+    this.onEvict = options.onEvict;
+    this.clock = options.now ?? Date.now;
+    const slots = FIRST_SLOT + Math.min(INITIAL_SLOTS, this.slotLimit());
+    this.hashAt = new Int32Array(slots);
+    this.sizeAt = new Float64Array(slots);
+    this.queueAt = new Uint8Array(slots).fill(FREE);
+    this.prev = new Int32Array(slots);
+    this.next = new Int32Array(slots);
+    this.resetQueues();
+    this.wheel = new TimerWheel(slots, this.clock(), (slot) => this.remove(slot, 'expired'));
+    this.sketch = new FrequencySketch(this.entryLimit ?? slots);
+    this.updateLimits();
+  }
+
+  /** The value of a live entry, or undefined. Counts a hit or a miss and records the access. */
+  get(key: K): V | undefined {
+    const slot = this.slotOf.get(key);
+    if (slot === undefined || this.expiredOnRead(slot)) {
+      this.counters.misses++;
+      this.climber.recordMiss();
+      this.climbWhenDue();
+      return undefined;
+    }
+    this.counters.hits++;
+    this.climber.recordHit();
+    this.touch(slot);
+    this.climbWhenDue();
+    return this.valueAt[slot];
+  }
+
+  /** The value of a live entry, without counting or recording the access. */
+  peek(key: K): V | undefined {
+    const slot = this.slotOf.get(key);
+    if (slot === undefined || this.expiredOnRead(slot)) return undefined;
+    return this.valueAt[slot];
+  }
+
+  has(key: K): boolean {
+    const slot = this.slotOf.get(key);
+    return slot !== undefined && !this.expiredOnRead(slot);
+  }
+
+  /**
+   * Stores the entry. Returns false when it was refused (larger than `maxEntryBytes` or the whole
+   * budget; an older value of the key is then removed too) or lost admission at once; true when
+   * the cache holds it.
+   */
+  set(key: K, value: V, options: SmartCacheSetOptions = {}): boolean {
+    const size = this.validSize(options.size);
+    const ttlMs = options.ttlMs;
+    if (ttlMs !== undefined && !(ttlMs > 0)) {
+      throw new KeelError('INVALID_ARGUMENT', `ttlMs must be > 0 or Infinity (got ${ttlMs})`);
+    }
+    const existing = this.slotOf.get(key);
+    if (this.tooLarge(size)) {
+      this.counters.rejections++;
+      if (existing !== undefined) this.remove(existing, undefined);
+      return false;
+    }
+    const now = this.clock();
+    let slot: number;
+    if (existing === undefined) {
+      slot = this.allocate(key, value, size);
+    } else {
+      slot = existing;
+      this.valueAt[slot] = value;
+      this.reweigh(slot, size);
+      this.touch(slot);
+    }
+    if (ttlMs === undefined || ttlMs === Number.POSITIVE_INFINITY) {
+      this.wheel.cancel(slot);
+    } else {
+      this.wheel.schedule(slot, now + ttlMs);
+    }
+    this.advanceWheel(now);
+    this.evict();
+    return this.slotOf.get(key) === slot;
+  }
+
+  delete(key: K): boolean {
+    const slot = this.slotOf.get(key);
+    if (slot === undefined) return false;
+    this.remove(slot, undefined);
+    return true;
+  }
+
+  /** Removes every entry (without `onEvict`) and forgets the access history; stats are kept. */
+  clear(): void {
+    this.slotOf.clear();
+    this.keyAt = [];
+    this.valueAt = [];
+    this.queueAt.fill(FREE);
+    this.freeSlots = [];
+    this.nextUnusedSlot = FIRST_SLOT;
+    this.queueWeight.fill(0);
+    this.byteCount = 0;
+    this.resetQueues();
+    this.wheel = new TimerWheel(this.queueAt.length, this.clock(), (slot) => this.remove(slot, 'expired'));
+    this.sketch.clear();
+    this.climber.reset();
+    this.windowShare = INITIAL_WINDOW_SHARE;
+    this.updateLimits();
+  }
+
+  /** Entries held, including expired ones not yet swept. */
+  get size(): number {
+    return this.slotOf.size;
+  }
+
+  /** Sum of the `size` of the entries held. */
+  get bytes(): number {
+    return this.byteCount;
+  }
+
+  get maxBytes(): number | undefined {
+    return this.byteLimit;
+  }
+
+  get maxEntries(): number | undefined {
+    return this.entryLimit;
+  }
+
+  /**
+   * Changes the bounds; entries over the new bounds are evicted before it returns. A cache created
+   * with `maxBytes` keeps a byte bound (it weighs entries by size), so `maxBytes` cannot be removed.
+   */
+  resize(bounds: { maxBytes?: number; maxEntries?: number }): void {
+    if (bounds.maxEntries !== undefined) {
+      this.entryLimit = validLimit('maxEntries', bounds.maxEntries, true);
+      if (!this.weighBytes) this.sketch.ensureCapacity(this.entryLimit ?? 1);
+    }
+    if (bounds.maxBytes !== undefined) {
+      if (!this.weighBytes)
+        throw new ConfigError('maxBytes', 'only a cache created with maxBytes can be resized by bytes');
+      this.byteLimit = validLimit('maxBytes', bounds.maxBytes, false);
+    }
+    this.updateLimits();
+    this.evict();
+  }
+
+  /** Keys of the live entries, in no particular order. Do not modify the cache while iterating. */
+  *keys(): IterableIterator<K> {
+    const now = this.clock();
+    const deadlines = this.wheel.deadlines;
+    for (const [key, slot] of this.slotOf) {
+      if (deadlines[slot] > now) yield key;
+    }
+  }
+
+  /** The sketch's estimate of the key's recent popularity, 0..15. */
+  frequency(key: K): number {
+    const slot = this.slotOf.get(key);
+    return this.sketch.frequency(slot === undefined ? hashKey(key) : this.hashAt[slot]);
+  }
+
+  /** When the entry expires (ms, Infinity for never), or undefined when it is not held. */
+  expiresAt(key: K): number | undefined {
+    const slot = this.slotOf.get(key);
+    return slot === undefined ? undefined : this.wheel.deadlines[slot];
+  }
+
+  /** Removes every expired entry now; returns how many. */
+  purgeExpired(): number {
+    return this.wheel.expireDue(this.clock());
+  }
+
+  get stats(): SmartCacheStats {
+    return { ...this.counters };
+  }
+
+  /** The admission window's current share of the cache (hill climbing moves it). */
+  windowFraction(): number {
+    return this.windowShare;
+  }
+
+  // ---- access order ------------------------------------------------------------------------------
+
+  /** Records an access: frequency, then recency within the entry's queue (probation → protected). */
+  private touch(slot: number): void {
+    this.sketch.increment(this.hashAt[slot]);
+    const queue = this.queueAt[slot];
+    if (queue === PROBATION) {
+      this.moveTo(slot, PROTECTED);
+      this.demoteProtectedOverflow();
+    } else {
+      this.unlink(slot);
+      this.append(queue, slot);
+    }
+  }
+
+  private demoteProtectedOverflow(): void {
+    while (this.queueWeight[PROTECTED] > this.protectedLimit) {
+      const oldest = this.next[PROTECTED];
+      if (oldest === PROTECTED) return;
+      this.moveTo(oldest, PROBATION);
+    }
+  }
+
+  /**
+   * Brings the cache within its bounds. Window overflow moves to probation's newest end; those
+   * entries are the candidates, taken oldest first (then the window's own, oldest first), and they
+   * compete with the victims (probation's oldest, then protected's, then the window's) until the
+   * bounds hold. On a tie the victim stays: it has already proved itself in the main space.
+   */
+  private evict(): void {
+    let candidate = this.moveWindowOverflowToProbation();
+    if (!this.overBounds()) return;
+    let candidateQueue = PROBATION;
+    let victimQueue = PROBATION;
+    let victim = this.first(PROBATION);
+    while (this.overBounds()) {
+      if (candidate === NONE && candidateQueue === PROBATION) {
+        candidateQueue = WINDOW;
+        candidate = this.first(WINDOW);
+      }
+      if (candidate === NONE && victim === NONE) {
+        if (victimQueue === WINDOW) return;
+        victimQueue = victimQueue === PROBATION ? PROTECTED : WINDOW;
+        victim = this.first(victimQueue);
+      } else if (victim === NONE || (candidate !== NONE && this.sizeAt[candidate] > this.budget())) {
+        candidate = this.evictAndAdvance(candidate);
+      } else if (candidate === NONE) {
+        victim = this.evictAndAdvance(victim);
+      } else if (candidate === victim) {
+        victim = this.evictAndAdvance(victim);
+        candidate = NONE;
+      } else if (this.admit(candidate, victim)) {
+        victim = this.evictAndAdvance(victim);
+        candidate = this.after(candidate);
+      } else {
+        candidate = this.evictAndAdvance(candidate);
+      }
+    }
+  }
+
+  /** Moves the window's oldest entries to probation until the window fits; returns the first moved. */
+  private moveWindowOverflowToProbation(): number {
+    let firstMoved = NONE;
+    while (this.queueWeight[WINDOW] > this.windowLimit) {
+      const oldest = this.next[WINDOW];
+      if (oldest === WINDOW) break;
+      this.moveTo(oldest, PROBATION);
+      if (firstMoved === NONE) firstMoved = oldest;
+    }
+    return firstMoved;
+  }
+
+  /** Evicts the entry and returns the one after it in its queue (NONE at the end). */
+  private evictAndAdvance(slot: number): number {
+    const following = this.after(slot);
+    this.remove(slot, 'capacity');
+    return following;
+  }
+
+  /** TinyLFU admission: the more popular entry stays; warm losers win at random (hash flooding). */
+  private admit(candidate: number, victim: number): boolean {
+    const candidateFrequency = this.sketch.frequency(this.hashAt[candidate]);
+    const victimFrequency = this.sketch.frequency(this.hashAt[victim]);
+    if (candidateFrequency > victimFrequency) return true;
+    if (candidateFrequency < HASH_FLOOD_THRESHOLD) return false;
+    return this.nextRandom() % HASH_FLOOD_ODDS === 0;
+  }
+
+  /** After the window's share grew: hands main's oldest entries to the window until it is full. */
+  private fillWindowFromMain(): void {
+    while (this.queueWeight[WINDOW] < this.windowLimit) {
+      const oldest = this.first(PROBATION) !== NONE ? this.first(PROBATION) : this.first(PROTECTED);
+      if (oldest === NONE || this.queueWeight[WINDOW] + this.weightOf(this.sizeAt[oldest]) > this.windowLimit)
+        return;
+      this.unlink(oldest);
+      this.prepend(WINDOW, oldest);
+    }
+  }
+
+  private prepend(queue: number, slot: number): void {
+    const first = this.next[queue];
+    this.next[slot] = first;
+    this.prev[slot] = queue;
+    this.prev[first] = slot;
+    this.next[queue] = slot;
+    this.queueAt[slot] = queue;
+    this.queueWeight[queue] += this.weightOf(this.sizeAt[slot]);
+  }
+
+  private climbWhenDue(): void {
+    if (!this.climber.sampleComplete(this.sketch.samplePeriod)) return;
+    this.windowShare = Math.min(1, Math.max(0, this.windowShare + this.climber.adjust()));
+    this.updateLimits();
+    this.fillWindowFromMain();
+    this.moveWindowOverflowToProbation();
+    this.demoteProtectedOverflow();
+  }
+
+  private updateLimits(): void {
+    const budget = this.budget();
+    this.windowLimit = this.weighBytes ? budget * this.windowShare : Math.floor(budget * this.windowShare);
+    const main = budget - this.windowLimit;
+    this.protectedLimit = this.weighBytes ? main * PROTECTED_SHARE : Math.floor(main * PROTECTED_SHARE);
+  }
+
+  /** The bound the queue shares are shares of: bytes when weighing bytes, else entries. */
+  private budget(): number {
+    return (this.weighBytes ? this.byteLimit : this.entryLimit) as number;
+  }
+
+  private overBounds(): boolean {
+    return (
+      (this.byteLimit !== undefined && this.byteCount > this.byteLimit) ||
+      (this.entryLimit !== undefined && this.slotOf.size > this.entryLimit)
+    );
+  }
+
+  // ---- expiry ------------------------------------------------------------------------------------
+
+  /** True (and the entry removed) when the entry's deadline has passed. Reads the clock only for entries with a TTL. */
+  private expiredOnRead(slot: number): boolean {
+    const deadline = this.wheel.deadlines[slot];
+    if (deadline === Number.POSITIVE_INFINITY) return false;
+    const now = this.clock();
+    if (deadline > now) {
+      this.advanceWheel(now);
+      return false;
+    }
+    this.remove(slot, 'expired');
+    this.advanceWheel(now);
+    return true;
+  }
+
+  private advanceWheel(now: number): void {
+    if (now >= this.wheel.nextTickAt && this.wheel.scheduled > 0) this.wheel.advance(now, EXPIRY_BUDGET);
+  }
+
+  // ---- slots -------------------------------------------------------------------------------------
+
+  private allocate(key: K, value: V, size: number): number {
+    let slot = this.freeSlots.pop();
+    if (slot === undefined) {
+      if (this.nextUnusedSlot === this.queueAt.length) this.grow();
+      slot = this.nextUnusedSlot++;
+    }
+    this.slotOf.set(key, slot);
+    this.keyAt[slot] = key;
+    this.valueAt[slot] = value;
+    this.hashAt[slot] = hashKey(key);
+    this.sizeAt[slot] = size;
+    this.byteCount += size;
+    this.sketch.increment(this.hashAt[slot]);
+    this.append(WINDOW, slot);
+    return slot;
+  }
+
+  /** Removes the entry in `slot`; with a reason it counts and reports an eviction. */
+  private remove(slot: number, reason: EvictionReason | undefined): void {
+    const key = this.keyAt[slot] as K;
+    const value = this.valueAt[slot] as V;
+    this.unlink(slot);
+    this.queueAt[slot] = FREE;
+    this.byteCount -= this.sizeAt[slot];
+    this.slotOf.delete(key);
+    this.wheel.cancel(slot);
+    this.keyAt[slot] = undefined;
+    this.valueAt[slot] = undefined;
+    this.freeSlots.push(slot);
+    if (reason === undefined) return;
+    if (reason === 'capacity') this.counters.evictions++;
+    else this.counters.expirations++;
+    this.onEvict?.(key, value, reason);
+  }
+
+  private reweigh(slot: number, size: number): void {
+    const queue = this.queueAt[slot];
+    this.queueWeight[queue] += this.weightOf(size) - this.weightOf(this.sizeAt[slot]);
+    this.byteCount += size - this.sizeAt[slot];
+    this.sizeAt[slot] = size;
+  }
+
+  private grow(): void {
+    const slots = Math.min(
+      FIRST_SLOT + this.slotLimit(),
+      FIRST_SLOT + (this.queueAt.length - FIRST_SLOT) * 2,
+    );
+    this.hashAt = grown(this.hashAt, new Int32Array(slots));
+    this.sizeAt = grown(this.sizeAt, new Float64Array(slots));
+    this.queueAt = grown(this.queueAt, new Uint8Array(slots).fill(FREE));
+    this.prev = grown(this.prev, new Int32Array(slots));
+    this.next = grown(this.next, new Int32Array(slots));
+    this.wheel.grow(slots);
+    if (this.entryLimit === undefined) this.sketch.ensureCapacity(slots);
+  }
+
+  /** Slots the cache may need: one over `maxEntries` (a new entry is linked before eviction), or unbounded. */
+  private slotLimit(): number {
+    return this.entryLimit === undefined ? Number.MAX_SAFE_INTEGER : this.entryLimit + 1;
+  }
+
+  // ---- queues ------------------------------------------------------------------------------------
+
+  private resetQueues(): void {
+    for (const queue of [WINDOW, PROBATION, PROTECTED]) {
+      this.prev[queue] = queue;
+      this.next[queue] = queue;
+    }
+  }
+
+  private append(queue: number, slot: number): void {
+    const last = this.prev[queue];
+    this.prev[slot] = last;
+    this.next[slot] = queue;
+    this.next[last] = slot;
+    this.prev[queue] = slot;
+    this.queueAt[slot] = queue;
+    this.queueWeight[queue] += this.weightOf(this.sizeAt[slot]);
+  }
+
+  private unlink(slot: number): void {
+    const before = this.prev[slot];
+    const after = this.next[slot];
+    this.next[before] = after;
+    this.prev[after] = before;
+    this.queueWeight[this.queueAt[slot]] -= this.weightOf(this.sizeAt[slot]);
+  }
+
+  private moveTo(slot: number, queue: number): void {
+    this.unlink(slot);
+    this.append(queue, slot);
+  }
+
+  private first(queue: number): number {
+    const slot = this.next[queue];
+    return slot < FIRST_SLOT ? NONE : slot;
+  }
+
+  private after(slot: number): number {
+    const following = this.next[slot];
+    return following < FIRST_SLOT ? NONE : following;
+  }
+
+  private weightOf(size: number): number {
+    return this.weighBytes ? size : 1;
+  }
+
+  // ---- validation and helpers --------------------------------------------------------------------
+
+  private validSize(size: number | undefined): number {
+    if (size === undefined) {
+      if (this.weighBytes)
+        throw new KeelError('INVALID_ARGUMENT', 'size is required: this SmartCache has maxBytes');
+      return 0;
+    }
+    if (!Number.isFinite(size) || size < 0) {
+      throw new KeelError('INVALID_ARGUMENT', `size must be a finite number ≥ 0 (got ${size})`);
+    }
+    return size;
+  }
+
+  private tooLarge(size: number): boolean {
+    return (
+      (this.entryByteLimit !== undefined && size > this.entryByteLimit) ||
+      (this.byteLimit !== undefined && size > this.byteLimit)
+    );
+  }
+
+  /** xorshift32: cheap randomness for the hash-flooding defence; quality is irrelevant here. */
+  private nextRandom(): number {
+    let x = this.randomState;
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    this.randomState = x;
+    return x >>> 0;
+  }
+}
+
+function validLimit(setting: string, value: number | undefined, integer: boolean): number | undefined {
+  if (value === undefined) return undefined;
+  const valid = integer ? Number.isSafeInteger(value) && value > 0 : Number.isFinite(value) && value > 0;
+  if (!valid)
+    throw new ConfigError(setting, `must be a positive ${integer ? 'integer' : 'number'} (got ${value})`);
+  return value;
+}
+
+function grown<T extends Int32Array | Float64Array | Uint8Array>(old: T, fresh: T): T {
+  fresh.set(old);
+  return fresh;
+}

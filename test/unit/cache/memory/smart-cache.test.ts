@@ -1,0 +1,250 @@
+import { describe, expect, it } from 'vitest';
+import { type EvictionReason, SmartCache } from '../../../../src/cache/memory/index.js';
+import { isKeelError } from '../../../../src/errors.js';
+
+function manualClock(start = 1_000_000) {
+  const clock = { time: start, now: () => clock.time };
+  return clock;
+}
+
+describe('SmartCache basics', () => {
+  it('stores, reads, overwrites and deletes', () => {
+    const cache = new SmartCache<string, number>({ maxEntries: 10 });
+    expect(cache.set('a', 1)).toBe(true);
+    expect(cache.get('a')).toBe(1);
+    expect(cache.has('a')).toBe(true);
+    cache.set('a', 2);
+    expect(cache.get('a')).toBe(2);
+    expect(cache.size).toBe(1);
+    expect(cache.delete('a')).toBe(true);
+    expect(cache.delete('a')).toBe(false);
+    expect(cache.get('a')).toBeUndefined();
+    expect(cache.stats).toMatchObject({ hits: 2, misses: 1 });
+  });
+
+  it('accepts numeric keys and iterates live keys', () => {
+    const cache = new SmartCache<number, string>({ maxEntries: 100 });
+    for (let i = 0; i < 50; i++) cache.set(i, `v${i}`);
+    expect([...cache.keys()].sort((x, y) => x - y)).toEqual(Array.from({ length: 50 }, (_, i) => i));
+    cache.clear();
+    expect(cache.size).toBe(0);
+    expect([...cache.keys()]).toEqual([]);
+    cache.set(7, 'again');
+    expect(cache.get(7)).toBe('again');
+  });
+
+  it('peek reads without counting and has checks presence', () => {
+    const cache = new SmartCache<string, number>({ maxEntries: 4 });
+    cache.set('k', 1);
+    expect(cache.peek('k')).toBe(1);
+    expect(cache.stats.hits).toBe(0);
+    expect(cache.has('missing')).toBe(false);
+  });
+
+  it('rejects bad options and arguments with typed errors', () => {
+    const expectCode = (fn: () => unknown, code: string) => {
+      try {
+        fn();
+        expect.unreachable('should have thrown');
+      } catch (error) {
+        expect(isKeelError(error)).toBe(true);
+        expect((error as { code: string }).code).toBe(code);
+      }
+    };
+    expectCode(() => new SmartCache({}), 'CONFIG_INVALID');
+    expectCode(() => new SmartCache({ maxEntries: 0 }), 'CONFIG_INVALID');
+    expectCode(() => new SmartCache({ maxEntries: 1.5 }), 'CONFIG_INVALID');
+    expectCode(() => new SmartCache({ maxBytes: -1 }), 'CONFIG_INVALID');
+    const byBytes = new SmartCache<string, string>({ maxBytes: 100 });
+    expectCode(() => byBytes.set('k', 'v'), 'INVALID_ARGUMENT');
+    expectCode(() => byBytes.set('k', 'v', { size: Number.NaN }), 'INVALID_ARGUMENT');
+    expectCode(() => byBytes.set('k', 'v', { size: 1, ttlMs: 0 }), 'INVALID_ARGUMENT');
+    expectCode(() => byBytes.set('k', 'v', { size: 1, ttlMs: -5 }), 'INVALID_ARGUMENT');
+  });
+});
+
+describe('SmartCache bounds', () => {
+  it('never holds more than maxEntries and reports capacity evictions', () => {
+    const evicted: [string, EvictionReason][] = [];
+    const cache = new SmartCache<string, number>({
+      maxEntries: 100,
+      onEvict: (key, _value, reason) => evicted.push([key, reason]),
+    });
+    for (let i = 0; i < 10_000; i++) {
+      cache.set(`k${i % 3000}`, i);
+      expect(cache.size).toBeLessThanOrEqual(100);
+    }
+    expect(cache.size).toBe(100);
+    expect(cache.stats.evictions).toBe(evicted.length);
+    expect(evicted.every(([, reason]) => reason === 'capacity')).toBe(true);
+    // every key is either held or was reported evicted: nothing disappears silently
+    const held = new Set(cache.keys());
+    const written = new Set(Array.from({ length: 3000 }, (_, i) => `k${i}`));
+    const lastEviction = new Map(evicted.map(([key], order) => [key, order]));
+    for (const key of written) expect(held.has(key) || lastEviction.has(key)).toBe(true);
+  });
+
+  it('never holds more than maxBytes and refuses entries over maxEntryBytes', () => {
+    const cache = new SmartCache<string, string>({ maxBytes: 10_000, maxEntryBytes: 2_000 });
+    for (let i = 0; i < 5_000; i++) {
+      cache.set(`k${i % 700}`, 'x', { size: 50 + ((i * 37) % 900) });
+      expect(cache.bytes).toBeLessThanOrEqual(10_000);
+    }
+    expect(cache.set('big', 'x', { size: 2_001 })).toBe(false);
+    expect(cache.stats.rejections).toBe(1);
+    expect(cache.has('big')).toBe(false);
+    const sum = [...cache.keys()].length;
+    expect(sum).toBe(cache.size);
+  });
+
+  it('removes the old value when an overwrite is refused', () => {
+    const cache = new SmartCache<string, string>({ maxBytes: 1_000, maxEntryBytes: 100 });
+    cache.set('k', 'small', { size: 10 });
+    expect(cache.set('k', 'huge', { size: 500 })).toBe(false);
+    expect(cache.get('k')).toBeUndefined();
+    expect(cache.bytes).toBe(0);
+  });
+
+  it('tracks bytes through overwrites, deletes and clear', () => {
+    const cache = new SmartCache<string, string>({ maxBytes: 1_000 });
+    cache.set('a', 'x', { size: 100 });
+    cache.set('b', 'x', { size: 200 });
+    cache.set('a', 'y', { size: 50 });
+    expect(cache.bytes).toBe(250);
+    cache.delete('b');
+    expect(cache.bytes).toBe(50);
+    cache.clear();
+    expect(cache.bytes).toBe(0);
+  });
+
+  it('resize evicts at once down to the new bounds', () => {
+    const cache = new SmartCache<number, number>({ maxBytes: 100_000, maxEntries: 1_000 });
+    for (let i = 0; i < 1_000; i++) cache.set(i, i, { size: 100 });
+    expect(cache.bytes).toBe(100_000);
+    cache.resize({ maxBytes: 20_000 });
+    expect(cache.bytes).toBeLessThanOrEqual(20_000);
+    expect(cache.maxBytes).toBe(20_000);
+    cache.resize({ maxEntries: 50 });
+    expect(cache.size).toBeLessThanOrEqual(50);
+    expect(cache.maxEntries).toBe(50);
+  });
+
+  it('keeps frequently used keys through a scan (the point of TinyLFU)', () => {
+    const cache = new SmartCache<number, number>({ maxEntries: 1_000 });
+    for (let round = 0; round < 20; round++) {
+      for (let hot = 0; hot < 500; hot++) if (cache.get(hot) === undefined) cache.set(hot, hot);
+    }
+    expect(cache.frequency(1)).toBeGreaterThan(cache.frequency(59_999));
+    for (let cold = 10_000; cold < 60_000; cold++) if (cache.get(cold) === undefined) cache.set(cold, cold);
+    let hotKept = 0;
+    for (let hot = 0; hot < 500; hot++) if (cache.peek(hot) !== undefined) hotKept++;
+    // an LRU of this size would keep none of them
+    expect(hotKept).toBeGreaterThan(400);
+  });
+
+  it('beats LRU on a skewed workload with a scan mixed in', () => {
+    const size = 500;
+    const cache = new SmartCache<number, true>({ maxEntries: size });
+    const lru = new Map<number, true>();
+    let smartHits = 0;
+    let lruHits = 0;
+    let seed = 42;
+    const random = () => {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      return seed / 2 ** 32;
+    };
+    let scan = 1_000_000;
+    for (let i = 0; i < 200_000; i++) {
+      const key = i % 3 === 0 ? scan++ : Math.floor(2_000 * random() ** 3);
+      if (cache.get(key) !== undefined) smartHits++;
+      else cache.set(key, true);
+      if (lru.has(key)) {
+        lruHits++;
+        lru.delete(key);
+      } else if (lru.size === size) {
+        lru.delete(lru.keys().next().value as number);
+      }
+      lru.set(key, true);
+    }
+    expect(smartHits).toBeGreaterThan(lruHits * 1.1);
+  });
+});
+
+describe('SmartCache expiry', () => {
+  it('expires lazily on read and reports the expiry', () => {
+    const clock = manualClock();
+    const evicted: EvictionReason[] = [];
+    const cache = new SmartCache<string, number>({
+      maxEntries: 10,
+      now: clock.now,
+      onEvict: (_key, _value, reason) => evicted.push(reason),
+    });
+    cache.set('short', 1, { ttlMs: 1_000 });
+    cache.set('forever', 2, { ttlMs: Number.POSITIVE_INFINITY });
+    cache.set('plain', 3);
+    expect(cache.expiresAt('short')).toBe(clock.time + 1_000);
+    expect(cache.expiresAt('forever')).toBe(Number.POSITIVE_INFINITY);
+    clock.time += 999;
+    expect(cache.get('short')).toBe(1);
+    clock.time += 1;
+    expect(cache.get('short')).toBeUndefined();
+    expect(evicted).toEqual(['expired']);
+    expect(cache.stats.expirations).toBe(1);
+    expect(cache.get('forever')).toBe(2);
+    expect(cache.get('plain')).toBe(3);
+  });
+
+  it('sweeps unread expired entries as writes go on, so they do not hold memory', () => {
+    const clock = manualClock();
+    const cache = new SmartCache<string, number>({ maxEntries: 100_000, now: clock.now });
+    for (let i = 0; i < 1_000; i++) cache.set(`old${i}`, i, { ttlMs: 5_000 });
+    clock.time += 10_000;
+    // later writes advance the timer wheel a bounded number of removals at a time
+    for (let i = 0; i < 200; i++) {
+      clock.time += 50;
+      cache.set(`new${i}`, i);
+    }
+    expect(cache.size).toBe(200);
+    expect(cache.stats.expirations).toBe(1_000);
+  });
+
+  it('purgeExpired removes everything due, however recent', () => {
+    const clock = manualClock();
+    const cache = new SmartCache<number, number>({ maxEntries: 1_000, now: clock.now });
+    for (let i = 0; i < 100; i++) cache.set(i, i, { ttlMs: 10 + i });
+    clock.time += 60;
+    expect(cache.purgeExpired()).toBe(51);
+    expect(cache.size).toBe(49);
+    expect([...cache.keys()].length).toBe(49);
+  });
+
+  it('an overwrite replaces the deadline', () => {
+    const clock = manualClock();
+    const cache = new SmartCache<string, number>({ maxEntries: 10, now: clock.now });
+    cache.set('k', 1, { ttlMs: 100 });
+    cache.set('k', 2);
+    clock.time += 1_000;
+    expect(cache.get('k')).toBe(2);
+    expect(cache.expiresAt('k')).toBe(Number.POSITIVE_INFINITY);
+  });
+});
+
+describe('SmartCache adaptivity', () => {
+  it('grows its window on a recency-only workload and matches LRU there', () => {
+    const cache = new SmartCache<number, true>({ maxEntries: 100 });
+    let hits = 0;
+    let requests = 0;
+    // each key is read three times within a short span, then never again
+    for (let base = 0; base < 200_000; base += 10) {
+      for (let repeat = 0; repeat < 3; repeat++) {
+        for (let k = base; k < base + 10; k++) {
+          requests++;
+          if (cache.get(k) !== undefined) hits++;
+          else cache.set(k, true);
+        }
+      }
+    }
+    expect(hits / requests).toBeGreaterThan(0.6);
+    expect(cache.windowFraction()).toBeGreaterThanOrEqual(0);
+  });
+});
