@@ -24,6 +24,7 @@
 import { performance } from 'node:perf_hooks';
 import { getHeapStatistics } from 'node:v8';
 import { isKeelError, KeelError } from '../errors.js';
+import { coarseNow } from './clock.js';
 import { Codec, serializeValue } from './codec.js';
 import { chargedBytes, L1Entry } from './entry.js';
 import { InvalidationIndex } from './invalidation.js';
@@ -119,7 +120,7 @@ export class OptimizedCacheManager {
     const sampled = (++this.requestSeq & SAMPLE_MASK) === 0;
     const started = sampled ? performance.now() : 0;
     const entry = this.l1.get(key);
-    if (entry !== undefined && Date.now() < entry.freshUntil) {
+    if (entry !== undefined && coarseNow() < entry.freshUntil) {
       const value = entry.encoded ? this.decodeEntry(key, entry) : entry.value;
       if (value !== undefined) {
         this.counters.l1Hits++;
@@ -168,7 +169,7 @@ export class OptimizedCacheManager {
     if (options.forceFresh !== true) {
       const entry = this.l1.get(key);
       if (entry !== undefined) {
-        if (Date.now() < entry.freshUntil) {
+        if (coarseNow() < entry.freshUntil) {
           const value = entry.encoded ? this.decodeEntry(key, entry) : entry.value;
           if (value !== undefined) {
             this.counters.l1Hits++;
@@ -332,7 +333,7 @@ export class OptimizedCacheManager {
       adaptive: options.adaptive,
     });
     const graceMs = options.graceMs ?? this.options.defaults.graceMs;
-    const now = Date.now();
+    const now = coarseNow();
     const tags = options.tags ?? NO_STRINGS;
     const dependsOn = options.dependsOn ?? NO_STRINGS;
     let stored: unknown = value;

@@ -39,6 +39,7 @@
  * not call back into the cache.
  */
 import { ConfigError, KeelError } from '../../errors.js';
+import { coarseNow } from '../clock.js';
 import { FrequencySketch } from './frequency-sketch.js';
 import { hashKey } from './hash.js';
 import { HillClimber } from './hill-climber.js';
@@ -55,7 +56,7 @@ export interface SmartCacheOptions<K, V> {
   maxEntryBytes?: number;
   /** Called after an entry leaves because of the bounds or its TTL (not on delete, clear or overwrite). */
   onEvict?: (key: K, value: V, reason: EvictionReason) => void;
-  /** The clock, in ms. Default `Date.now`. */
+  /** The clock, in ms. Default: `Date.now` read at most once a millisecond (see clock.ts). */
   now?: () => number;
 }
 
@@ -143,7 +144,7 @@ export class SmartCache<K extends string | number, V> {
     }
     this.weighBytes = this.byteLimit !== undefined;
     this.onEvict = options.onEvict;
-    this.clock = options.now ?? Date.now;
+    this.clock = options.now ?? coarseNow;
     const slots = FIRST_SLOT + Math.min(INITIAL_SLOTS, this.slotLimit());
     this.hashAt = new Int32Array(slots);
     this.sizeAt = new Float64Array(slots);
