@@ -12,7 +12,7 @@ describe('TimerWheel', () => {
     const start = 1_700_000_000_000;
     const { wheel, expired } = wheelAt(start);
     const delays = [500, 5_000, 120_000, 3 * 3_600_000, 2 * 86_400_000, 30 * 86_400_000];
-    delays.forEach((delay, index) => wheel.schedule(index, start + delay));
+    for (const [index, delay] of delays.entries()) wheel.schedule(index, start + delay);
     expect(wheel.scheduled).toBe(delays.length);
     for (const [index, delay] of delays.entries()) {
       wheel.advance(start + delay - 1, Number.POSITIVE_INFINITY);
