@@ -16,7 +16,7 @@
  * more popular one stays. A long scan therefore passes through the window without flushing the
  * entries that earned their place, which is where plain LRU loses. A warm candidate that loses is
  * still let in once in HASH_FLOOD_ODDS, so an adversary cannot pin the cache by forging hot keys.
- * The window's share is tuned by hill climbing (hill-climber.ts) so recency-skewed workloads get a
+ * The window's share is tuned by hill climbing (window-tuner.ts) so recency-skewed workloads get a
  * large window and frequency-skewed ones a small one.
  *
  * Size awareness. When `maxBytes` is set, every entry weighs its `size` and the queues' shares are
@@ -42,8 +42,8 @@ import { ConfigError, KeelError } from '../../errors.js';
 import { coarseNow } from '../clock.js';
 import { FrequencySketch } from './frequency-sketch.js';
 import { hashKey } from './hash.js';
-import { HillClimber } from './hill-climber.js';
 import { TimerWheel } from './timer-wheel.js';
+import { WindowTuner } from './window-tuner.js';
 
 export type EvictionReason = 'capacity' | 'expired';
 
@@ -56,6 +56,11 @@ export interface SmartCacheOptions<K, V> {
   maxEntryBytes?: number;
   /** Called after an entry leaves because of the bounds or its TTL (not on delete, clear or overwrite). */
   onEvict?: (key: K, value: V, reason: EvictionReason) => void;
+  /**
+   * Fixes the admission window's share of the cache (0..1; 1 is plain LRU). Without it the share
+   * adapts to the workload (window-tuner.ts).
+   */
+  windowFraction?: number;
   /** The clock, in ms. Default: `Date.now` read at most once a millisecond (see clock.ts). */
   now?: () => number;
 }
@@ -88,7 +93,7 @@ const FREE = 3;
 const FIRST_SLOT = 3;
 /** A link that points at no entry. */
 const NONE = -1;
-/** Window share of the cache before hill climbing moves it (Caffeine's starting point). */
+/** Window share of the cache until the tuner's first decision (Caffeine's starting point). */
 const INITIAL_WINDOW_SHARE = 0.01;
 /** Share of the main space the protected segment may fill (the SLRU split of TinyLFU's paper). */
 const PROTECTED_SHARE = 0.8;
@@ -113,7 +118,7 @@ export class SmartCache<K extends string | number, V> {
   private nextUnusedSlot = FIRST_SLOT;
   private wheel: TimerWheel;
   private readonly sketch: FrequencySketch;
-  private readonly climber = new HillClimber();
+  private tuner: WindowTuner | undefined;
   /** Weight held by each queue: bytes when bounded by bytes, else entries. */
   private readonly queueWeight = new Float64Array(3);
   private byteCount = 0;
@@ -154,6 +159,11 @@ export class SmartCache<K extends string | number, V> {
     this.resetQueues();
     this.wheel = new TimerWheel(slots, this.clock(), (slot) => this.remove(slot, 'expired'));
     this.sketch = new FrequencySketch(this.entryLimit ?? slots);
+    if (options.windowFraction === undefined) {
+      this.tuner = this.createTuner(this.entryLimit ?? slots);
+    } else {
+      this.windowShare = validShare(options.windowFraction);
+    }
     this.updateLimits();
   }
 
@@ -162,14 +172,12 @@ export class SmartCache<K extends string | number, V> {
     const slot = this.slotOf.get(key);
     if (slot === undefined || this.expiredOnRead(slot)) {
       this.counters.misses++;
-      this.climber.recordMiss();
-      this.climbWhenDue();
+      this.tuner?.record(hashKey(key));
       return undefined;
     }
     this.counters.hits++;
-    this.climber.recordHit();
+    this.tuner?.record(this.hashAt[slot]);
     this.touch(slot);
-    this.climbWhenDue();
     return this.valueAt[slot];
   }
 
@@ -242,8 +250,10 @@ export class SmartCache<K extends string | number, V> {
     this.resetQueues();
     this.wheel = new TimerWheel(this.queueAt.length, this.clock(), (slot) => this.remove(slot, 'expired'));
     this.sketch.clear();
-    this.climber.reset();
-    this.windowShare = INITIAL_WINDOW_SHARE;
+    if (this.tuner !== undefined) {
+      this.windowShare = INITIAL_WINDOW_SHARE;
+      this.tuner = this.createTuner(this.entryLimit ?? this.queueAt.length);
+    }
     this.updateLimits();
   }
 
@@ -273,6 +283,7 @@ export class SmartCache<K extends string | number, V> {
     if (bounds.maxEntries !== undefined) {
       this.entryLimit = validLimit('maxEntries', bounds.maxEntries, true);
       if (!this.weighBytes) this.sketch.ensureCapacity(this.entryLimit ?? 1);
+      this.tuner?.resize(bounds.maxEntries);
     }
     if (bounds.maxBytes !== undefined) {
       if (!this.weighBytes)
@@ -313,9 +324,15 @@ export class SmartCache<K extends string | number, V> {
     return { ...this.counters };
   }
 
-  /** The admission window's current share of the cache (hill climbing moves it). */
+  /** The admission window's current share of the cache (0..1; adapted unless fixed). */
   windowFraction(): number {
     return this.windowShare;
+  }
+
+  /** Fixes the admission window's share (0..1) from now on; the cache stops adapting it. */
+  setWindowFraction(share: number): void {
+    this.tuner = undefined;
+    this.applyWindowShare(validShare(share));
   }
 
   // ---- access order ------------------------------------------------------------------------------
@@ -427,13 +444,21 @@ export class SmartCache<K extends string | number, V> {
     this.queueWeight[queue] += this.weightOf(this.sizeAt[slot]);
   }
 
-  private climbWhenDue(): void {
-    if (!this.climber.sampleComplete(this.sketch.samplePeriod)) return;
-    this.windowShare = Math.min(1, Math.max(0, this.windowShare + this.climber.adjust()));
+  private applyWindowShare(share: number): void {
+    this.windowShare = share;
     this.updateLimits();
     this.fillWindowFromMain();
     this.moveWindowOverflowToProbation();
     this.demoteProtectedOverflow();
+  }
+
+  private createTuner(capacity: number): WindowTuner {
+    return new WindowTuner(
+      capacity,
+      this.windowShare,
+      (maxEntries, windowFraction) => new SmartCache<number, true>({ maxEntries, windowFraction }),
+      (share) => this.applyWindowShare(share),
+    );
   }
 
   private updateLimits(): void {
@@ -530,7 +555,10 @@ export class SmartCache<K extends string | number, V> {
     this.prev = grown(this.prev, new Int32Array(slots));
     this.next = grown(this.next, new Int32Array(slots));
     this.wheel.grow(slots);
-    if (this.entryLimit === undefined) this.sketch.ensureCapacity(slots);
+    if (this.entryLimit === undefined) {
+      this.sketch.ensureCapacity(slots);
+      this.tuner?.resize(slots);
+    }
   }
 
   /** Slots the cache may need: one over `maxEntries` (a new entry is linked before eviction), or unbounded. */
@@ -622,6 +650,12 @@ function validLimit(setting: string, value: number | undefined, integer: boolean
   if (!valid)
     throw new ConfigError(setting, `must be a positive ${integer ? 'integer' : 'number'} (got ${value})`);
   return value;
+}
+
+function validShare(share: number): number {
+  if (!(share >= 0 && share <= 1))
+    throw new ConfigError('windowFraction', `must be between 0 and 1 (got ${share})`);
+  return share;
 }
 
 function grown<T extends Int32Array | Float64Array | Uint8Array>(old: T, fresh: T): T {
