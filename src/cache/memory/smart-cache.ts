@@ -118,7 +118,9 @@ export class SmartCache<K extends string | number, V> {
   private nextUnusedSlot = FIRST_SLOT;
   private wheel: TimerWheel;
   private readonly sketch: FrequencySketch;
+  /** Tunes the window share; created at the first eviction (before that the share cannot matter). */
   private tuner: WindowTuner | undefined;
+  private adaptWindow: boolean;
   /** Weight held by each queue: bytes when bounded by bytes, else entries. */
   private readonly queueWeight = new Float64Array(3);
   private byteCount = 0;
@@ -159,11 +161,8 @@ export class SmartCache<K extends string | number, V> {
     this.resetQueues();
     this.wheel = new TimerWheel(slots, this.clock(), (slot) => this.remove(slot, 'expired'));
     this.sketch = new FrequencySketch(this.entryLimit ?? slots);
-    if (options.windowFraction === undefined) {
-      this.tuner = this.createTuner(this.entryLimit ?? slots);
-    } else {
-      this.windowShare = validShare(options.windowFraction);
-    }
+    this.adaptWindow = options.windowFraction === undefined;
+    if (options.windowFraction !== undefined) this.windowShare = validShare(options.windowFraction);
     this.updateLimits();
   }
 
@@ -250,9 +249,9 @@ export class SmartCache<K extends string | number, V> {
     this.resetQueues();
     this.wheel = new TimerWheel(this.queueAt.length, this.clock(), (slot) => this.remove(slot, 'expired'));
     this.sketch.clear();
-    if (this.tuner !== undefined) {
+    if (this.adaptWindow) {
       this.windowShare = INITIAL_WINDOW_SHARE;
-      this.tuner = this.createTuner(this.entryLimit ?? this.queueAt.length);
+      this.tuner = undefined;
     }
     this.updateLimits();
   }
@@ -331,6 +330,7 @@ export class SmartCache<K extends string | number, V> {
 
   /** Fixes the admission window's share (0..1) from now on; the cache stops adapting it. */
   setWindowFraction(share: number): void {
+    this.adaptWindow = false;
     this.tuner = undefined;
     this.applyWindowShare(validShare(share));
   }
@@ -409,6 +409,8 @@ export class SmartCache<K extends string | number, V> {
 
   /** Evicts the entry and returns the one after it in its queue (NONE at the end). */
   private evictAndAdvance(slot: number): number {
+    if (this.tuner === undefined && this.adaptWindow)
+      this.tuner = this.createTuner(this.entryLimit ?? this.queueAt.length);
     const following = this.after(slot);
     this.remove(slot, 'capacity');
     return following;
