@@ -17,7 +17,9 @@
  * SmartCache number. Parsed access and key counts are compared with the README's.
  *
  * Targets (exit code 1 when one fails):
- * 1. gap closed ≥ 45 %, averaged over all (trace, size) rows with OPT − LRU ≥ 0.5 pt;
+ * 1. gap closed ≥ 45 %, averaged over the traces; a trace's gap closed is Σ(SmartCache − LRU) ÷
+ *    Σ(OPT − LRU) over its sizes, so a size where OPT is a hair above LRU cannot swing it (the mean
+ *    of the per-size ratios is printed too);
  * 2. SmartCache never more than 1 pt below LRU;
  * 3. OLTP ≥ 40.01 % at 1,000 entries and ≥ 46.09 % at 2,000: W-TinyLFU's published numbers
  *    (BitFaster.Caching ConcurrentLfu, PR #196);
@@ -277,28 +279,43 @@ function report(verdict: Verdict, text: string): Verdict {
 }
 
 function targetGapClosed(rows: readonly Row[]): Verdict {
-  const eligible = rows.filter((row) => gapClosed(row) !== undefined);
-  const byTrace = new Map<string, number[]>();
-  for (const row of eligible) {
-    const gaps = byTrace.get(row.trace) ?? [];
-    gaps.push(gapClosed(row)!);
-    byTrace.set(row.trace, gaps);
+  const byTrace = new Map<string, Row[]>();
+  for (const row of rows) byTrace.set(row.trace, [...(byTrace.get(row.trace) ?? []), row]);
+  const perTrace: { trace: string; rows: number; closed: number; rowMean: number | undefined }[] = [];
+  for (const [trace, traceRows] of byTrace) {
+    const gap = traceRows.reduce((sum, row) => sum + (row.opt - row.lru), 0);
+    if (gap < MIN_GAP_POINTS) continue;
+    const gained = traceRows.reduce((sum, row) => sum + (row.smart - row.lru), 0);
+    const rowGaps = traceRows.map(gapClosed).filter((value) => value !== undefined);
+    perTrace.push({ trace, rows: traceRows.length, closed: (gained / gap) * 100, rowMean: mean(rowGaps) });
   }
-  const mean = (values: readonly number[]) => values.reduce((sum, v) => sum + v, 0) / values.length;
-  console.log(`gap closed per trace (rows with OPT − LRU ≥ ${MIN_GAP_POINTS} pt):`);
+  console.log('gap closed per trace: Σ(SmartCache − LRU) ÷ Σ(OPT − LRU) over its sizes; and the mean of');
+  console.log(`the per-size ratios (sizes with OPT − LRU ≥ ${MIN_GAP_POINTS} pt), which small gaps swing:`);
   console.log(
     formatTable(
-      ['trace', 'rows', 'avg gap closed %'],
-      [...byTrace].map(([trace, gaps]) => [trace, String(gaps.length), pct(mean(gaps))]),
+      ['trace', 'sizes', 'gap closed %', 'mean of per-size %'],
+      perTrace.map((t) => [
+        t.trace,
+        String(t.rows),
+        pct(t.closed),
+        t.rowMean === undefined ? '–' : pct(t.rowMean),
+      ]),
     ),
   );
-  if (eligible.length === 0)
-    return report('SKIP', `1. gap closed: no row with OPT − LRU ≥ ${MIN_GAP_POINTS} pt ran`);
-  const average = mean(eligible.map((row) => gapClosed(row)!));
+  if (perTrace.length === 0) return report('SKIP', '1. gap closed: no trace with a gap to close ran');
+  const average = mean(perTrace.map((t) => t.closed))!;
+  const rowAverage = mean(rows.map(gapClosed).filter((value) => value !== undefined));
+  console.log(
+    `      (mean over all sizes with OPT − LRU ≥ ${MIN_GAP_POINTS} pt: ${rowAverage === undefined ? '–' : pct(rowAverage)} %)`,
+  );
   return report(
     average >= MIN_GAP_CLOSED ? 'PASS' : 'FAIL',
-    `1. gap closed averaged over ${eligible.length} rows: ${pct(average)} % (target ≥ ${MIN_GAP_CLOSED} %)`,
+    `1. gap closed averaged over ${perTrace.length} traces: ${pct(average)} % (target ≥ ${MIN_GAP_CLOSED} %)`,
   );
+}
+
+function mean(values: readonly number[]): number | undefined {
+  return values.length === 0 ? undefined : values.reduce((sum, value) => sum + value, 0) / values.length;
 }
 
 function targetNeverBelowLru(rows: readonly Row[]): Verdict {

@@ -26,9 +26,9 @@
  *   1. First a coarse search: shadows at every share of START_GRID; the cache takes the share whose
  *      shadow hit most (ties to the larger window: recency is all a young cache has to go on).
  *   2. Then hill climbing on a log scale: two shadows at share ÷ SHADOW_SPREAD and × SHADOW_SPREAD;
- *      the share moves by STEP_FACTOR towards the one that hit more, between MIN_SHARE and 1. On a
- *      tie it stays: during a scan both shadows miss everything, and drifting towards LRU then
- *      would flush the entries the frequency filter protects. The shadows are re-centred on the new share and keep their
+ *      the share moves by STEP_FACTOR towards the one that hit clearly more (NOISE_DEVIATIONS),
+ *      between MIN_SHARE and 1. On a near tie it stays: during a scan both shadows miss
+ *      everything, and drifting towards LRU then would flush what the frequency filter protects. The shadows are re-centred on the new share and keep their
  *      contents, so they stay warm.
  *
  * A log scale because what matters is the ratio: 1 % against 2 % changes much more than 61 % against
@@ -59,9 +59,19 @@ const SHADOW_ENTRIES = 1024;
 const MAX_SAMPLED_SHARE = 1 / 8;
 /** Sampled requests per decision, as a multiple of the shadow's size. */
 const SAMPLES_PER_ENTRY = 2;
+/**
+ * The shadows' hit counts must differ by more than this many standard deviations (of a count of
+ * rare events, √(a + b)) before the share moves: a closer race is noise, and every move costs the
+ * cache a transient while entries change places.
+ */
+const NOISE_DEVIATIONS = 1;
 const TWO_POW_32 = 2 ** 32;
 /** Multiplier that spreads hashes before the sampling test (the low bits index the sketch). */
 const SAMPLING_MIX = 0x9e3779b1;
+
+function logDistance(a: number, b: number): number {
+  return Math.abs(Math.log(Math.max(a, MIN_SHARE) / Math.max(b, MIN_SHARE)));
+}
 
 export class WindowTuner {
   private shadows: ShadowCache[] = [];
@@ -125,7 +135,7 @@ export class WindowTuner {
       return;
     }
     const [smaller, larger] = this.hits;
-    if (smaller === larger) {
+    if (Math.abs(smaller - larger) <= NOISE_DEVIATIONS * Math.sqrt(smaller + larger)) {
       this.place(this.shadowShares);
       return;
     }
@@ -138,13 +148,27 @@ export class WindowTuner {
     this.place([this.share / SHADOW_SPREAD, Math.min(1, this.share * SHADOW_SPREAD)]);
   }
 
-  /** Sets the shadows' shares, reusing the shadows there are (warm) and creating any missing. */
+  /**
+   * Sets the shadows' shares. Each new share reuses the warm shadow whose share was closest (on the
+   * log scale), so its contents already reflect a similar window; missing shadows are created.
+   */
   private place(shares: number[]): void {
-    this.shadows.length = Math.min(this.shadows.length, shares.length);
-    for (let i = 0; i < shares.length; i++) {
-      if (i < this.shadows.length) this.shadows[i].setWindowFraction(shares[i]);
-      else this.shadows.push(this.createShadow(this.shadowEntries, shares[i]));
-    }
+    const available = this.shadows.map((shadow, i) => ({ shadow, share: this.shadowShares[i] }));
+    this.shadows = shares.map((share) => {
+      let closest = -1;
+      for (let i = 0; i < available.length; i++) {
+        if (
+          closest < 0 ||
+          logDistance(available[i].share, share) < logDistance(available[closest].share, share)
+        ) {
+          closest = i;
+        }
+      }
+      if (closest < 0) return this.createShadow(this.shadowEntries, share);
+      const [{ shadow }] = available.splice(closest, 1);
+      shadow.setWindowFraction(share);
+      return shadow;
+    });
     this.shadowShares = shares;
     this.hits = shares.map(() => 0);
     this.sampled = 0;
