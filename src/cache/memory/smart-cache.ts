@@ -432,18 +432,8 @@ export class SmartCache<K extends string | number, V> {
       if (oldest === NONE || this.queueWeight[WINDOW] + this.weightOf(this.sizeAt[oldest]) > this.windowLimit)
         return;
       this.unlink(oldest);
-      this.prepend(WINDOW, oldest);
+      this.linkAfter(WINDOW, WINDOW, oldest); // at the window's oldest end: next out
     }
-  }
-
-  private prepend(queue: number, slot: number): void {
-    const first = this.next[queue];
-    this.next[slot] = first;
-    this.prev[slot] = queue;
-    this.prev[first] = slot;
-    this.next[queue] = slot;
-    this.queueAt[slot] = queue;
-    this.queueWeight[queue] += this.weightOf(this.sizeAt[slot]);
   }
 
   private applyWindowShare(share: number): void {
@@ -577,12 +567,18 @@ export class SmartCache<K extends string | number, V> {
     }
   }
 
+  /** Links `slot` into `queue` at its newest end. */
   private append(queue: number, slot: number): void {
-    const last = this.prev[queue];
-    this.prev[slot] = last;
-    this.next[slot] = queue;
-    this.next[last] = slot;
-    this.prev[queue] = slot;
+    this.linkAfter(queue, this.prev[queue], slot);
+  }
+
+  /** Links `slot` into `queue` right after `anchor` (the queue's sentinel: at its oldest end). */
+  private linkAfter(queue: number, anchor: number, slot: number): void {
+    const following = this.next[anchor];
+    this.prev[slot] = anchor;
+    this.next[slot] = following;
+    this.next[anchor] = slot;
+    this.prev[following] = slot;
     this.queueAt[slot] = queue;
     this.queueWeight[queue] += this.weightOf(this.sizeAt[slot]);
   }
