@@ -131,6 +131,18 @@ describe('OptimizedCacheManager: get and set', () => {
     expect(stats.compression.ratio).toBeLessThan(0.5);
     expect(stats.memory.bytes).toBeLessThan(JSON.stringify(listing).length / 2);
   });
+
+  it('treats a corrupt stored envelope as a miss, counts it and drops the entry', async () => {
+    const cache = manager({ memory: { maxBytes: 10_000_000, compressAboveBytes: 4096 } });
+    await cache.set('page', 'z'.repeat(20_000));
+    // Flip a byte of the envelope L1 holds, as a memory or storage fault would.
+    const l1 = (cache as unknown as { l1: { peek(key: string): { value: Uint8Array } } }).l1;
+    const envelope = l1.peek('page').value;
+    envelope[envelope.length - 10] ^= 0xff;
+    expect(await cache.get('page')).toBeUndefined();
+    expect(cache.getPerformanceStats().errors.decode).toBe(1);
+    expect(await cache.getOrSet('page', () => 'fresh')).toBe('fresh');
+  });
 });
 
 describe('OptimizedCacheManager: getOrSet', () => {
