@@ -100,6 +100,12 @@ const PROTECTED_SHARE = 0.8;
 /** A losing candidate this warm (frequency ≥ this) is still admitted once in HASH_FLOOD_ODDS. */
 const HASH_FLOOD_THRESHOLD = 6;
 const HASH_FLOOD_ODDS = 128;
+/**
+ * The window tuner starts when the cache is this full: before, no share changes anything (nothing
+ * is evicted), and a cache that never gets there pays nothing; starting before the first eviction
+ * gives its shadows time to warm up.
+ */
+const TUNER_START_FILL = 0.25;
 /** Most expired entries removed by the timer wheel during one operation. */
 const EXPIRY_BUDGET = 16;
 /** Slots allocated up front; the arrays double from there as the cache fills. */
@@ -118,7 +124,7 @@ export class SmartCache<K extends string | number, V> {
   private nextUnusedSlot = FIRST_SLOT;
   private wheel: TimerWheel;
   private readonly sketch: FrequencySketch;
-  /** Tunes the window share; created at the first eviction (before that the share cannot matter). */
+  /** Tunes the window share; created once the cache is TUNER_START_FILL full. */
   private tuner: WindowTuner | undefined;
   private adaptWindow: boolean;
   /** Weight held by each queue: bytes when bounded by bytes, else entries. */
@@ -465,6 +471,14 @@ export class SmartCache<K extends string | number, V> {
     return (this.weighBytes ? this.byteLimit : this.entryLimit) as number;
   }
 
+  /** True once the entries or bytes held reach this share of a bound. */
+  private filledPast(share: number): boolean {
+    return (
+      (this.byteLimit !== undefined && this.byteCount >= this.byteLimit * share) ||
+      (this.entryLimit !== undefined && this.slotOf.size >= this.entryLimit * share)
+    );
+  }
+
   private overBounds(): boolean {
     return (
       (this.byteLimit !== undefined && this.byteCount > this.byteLimit) ||
@@ -508,6 +522,9 @@ export class SmartCache<K extends string | number, V> {
     this.byteCount += size;
     this.sketch.increment(this.hashAt[slot]);
     this.append(WINDOW, slot);
+    if (this.tuner === undefined && this.adaptWindow && this.filledPast(TUNER_START_FILL)) {
+      this.tuner = this.createTuner(this.entryLimit ?? this.queueAt.length);
+    }
     return slot;
   }
 
