@@ -385,7 +385,10 @@ export class SmartCache<K extends string | number, V> {
         if (victimQueue === WINDOW) return;
         victimQueue = victimQueue === PROBATION ? PROTECTED : WINDOW;
         victim = this.first(victimQueue);
-      } else if (victim === NONE || (candidate !== NONE && this.sizeAt[candidate] > this.budget())) {
+      } else if (
+        victim === NONE ||
+        (candidate !== NONE && this.weightOf(this.sizeAt[candidate]) > this.budget())
+      ) {
         candidate = this.evictAndAdvance(candidate);
       } else if (candidate === NONE) {
         victim = this.evictAndAdvance(victim);

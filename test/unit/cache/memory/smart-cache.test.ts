@@ -129,6 +129,19 @@ describe('SmartCache bounds', () => {
     expect(cache.maxEntries).toBe(50);
   });
 
+  it('admits by frequency in an entry-bounded cache whatever the sizes given', () => {
+    // Sizes are only counted here (no maxBytes): a size above maxEntries must not count as "too heavy".
+    const cache = new SmartCache<number, string>({ maxEntries: 10 });
+    for (let i = 0; i < 10; i++) cache.set(i, 'cold', { size: 500 });
+    let hits = 0;
+    for (let round = 0; round < 20; round++) {
+      if (cache.get(100) !== undefined) hits++;
+      else cache.set(100, 'hot', { size: 500 });
+    }
+    expect(hits).toBeGreaterThan(15);
+    expect(cache.bytes).toBe(cache.size * 500);
+  });
+
   it('keeps frequently used keys through a scan (the point of TinyLFU)', () => {
     const cache = new SmartCache<number, number>({ maxEntries: 1_000 });
     for (let round = 0; round < 20; round++) {
