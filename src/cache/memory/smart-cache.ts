@@ -371,6 +371,11 @@ export class SmartCache<K extends string | number, V> {
    * bounds hold. On a tie the victim stays: it has already proved itself in the main space.
    */
   private evict(): void {
+    // Every write and resize passes here, and no eviction happens before the cache is filled past
+    // TUNER_START_FILL, so this is the one place the tuner needs to start.
+    if (this.tuner === undefined && this.adaptWindow && this.filledPast(TUNER_START_FILL)) {
+      this.tuner = this.createTuner(this.entryLimit ?? this.queueAt.length);
+    }
     let candidate = this.moveWindowOverflowToProbation();
     if (!this.overBounds()) return;
     let candidateQueue = PROBATION;
@@ -418,8 +423,6 @@ export class SmartCache<K extends string | number, V> {
 
   /** Evicts the entry and returns the one after it in its queue (NONE at the end). */
   private evictAndAdvance(slot: number): number {
-    if (this.tuner === undefined && this.adaptWindow)
-      this.tuner = this.createTuner(this.entryLimit ?? this.queueAt.length);
     const following = this.after(slot);
     this.remove(slot, 'capacity');
     return following;
@@ -525,9 +528,6 @@ export class SmartCache<K extends string | number, V> {
     this.byteCount += size;
     this.sketch.increment(this.hashAt[slot]);
     this.append(WINDOW, slot);
-    if (this.tuner === undefined && this.adaptWindow && this.filledPast(TUNER_START_FILL)) {
-      this.tuner = this.createTuner(this.entryLimit ?? this.queueAt.length);
-    }
     return slot;
   }
 
