@@ -25,10 +25,17 @@
  * masks over the table, amortized over the sample period (O(1) per access).
  *
  * Doorkeeper. Most keys of a real trace are seen once and never again. A small Bloom filter in
- * front of the counters absorbs the first sighting of a key: only keys seen before reach the
- * Count-Min counters, so one-hit wonders do not inflate them, and the estimate of a key is its
- * counters plus one when the doorkeeper holds it. The doorkeeper is cleared at every aging step,
- * which is TinyLFU's equivalent of halving it.
+ * front of the counters absorbs the first sighting of a key in each aging period: only keys seen
+ * before reach the Count-Min counters, so one-hit wonders do not inflate them, and the estimate of
+ * a key is its counters plus one when the doorkeeper holds it. TinyLFU clears the doorkeeper at
+ * every aging step; that takes a whole point from every key the counters hold at 1 (a key read
+ * twice in a period drops from 2 to 0, where a plain counter would halve to 1), so aging hits
+ * the doorkeeper harder than the counters. Here the doorkeeper rotates instead: at each aging
+ * step the current filter becomes the previous one and a cleared filter takes its place, and a
+ * key counts as sighted when either holds it. A sighting thus fades after one to two periods, as
+ * a halved counter does. On the short traces of `npm run bench:hitratio`, W-TinyLFU at fixed
+ * windows closes 1.7 points more of the LRU-to-optimal gap with the rotation than with clearing
+ * (and 0.2 more than with no doorkeeper at all), for a second filter of the same size.
  */
 
 import { mix32 } from './hash.js';
@@ -70,6 +77,8 @@ export class FrequencySketch {
   private table = new Uint32Array(WORDS_PER_BLOCK);
   private blockMask = 0;
   private doorkeeper = new Uint32Array(1);
+  /** The doorkeeper of the previous aging period, consulted but no longer written. */
+  private previousDoorkeeper = new Uint32Array(1);
   private doorkeeperMask = 31;
   private additions = 0;
   private period = 1;
@@ -100,6 +109,7 @@ export class FrequencySketch {
     this.period = Math.max(period, this.period);
     const doorkeeperBits = ceilingPowerOfTwo(Math.max(32, this.period * DOORKEEPER_BITS_PER_ACCESS));
     this.doorkeeper = new Uint32Array(doorkeeperBits >>> 5);
+    this.previousDoorkeeper = new Uint32Array(doorkeeperBits >>> 5);
     this.doorkeeperMask = doorkeeperBits - 1;
     this.additions = 0;
   }
@@ -141,7 +151,7 @@ export class FrequencySketch {
     return estimate;
   }
 
-  /** Halves every counter and clears the doorkeeper (TinyLFU's reset), so old popularity fades. */
+  /** Halves every counter and rotates the doorkeeper (TinyLFU's reset), so old popularity fades. */
   age(): void {
     const table = this.table;
     let truncated = 0;
@@ -149,15 +159,30 @@ export class FrequencySketch {
       truncated += bitCount(table[i] & ODD_COUNTER_MASK);
       table[i] = (table[i] >>> 1) & HALVING_MASK;
     }
+    const retired = this.previousDoorkeeper;
+    this.previousDoorkeeper = this.doorkeeper;
+    this.doorkeeper = retired;
     this.doorkeeper.fill(0);
     // Each addition raised four counters, so four truncated halves make one lost addition.
     this.additions = Math.max(0, (this.additions - (truncated >>> 2)) >>> 1);
+  }
+
+  /** Makes this sketch an exact copy of `source`: same size, counters, doorkeepers and period. */
+  copyFrom(source: FrequencySketch): void {
+    this.table = source.table.slice();
+    this.blockMask = source.blockMask;
+    this.doorkeeper = source.doorkeeper.slice();
+    this.previousDoorkeeper = source.previousDoorkeeper.slice();
+    this.doorkeeperMask = source.doorkeeperMask;
+    this.additions = source.additions;
+    this.period = source.period;
   }
 
   /** Forgets all history. */
   clear(): void {
     this.table.fill(0);
     this.doorkeeper.fill(0);
+    this.previousDoorkeeper.fill(0);
     this.additions = 0;
   }
 
@@ -182,14 +207,20 @@ export class FrequencySketch {
     return true;
   }
 
+  /** True when the current or the previous period's doorkeeper holds the key. */
   private doorkeeperContains(hash: number): boolean {
-    return this.doorkeeperHas(hash) && this.doorkeeperHas(mix32(hash ^ DOORKEEPER_SEED));
+    const second = mix32(hash ^ DOORKEEPER_SEED);
+    return (
+      (hasBit(this.doorkeeper, hash & this.doorkeeperMask) &&
+        hasBit(this.doorkeeper, second & this.doorkeeperMask)) ||
+      (hasBit(this.previousDoorkeeper, hash & this.doorkeeperMask) &&
+        hasBit(this.previousDoorkeeper, second & this.doorkeeperMask))
+    );
   }
+}
 
-  private doorkeeperHas(index: number): boolean {
-    const bit = index & this.doorkeeperMask;
-    return (this.doorkeeper[bit >>> 5] & (1 << (bit & 31))) !== 0;
-  }
+function hasBit(filter: Uint32Array, bit: number): boolean {
+  return (filter[bit >>> 5] & (1 << (bit & 31))) !== 0;
 }
 
 function ceilingPowerOfTwo(value: number): number {

@@ -39,6 +39,36 @@ describe('FrequencySketch', () => {
     expect(sketch.frequency(hot)).toBeGreaterThan(0);
   });
 
+  it('remembers a first sighting through one aging step, not two (the doorkeeper rotates)', () => {
+    const capacity = 100;
+    const sketch = new FrequencySketch(capacity);
+    const once = hashKey('seen-once');
+    sketch.increment(once);
+    expect(sketch.frequency(once)).toBe(1);
+    let filler = 0;
+    const age = () => {
+      // one aging period of distinct keys, none of which collides with the key under test
+      for (let i = 0; i < sketch.samplePeriod; i++) sketch.increment(hashKey(`filler${filler++}`));
+    };
+    age();
+    expect(sketch.frequency(once)).toBe(1);
+    age();
+    expect(sketch.frequency(once)).toBe(0);
+  });
+
+  it('copyFrom makes an independent copy', () => {
+    const source = new FrequencySketch(1_000);
+    const hash = hashKey('k');
+    for (let i = 0; i < 5; i++) source.increment(hash);
+    const copy = new FrequencySketch(1);
+    copy.copyFrom(source);
+    expect(copy.frequency(hash)).toBe(5);
+    expect(copy.samplePeriod).toBe(source.samplePeriod);
+    copy.increment(hash);
+    expect(copy.frequency(hash)).toBe(6);
+    expect(source.frequency(hash)).toBe(5);
+  });
+
   it('clear forgets everything', () => {
     const sketch = new FrequencySketch(10);
     const hash = hashKey(42);
