@@ -5,7 +5,8 @@
  * Policy (Einziger, Friedman, Manes: "TinyLFU: A Highly Efficient Cache Admission Policy", ACM TOS
  * 2017; the design of Caffeine's BoundedLocalCache). The cache is split in three LRU queues:
  *
- *   - the admission window, a small LRU (1 % of the cache to start) that every new entry enters;
+ *   - the admission window, an LRU that every new entry enters (the whole cache to start, so a
+ *     young cache is plain LRU; then whatever share window-tuner.ts chooses, often 1–10 %);
  *   - probation and protected, together the main space, a segmented LRU: an entry hit in probation
  *     moves to protected (at most PROTECTED_SHARE of the main space), and protected overflow is
  *     demoted back to probation.
@@ -16,8 +17,10 @@
  * more popular one stays. A long scan therefore passes through the window without flushing the
  * entries that earned their place, which is where plain LRU loses. A warm candidate that loses is
  * still let in once in HASH_FLOOD_ODDS, so an adversary cannot pin the cache by forging hot keys.
- * The window's share is tuned by hill climbing (window-tuner.ts) so recency-skewed workloads get a
- * large window and frequency-skewed ones a small one.
+ * The window's share is chosen by a race of shadow caches (window-tuner.ts) so recency-skewed
+ * workloads get a large window and frequency-skewed ones a small one. When the share shrinks,
+ * entries the sketch has seen reused go straight to protected, as a small window would have put
+ * them there.
  *
  * Size awareness. When `maxBytes` is set, every entry weighs its `size` and the queues' shares are
  * shares of bytes: a large candidate must out-rank each victim it displaces, one at a time, and an
@@ -43,7 +46,7 @@ import { coarseNow } from '../clock.js';
 import { FrequencySketch } from './frequency-sketch.js';
 import { hashKey } from './hash.js';
 import { TimerWheel } from './timer-wheel.js';
-import { WindowTuner } from './window-tuner.js';
+import { INITIAL_SHARE, WindowTuner } from './window-tuner.js';
 
 export type EvictionReason = 'capacity' | 'expired';
 
@@ -93,8 +96,6 @@ const FREE = 3;
 const FIRST_SLOT = 3;
 /** A link that points at no entry. */
 const NONE = -1;
-/** Window share of the cache until the tuner's first decision (Caffeine's starting point). */
-const INITIAL_WINDOW_SHARE = 0.01;
 /** Share of the main space the protected segment may fill (the SLRU split of TinyLFU's paper). */
 const PROTECTED_SHARE = 0.8;
 /** A losing candidate this warm (frequency ≥ this) is still admitted once in HASH_FLOOD_ODDS. */
@@ -106,6 +107,10 @@ const HASH_FLOOD_ODDS = 128;
  * gives its shadows time to warm up.
  */
 const TUNER_START_FILL = 0.25;
+/** A sketch frequency of at least this means the key was read more than once recently. */
+const REUSED_FREQUENCY = 2;
+/** Resident entries whose frequency is sampled at the first eviction. */
+const REUSE_SAMPLE = 256;
 /** Most expired entries removed by the timer wheel during one operation. */
 const EXPIRY_BUDGET = 16;
 /** Slots allocated up front; the arrays double from there as the cache fills. */
@@ -126,6 +131,8 @@ export class SmartCache<K extends string | number, V> {
   private readonly sketch: FrequencySketch;
   /** Tunes the window share; created once the cache is TUNER_START_FILL full. */
   private tuner: WindowTuner | undefined;
+  /** Whether the residents showed reuse at the first eviction; undefined before it. */
+  private sampledReuse: boolean | undefined;
   private adaptWindow: boolean;
   /** Weight held by each queue: bytes when bounded by bytes, else entries. */
   private readonly queueWeight = new Float64Array(3);
@@ -134,7 +141,7 @@ export class SmartCache<K extends string | number, V> {
   private byteLimit: number | undefined;
   private readonly entryByteLimit: number | undefined;
   private readonly weighBytes: boolean;
-  private windowShare = INITIAL_WINDOW_SHARE;
+  private windowShare = INITIAL_SHARE;
   private windowLimit = 0;
   private protectedLimit = 0;
   private randomState = 0x9e3779b9;
@@ -256,8 +263,9 @@ export class SmartCache<K extends string | number, V> {
     this.wheel = new TimerWheel(this.queueAt.length, this.clock(), (slot) => this.remove(slot, 'expired'));
     this.sketch.clear();
     if (this.adaptWindow) {
-      this.windowShare = INITIAL_WINDOW_SHARE;
+      this.windowShare = INITIAL_SHARE;
       this.tuner = undefined;
+      this.sampledReuse = undefined;
     }
     this.updateLimits();
   }
@@ -341,6 +349,24 @@ export class SmartCache<K extends string | number, V> {
     this.applyWindowShare(validShare(share));
   }
 
+  /**
+   * A copy of this cache (entries, queues, access history, deadlines) whose window share is fixed
+   * at `windowFraction`; statistics start at zero and `onEvict` is not carried over. The window
+   * tuner forks its shadow caches so they continue from the history the cache really had.
+   */
+  fork(windowFraction: number): SmartCache<K, V> {
+    const copy = new SmartCache<K, V>({
+      maxEntries: this.entryLimit,
+      maxBytes: this.byteLimit,
+      maxEntryBytes: this.entryByteLimit,
+      windowFraction,
+      now: this.clock,
+    });
+    copy.adoptStateOf(this);
+    copy.applyWindowShare(windowFraction);
+    return copy;
+  }
+
   // ---- access order ------------------------------------------------------------------------------
 
   /** Records an access: frequency, then recency within the entry's queue (probation → protected). */
@@ -376,6 +402,10 @@ export class SmartCache<K extends string | number, V> {
     if (this.tuner === undefined && this.adaptWindow && this.filledPast(TUNER_START_FILL)) {
       this.tuner = this.createTuner(this.entryLimit ?? this.queueAt.length);
     }
+    if (this.sampledReuse === undefined && this.tuner !== undefined && this.overBounds()) {
+      this.sampledReuse = this.residentsShowReuse();
+      this.tuner.firstEviction(this.sampledReuse);
+    }
     let candidate = this.moveWindowOverflowToProbation();
     if (!this.overBounds()) return;
     let candidateQueue = PROBATION;
@@ -409,6 +439,17 @@ export class SmartCache<K extends string | number, V> {
     }
   }
 
+  /** True when the sketch has seen the sampled resident entries reused, on average. */
+  private residentsShowReuse(): boolean {
+    let total = 0;
+    let sampled = 0;
+    for (const slot of this.slotOf.values()) {
+      total += this.sketch.frequency(this.hashAt[slot]);
+      if (++sampled === REUSE_SAMPLE) break;
+    }
+    return sampled > 0 && total >= REUSED_FREQUENCY * sampled;
+  }
+
   /** Moves the window's oldest entries to probation until the window fits; returns the first moved. */
   private moveWindowOverflowToProbation(): number {
     let firstMoved = NONE;
@@ -439,12 +480,16 @@ export class SmartCache<K extends string | number, V> {
 
   /** After the window's share grew: hands main's oldest entries to the window until it is full. */
   private fillWindowFromMain(): void {
+    // Main's entries join the window's oldest end in the order main would have evicted them
+    // (probation's oldest first), so the window evicts them in that order too.
+    let anchor = WINDOW;
     while (this.queueWeight[WINDOW] < this.windowLimit) {
       const oldest = this.first(PROBATION) !== NONE ? this.first(PROBATION) : this.first(PROTECTED);
       if (oldest === NONE || this.queueWeight[WINDOW] + this.weightOf(this.sizeAt[oldest]) > this.windowLimit)
         return;
       this.unlink(oldest);
-      this.linkAfter(WINDOW, WINDOW, oldest); // at the window's oldest end: next out
+      this.linkAfter(WINDOW, anchor, oldest);
+      anchor = oldest;
     }
   }
 
@@ -452,14 +497,29 @@ export class SmartCache<K extends string | number, V> {
     this.windowShare = share;
     this.updateLimits();
     this.fillWindowFromMain();
-    this.moveWindowOverflowToProbation();
+    this.moveWindowOverflowToMain();
     this.demoteProtectedOverflow();
+  }
+
+  /**
+   * After the window's share shrank: hands the window's oldest entries to main. Those the sketch
+   * has seen reused go to protected while it has room, as they would have had the window been
+   * small all along; the others to probation. Without this, a cache moving from LRU to a small
+   * window would leave everything in probation, and the first scan would flush its hottest keys.
+   */
+  private moveWindowOverflowToMain(): void {
+    while (this.queueWeight[WINDOW] > this.windowLimit) {
+      const oldest = this.next[WINDOW];
+      if (oldest === WINDOW) break;
+      const reused = this.sketch.frequency(this.hashAt[oldest]) >= REUSED_FREQUENCY;
+      const fits = this.queueWeight[PROTECTED] + this.weightOf(this.sizeAt[oldest]) <= this.protectedLimit;
+      this.moveTo(oldest, reused && fits ? PROTECTED : PROBATION);
+    }
   }
 
   private createTuner(capacity: number): WindowTuner {
     return new WindowTuner(
       capacity,
-      this.windowShare,
       (maxEntries, windowFraction) => new SmartCache<number, true>({ maxEntries, windowFraction }),
       (share) => this.applyWindowShare(share),
     );
@@ -490,6 +550,25 @@ export class SmartCache<K extends string | number, V> {
       (this.byteLimit !== undefined && this.byteCount > this.byteLimit) ||
       (this.entryLimit !== undefined && this.slotOf.size > this.entryLimit)
     );
+  }
+
+  /** Copies the entries, queues and history of `source` (same bounds) into this empty cache. */
+  private adoptStateOf(source: SmartCache<K, V>): void {
+    for (const [key, slot] of source.slotOf) this.slotOf.set(key, slot);
+    this.keyAt = source.keyAt.slice();
+    this.valueAt = source.valueAt.slice();
+    this.hashAt = source.hashAt.slice();
+    this.sizeAt = source.sizeAt.slice();
+    this.queueAt = source.queueAt.slice();
+    this.prev = source.prev.slice();
+    this.next = source.next.slice();
+    this.freeSlots = source.freeSlots.slice();
+    this.nextUnusedSlot = source.nextUnusedSlot;
+    this.wheel = source.wheel.copy((slot) => this.remove(slot, 'expired'));
+    this.sketch.copyFrom(source.sketch);
+    this.queueWeight.set(source.queueWeight);
+    this.byteCount = source.byteCount;
+    this.sampledReuse = source.sampledReuse;
   }
 
   // ---- expiry ------------------------------------------------------------------------------------

@@ -1,94 +1,115 @@
 /**
- * WindowTuner: hill climbing of the share of SmartCache given to W-TinyLFU's admission window,
- * steered by shadow caches.
+ * WindowTuner: chooses the share of SmartCache given to W-TinyLFU's admission window by racing
+ * small shadow caches, each with a fixed share, on a sample of the keys.
  *
  * Why adapt. A small window (1 %) suits frequency-skewed workloads: almost everything lives in the
- * main space, guarded by the frequency filter. Recency-skewed workloads (keys read a few times in a
- * short span, then never again; loops slightly larger than the cache) want a large window, up to
- * the whole cache, where W-TinyLFU becomes plain LRU. No fixed share suits both (Einziger, Eytan,
- * Friedman, Manes: "Adaptive Software Cache Management", Middleware 2018).
+ * main space, guarded by the frequency filter, and loops and scans cannot flush it. Recency-skewed
+ * workloads (keys read a few times in a short span, then never again; a working set that moves)
+ * want a large window, up to the whole cache, where W-TinyLFU becomes plain LRU. No fixed share
+ * suits both (Einziger, Eytan, Friedman, Manes: "Adaptive Software Cache Management", Middleware
+ * 2018).
  *
- * Why shadows. The classic climber compares the hit rate of successive samples and keeps moving
- * while it improves. On real traces the hit rate swings by several points from one sample to the
- * next with the workload's phases, far more than a step of the window changes it, so the climber
- * wanders; and a short workload ends before it has taken enough steps. Here the slope is measured
- * instead of guessed: a spatially sampled slice of the keys (Waldspurger et al., "Efficient MRC
- * Construction with SHARDS", FAST 2015) drives small shadow caches, identical W-TinyLFU caches with
- * fixed window shares, one on each side of the current share. They see the same requests in the
- * same phase, so the comparison of their hit counts is immune to the swings that mislead the
- * classic climber.
+ * Why a race of shadows. Hill climbing compares the hit rate of successive samples, but on real
+ * traces that rate swings with the workload's phases by more than a step of the window changes it,
+ * so the climber wanders; and moving the real cache step by step costs a transient at every step.
+ * The paper's alternative, mini-simulations, is what this does: a spatially sampled slice of the
+ * keys (Waldspurger et al., "Efficient MRC Construction with SHARDS", FAST 2015: a key is sampled
+ * when its hash falls below a threshold, so it is sampled on every request or never) drives
+ * CANDIDATE_SHARES.length small W-TinyLFU caches whose shares never change. They see the same
+ * requests at the same time, and a sampled request on which one shadow hits and another misses is
+ * evidence for the first over the second (McNemar's paired test): requests both hit or both miss,
+ * most of them, say nothing, so a few hundred samples separate shares whose hit ratios differ by
+ * a point, where comparing raw hit counts would need tens of thousands.
  *
- * How. The shadows hold `capacity × rate` entries, where the rate makes them SHADOW_ENTRIES at most
- * and never samples more than MAX_SAMPLED_SHARE of the keys (a sampled read costs the shadows' reads
- * too). A key is sampled when its hash falls below the rate's threshold, so it is sampled on every
- * request or never. Decisions are taken every SAMPLES_PER_ENTRY × shadow-size sampled requests:
+ * The rules, each answering a failure seen on the traces of `npm run bench:hitratio`:
+ *   - Start as LRU (share 1). In its first pass over new keys no policy can tell a loop, where the
+ *     first keys must be kept, from a back-and-forth sweep, where the last ones must; LRU is the bet
+ *     that never falls below LRU.
+ *   - At the cache's first eviction, look at what the sketch knows of the resident keys: if they
+ *     have been read more than once on average, frequency has something to protect, and the cache
+ *     takes REUSE_SHARE at once (a hot set followed by a scan is then kept, as TinyLFU promises);
+ *     if not, it stays LRU until the race says otherwise.
+ *   - Switch to another share when its evidence over the current share is significant (more than
+ *     `barrier` standard deviations, √(wins + losses)) AND large (at least MIN_ADVANTAGE of the
+ *     recent samples): a switch costs a transient while entries change places, and a phase of a
+ *     few points is not worth it. Among several such shares, take the one with the largest
+ *     advantage.
+ *   - At a switch, fork: every other shadow becomes a copy of the shadow that followed the cache's
+ *     share until then, with its own share, and the evidence starts over. Shadows that keep their
+ *     own histories go on crediting a small window for the entries it kept through a scan, entries
+ *     that a cache which was LRU during the scan has already lost and cannot win back by switching;
+ *     forks measure what a switch from the cache's actual state gains, so a switch that does not pay
+ *     off is undone within a few cache-sizes of requests.
+ *   - Evidence fades: every DECAY_PERIOD × shadow-size samples all counts are halved, so the race
+ *     follows a workload that changes, but a short burst cannot outweigh a long history.
+ *   - Each switch doubles the barrier for the next one (it relaxes back by BARRIER_RELAXATION per
+ *     decay period): workloads whose best share alternates faster than a switch pays off (a
+ *     zigzag, a periodic scan) settle instead of oscillating.
  *
- *   1. First a coarse search: shadows at every share of START_GRID; the cache takes the share whose
- *      shadow hit most (ties to the larger window: recency is all a young cache has to go on).
- *   2. Then hill climbing on a log scale: two shadows at share ÷ SHADOW_SPREAD and × SHADOW_SPREAD;
- *      the share moves by STEP_FACTOR towards the one that hit clearly more (NOISE_DEVIATIONS),
- *      between MIN_SHARE and 1. On a near tie it stays: during a scan both shadows miss
- *      everything, and drifting towards LRU then would flush what the frequency filter protects. The shadows are re-centred on the new share and keep their
- *      contents, so they stay warm.
- *
- * A log scale because what matters is the ratio: 1 % against 2 % changes much more than 61 % against
- * 62 %. The shadows cost about 2 × SHADOW_ENTRIES entries of memory and, on average, a sampled share
- * of a shadow lookup per read.
+ * Cost. The shadows hold `capacity × rate` entries each, where the rate keeps them at most
+ * SHADOW_ENTRIES and never samples more than MAX_SAMPLED_SHARE of the keys, so a read costs, on
+ * average, at most CANDIDATE_SHARES.length × MAX_SAMPLED_SHARE shadow lookups. Their memory is a
+ * few kilobytes per shadow.
  */
 
-/** What the tuner needs of a shadow cache: SmartCache with a fixed window share. */
+/** What the tuner needs of a shadow cache: a SmartCache with a fixed window share. */
 export interface ShadowCache {
   get(key: number): unknown;
   set(key: number, value: true): boolean;
-  setWindowFraction(share: number): void;
+  /** A copy of this shadow, same contents and history, with another window share. */
+  fork(windowShare: number): ShadowCache;
 }
 
 export type ShadowFactory = (maxEntries: number, windowShare: number) => ShadowCache;
 
-/** The shares tried side by side before hill climbing starts. */
-const START_GRID = [0.01, 0.1, 0.3, 1];
-/** The shadows sit at the share divided and multiplied by this. */
-const SHADOW_SPREAD = 2;
-/** Each move multiplies or divides the share by this. */
-const STEP_FACTOR = Math.SQRT2;
-/** The smallest share the climber goes down to (0.5 %); below it the window is empty in practice. */
-const MIN_SHARE = 0.005;
-/** Largest shadow cache, in entries: enough for its hit counts to rank shares reliably. */
+/**
+ * The window shares raced, from frequency-biased to plain LRU. Over the shared traces the best of
+ * these four per trace and size is within half a point of the best of eight shares between 1 %
+ * and 100 %; more shadows cost more lookups and more chances of a false switch.
+ */
+export const CANDIDATE_SHARES: readonly number[] = [0.01, 0.1, 0.35, 1];
+/** The share the cache starts with: LRU (see the design note). */
+export const INITIAL_SHARE = 1;
+/** The share taken at the first eviction when the resident keys have been read more than once. */
+export const REUSE_SHARE = 0.1;
+/** Largest shadow cache, in entries: enough for its hits to rank shares reliably. */
 const SHADOW_ENTRIES = 1024;
 /** Never sample more than this share of the keys, so reads stay cheap. */
 const MAX_SAMPLED_SHARE = 1 / 8;
-/** Sampled requests per decision, as a multiple of the shadow's size. */
-const SAMPLES_PER_ENTRY = 2;
-/**
- * The shadows' hit counts must differ by more than this many standard deviations (of a count of
- * rare events, √(a + b)) before the share moves: a closer race is noise, and every move costs the
- * cache a transient while entries change places.
- */
-const NOISE_DEVIATIONS = 1;
+/** Evidence is halved every this many shadow-sizes of sampled requests. */
+const DECAY_PERIOD = 8;
+/** A switch needs this many standard deviations of evidence, before any back-off. */
+const BASE_BARRIER = 2.5;
+/** Each switch multiplies the barrier by this... */
+const BARRIER_BACKOFF = 2;
+/** ...and each decay period divides it by this, down to BASE_BARRIER. */
+const BARRIER_RELAXATION = 1.2;
+/** A switch needs an advantage of at least this share of the (decayed) sampled requests... */
+const MIN_ADVANTAGE = 0.01;
+/** ...and of at least this many requests, so a handful of samples cannot decide. */
+const MIN_EVIDENCE = 4;
 const TWO_POW_32 = 2 ** 32;
 /** Multiplier that spreads hashes before the sampling test (the low bits index the sketch). */
 const SAMPLING_MIX = 0x9e3779b1;
 
-function logDistance(a: number, b: number): number {
-  return Math.abs(Math.log(Math.max(a, MIN_SHARE) / Math.max(b, MIN_SHARE)));
-}
+const SHARES = CANDIDATE_SHARES.length;
 
 export class WindowTuner {
   private shadows: ShadowCache[] = [];
-  private shadowShares: number[] = [];
-  private hits: number[] = [];
-  private sampled = 0;
+  private readonly hit = new Uint8Array(SHARES);
+  /** wins[a × SHARES + b]: decayed count of sampled requests shadow a hit and shadow b missed. */
+  private readonly wins = new Float64Array(SHARES * SHARES);
+  /** Decayed count of sampled requests, the base of MIN_ADVANTAGE. */
+  private samples = 0;
+  private sampledSinceDecay = 0;
+  private current = CANDIDATE_SHARES.indexOf(INITIAL_SHARE);
+  private barrier = BASE_BARRIER;
   private threshold = 0;
   private shadowEntries = 1;
-  private searching = true;
 
-  /**
-   * @param share the cache's current window share
-   * @param apply called with each new share the tuner decides on
-   */
+  /** @param apply called with each new share the tuner decides on */
   constructor(
     capacity: number,
-    private share: number,
     private readonly createShadow: ShadowFactory,
     private readonly apply: (share: number) => void,
   ) {
@@ -97,80 +118,92 @@ export class WindowTuner {
 
   /** The share the tuner last decided on. */
   get windowShare(): number {
-    return this.share;
+    return CANDIDATE_SHARES[this.current];
   }
 
-  /** Starts over with shadows for a cache of `capacity` entries (and a fresh coarse search). */
+  /** Starts the race over with shadows for a cache of `capacity` entries (the share is kept). */
   resize(capacity: number): void {
     const rate = Math.min(MAX_SAMPLED_SHARE, SHADOW_ENTRIES / Math.max(1, capacity));
     this.threshold = rate * TWO_POW_32;
     this.shadowEntries = Math.max(1, Math.round(capacity * rate));
-    this.searching = true;
-    this.shadows = [];
-    this.place(START_GRID);
+    this.shadows = CANDIDATE_SHARES.map((share) => this.createShadow(this.shadowEntries, share));
+    this.wins.fill(0);
+    this.samples = 0;
+    this.sampledSinceDecay = 0;
+  }
+
+  /**
+   * Called once, at the cache's first eviction, with whether its resident keys have been read more
+   * than once: if so, frequency has something to protect and the cache leaves LRU for REUSE_SHARE.
+   * The shadows are not forked here: until now they all saw the same keys from the same start.
+   */
+  firstEviction(residentsShowReuse: boolean): void {
+    if (!residentsShowReuse) return;
+    this.current = CANDIDATE_SHARES.indexOf(REUSE_SHARE);
+    this.apply(REUSE_SHARE);
   }
 
   /** Records one read of the key with this hash. */
   record(hash: number): void {
     if (Math.imul(hash, SAMPLING_MIX) >>> 0 >= this.threshold) return;
-    const shadows = this.shadows;
-    for (let i = 0; i < shadows.length; i++) {
-      if (shadows[i].get(hash) === undefined) shadows[i].set(hash, true);
-      else this.hits[i]++;
+    const { shadows, hit, wins } = this;
+    let hits = 0;
+    for (let i = 0; i < SHARES; i++) {
+      if (shadows[i].get(hash) === undefined) {
+        shadows[i].set(hash, true);
+        hit[i] = 0;
+      } else {
+        hit[i] = 1;
+        hits++;
+      }
     }
-    if (++this.sampled >= this.shadowEntries * SAMPLES_PER_ENTRY) this.decide();
+    this.samples++;
+    if (hits > 0 && hits < SHARES) {
+      for (let a = 0; a < SHARES; a++) {
+        if (hit[a] === 0) continue;
+        for (let b = 0; b < SHARES; b++) if (hit[b] === 0) wins[a * SHARES + b]++;
+      }
+      this.decide();
+    }
+    if (++this.sampledSinceDecay >= DECAY_PERIOD * this.shadowEntries) this.decay();
   }
 
+  /** Switches to the share with the largest significant and large enough advantage, if any. */
   private decide(): void {
-    if (this.searching) {
-      // No shadow did better than another: nothing learnt yet (all fit, or a scan); search again.
-      if (this.hits.every((hits) => hits === this.hits[0])) {
-        this.place(START_GRID);
-        return;
+    const { wins, current } = this;
+    const least = Math.max(MIN_EVIDENCE, MIN_ADVANTAGE * this.samples);
+    let best = -1;
+    let bestAdvantage = 0;
+    for (let j = 0; j < SHARES; j++) {
+      if (j === current) continue;
+      const won = wins[j * SHARES + current];
+      const lost = wins[current * SHARES + j];
+      const advantage = won - lost;
+      if (advantage < least || advantage <= this.barrier * Math.sqrt(won + lost)) continue;
+      if (advantage > bestAdvantage) {
+        bestAdvantage = advantage;
+        best = j;
       }
-      let best = 0;
-      for (let i = 1; i < this.hits.length; i++) if (this.hits[i] >= this.hits[best]) best = i;
-      this.searching = false;
-      this.move(this.shadowShares[best]);
-      return;
     }
-    const [smaller, larger] = this.hits;
-    if (Math.abs(smaller - larger) <= NOISE_DEVIATIONS * Math.sqrt(smaller + larger)) {
-      this.place(this.shadowShares);
-      return;
-    }
-    this.move(smaller > larger ? this.share / STEP_FACTOR : this.share * STEP_FACTOR);
+    if (best < 0) return;
+    this.switchTo(best);
+    this.barrier *= BARRIER_BACKOFF;
   }
 
-  private move(share: number): void {
-    this.share = Math.min(1, Math.max(MIN_SHARE, share));
-    this.apply(this.share);
-    this.place([this.share / SHADOW_SPREAD, Math.min(1, this.share * SHADOW_SPREAD)]);
+  /** Moves the cache to the share of shadow `next` and restarts the race from forks (design note). */
+  private switchTo(next: number): void {
+    const followed = this.shadows[this.current];
+    this.shadows = CANDIDATE_SHARES.map((share, i) => (i === this.current ? followed : followed.fork(share)));
+    this.wins.fill(0);
+    this.samples = 0;
+    this.current = next;
+    this.apply(CANDIDATE_SHARES[next]);
   }
 
-  /**
-   * Sets the shadows' shares. Each new share reuses the warm shadow whose share was closest (on the
-   * log scale), so its contents already reflect a similar window; missing shadows are created.
-   */
-  private place(shares: number[]): void {
-    const available = this.shadows.map((shadow, i) => ({ shadow, share: this.shadowShares[i] }));
-    this.shadows = shares.map((share) => {
-      let closest = -1;
-      for (let i = 0; i < available.length; i++) {
-        if (
-          closest < 0 ||
-          logDistance(available[i].share, share) < logDistance(available[closest].share, share)
-        ) {
-          closest = i;
-        }
-      }
-      if (closest < 0) return this.createShadow(this.shadowEntries, share);
-      const [{ shadow }] = available.splice(closest, 1);
-      shadow.setWindowFraction(share);
-      return shadow;
-    });
-    this.shadowShares = shares;
-    this.hits = shares.map(() => 0);
-    this.sampled = 0;
+  private decay(): void {
+    for (let i = 0; i < this.wins.length; i++) this.wins[i] /= 2;
+    this.samples /= 2;
+    this.sampledSinceDecay = 0;
+    this.barrier = Math.max(BASE_BARRIER, this.barrier / BARRIER_RELAXATION);
   }
 }

@@ -183,6 +183,71 @@ describe('SmartCache bounds', () => {
   });
 });
 
+describe('SmartCache window share changes', () => {
+  it('keeps reused entries protected when the window shrinks, so a scan cannot flush them', () => {
+    const cache = new SmartCache<number, number>({ maxEntries: 1_000, windowFraction: 1 });
+    for (let round = 0; round < 5; round++)
+      for (let hot = 0; hot < 400; hot++) cache.get(hot) ?? cache.set(hot, hot);
+    for (let once = 1_000; once < 1_600; once++) cache.set(once, once);
+    cache.setWindowFraction(0.01);
+    for (let cold = 10_000; cold < 30_000; cold++) cache.get(cold) ?? cache.set(cold, cold);
+    let hotKept = 0;
+    for (let hot = 0; hot < 400; hot++) if (cache.peek(hot) !== undefined) hotKept++;
+    expect(hotKept).toBe(400);
+  });
+
+  it('hands main entries back to the window in the order main would have evicted them', () => {
+    const evicted: number[] = [];
+    const cache = new SmartCache<number, number>({
+      maxEntries: 100,
+      windowFraction: 0.01,
+      onEvict: (key) => evicted.push(key),
+    });
+    for (let key = 0; key < 100; key++) cache.set(key, key);
+    cache.setWindowFraction(1);
+    for (let key = 1_000; key < 1_010; key++) cache.set(key, key);
+    expect(evicted).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  });
+
+  it('fork copies entries, history and deadlines, then lives on its own', () => {
+    const clock = manualClock();
+    const cache = new SmartCache<string, number>({ maxEntries: 10, now: clock.now });
+    cache.set('a', 1, { ttlMs: 1_000 });
+    cache.set('b', 2);
+    for (let i = 0; i < 4; i++) cache.get('b');
+    const copy = cache.fork(0.2);
+    expect(copy.windowFraction()).toBe(0.2);
+    expect(copy.peek('a')).toBe(1);
+    expect(copy.frequency('b')).toBe(cache.frequency('b'));
+    expect(copy.expiresAt('a')).toBe(cache.expiresAt('a'));
+    copy.set('c', 3);
+    copy.delete('b');
+    expect(cache.peek('c')).toBeUndefined();
+    expect(cache.peek('b')).toBe(2);
+    clock.time += 1_001;
+    expect(copy.get('a')).toBeUndefined();
+    expect(copy.stats.expirations).toBe(1);
+    expect(cache.stats.expirations).toBe(0);
+    expect(cache.peek('a')).toBeUndefined();
+  });
+
+  it('an adaptive cache starts as LRU and stays LRU when its first eviction finds no reuse', () => {
+    const cache = new SmartCache<number, number>({ maxEntries: 100 });
+    expect(cache.windowFraction()).toBe(1);
+    for (let key = 0; key < 150; key++) cache.set(key, key);
+    expect(cache.windowFraction()).toBe(1);
+    expect([...cache.keys()].sort((a, b) => a - b)[0]).toBe(50);
+  });
+
+  it('an adaptive cache whose residents were reused leaves LRU at its first eviction', () => {
+    const cache = new SmartCache<number, number>({ maxEntries: 100 });
+    for (let round = 0; round < 3; round++)
+      for (let key = 0; key < 100; key++) cache.get(key) ?? cache.set(key, key);
+    cache.set(1_000, 0);
+    expect(cache.windowFraction()).toBeLessThan(1);
+  });
+});
+
 describe('SmartCache expiry', () => {
   it('expires lazily on read and reports the expiry', () => {
     const clock = manualClock();
