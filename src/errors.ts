@@ -14,7 +14,8 @@ export type KeelErrorCode =
   | 'SERIALIZATION_FAILED'
   | 'DECODE_FAILED'
   | 'FACTORY_TIMEOUT'
-  | 'CACHE_CLOSED';
+  | 'CACHE_CLOSED'
+  | 'REDIS_UNAVAILABLE';
 
 export class KeelError extends Error {
   readonly code: KeelErrorCode;

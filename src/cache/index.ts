@@ -18,5 +18,7 @@ export {
   type SmartCacheStats,
 } from './memory/index.js';
 export type { CacheManagerOptions } from './options.js';
+export type { RedisOptions } from './redis/options.js';
+export type { RedisTierStats } from './redis/redis-smart-cache.js';
 export { LatencyHistogram, type LatencySnapshot, SpaceSaving, type TopKey } from './stats/index.js';
 export { DEFAULT_TYPE_MULTIPLIERS, type TtlInput, type TtlOptions, TtlPolicy } from './ttl-policy.js';

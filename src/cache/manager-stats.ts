@@ -7,6 +7,7 @@
  * and their hit rates while costing the hot path one map update in eight), and latencies from
  * fixed-memory histograms; L1 hit latency is likewise sampled.
  */
+import type { RedisTierStats } from './redis/redis-smart-cache.js';
 import type { LatencySnapshot } from './stats/index.js';
 
 /** One request in this many feeds the top-K tracker and the L1-hit latency histogram (a power of two). */
@@ -15,11 +16,16 @@ export const SAMPLE_MASK = TOP_KEYS_SAMPLE_EVERY - 1;
 
 export class CacheCounters {
   l1Hits = 0;
+  l2Hits = 0;
   misses = 0;
   staleServed = 0;
   sets = 0;
   deletes = 0;
   invalidatedKeys = 0;
+  /** L1 entries dropped because another instance changed them (invalidation bus). */
+  remoteInvalidatedKeys = 0;
+  /** Times L1 was cleared because bus messages may have been missed (reconnects). */
+  l1Resyncs = 0;
   factoryCalls = 0;
   factoryErrors = 0;
   singleFlightJoins = 0;
@@ -35,6 +41,7 @@ export class CacheCounters {
 export interface HitRateReport {
   /** Share of `get`/`getOrSet` requests answered from the cache (fresh), 0..1. */
   overall: number;
+  /** Share of all requests answered by L1, and by L2 (so l1 + l2 = overall). */
   l1: number;
   l2: number;
 }
@@ -56,7 +63,13 @@ export interface MemoryUsage {
 export interface PerformanceStats {
   hitRate: HitRateReport;
   requests: { total: number; l1Hits: number; l2Hits: number; misses: number; staleServed: number };
-  writes: { sets: number; deletes: number; invalidatedKeys: number };
+  writes: {
+    sets: number;
+    deletes: number;
+    invalidatedKeys: number;
+    remoteInvalidatedKeys: number;
+    l1Resyncs: number;
+  };
   factory: {
     calls: number;
     errors: number;
@@ -65,7 +78,7 @@ export interface PerformanceStats {
     hardTimeouts: number;
     inFlight: number;
   };
-  latency: { l1Hit: LatencySnapshot; miss: LatencySnapshot; set: LatencySnapshot };
+  latency: { l1Hit: LatencySnapshot; l2Hit: LatencySnapshot; miss: LatencySnapshot; set: LatencySnapshot };
   memory: MemoryUsage;
   eviction: { evictions: number; expirations: number; rejections: number; windowFraction: number };
   compression: {
@@ -76,10 +89,16 @@ export interface PerformanceStats {
   errors: { decode: number; serialization: number };
   topKeys: Array<{ key: string; requests: number; error: number; hitRate: number }>;
   load: { eventLoopLagMs: number; eventLoopUtilization: number; heapUsedRatio: number; shedding: string[] };
+  /** The Redis tier's state and counters; undefined without Redis. */
+  l2: RedisTierStats | undefined;
 }
 
 export function hitRates(counters: CacheCounters): HitRateReport {
-  const total = counters.l1Hits + counters.misses;
-  const l1 = total === 0 ? 0 : counters.l1Hits / total;
-  return { overall: l1, l1, l2: 0 };
+  const total = counters.l1Hits + counters.l2Hits + counters.misses;
+  if (total === 0) return { overall: 0, l1: 0, l2: 0 };
+  return {
+    overall: (counters.l1Hits + counters.l2Hits) / total,
+    l1: counters.l1Hits / total,
+    l2: counters.l2Hits / total,
+  };
 }

@@ -7,6 +7,14 @@
  * serialized length is the size charged to the memory budget and fed to the adaptive TTL, and a
  * value that cannot be serialized fails before anything is stored.
  *
+ * With Redis (redis/redis-smart-cache.ts): an L1 miss reads L2 (reads of one tick share an MGET);
+ * an L2 hit is decoded and promoted into L1 with what remains of its TTL and grace. `set` writes
+ * through both tiers and the invalidation bus tells the other instances to drop the key from their
+ * L1; `delete` and the invalidations reach both tiers and the bus. A promotion is skipped when an
+ * invalidation arrived while the L2 read was in flight, so a value read just before another
+ * instance's write cannot settle in L1 after that write's notice. Redis failures never reach the
+ * caller: the tier answers "miss" and the cache works from L1 (see resilience.ts).
+ *
  * getOrSet follows the stale-while-revalidate discipline of HTTP caches (RFC 5861) and of
  * BentoCache: an entry lives in L1 for its TTL plus a grace period; within grace a stale value is
  * the fallback when the factory fails, and with a soft timeout it is returned while the factory
@@ -24,6 +32,15 @@
 import { performance } from 'node:perf_hooks';
 import { getHeapStatistics } from 'node:v8';
 import { isKeelError, KeelError } from '../errors.js';
+import {
+  assertGetOrSetOptions,
+  assertSetOptions,
+  assertStringList,
+  type Factory,
+  type GetOrSetOptions,
+  type SetOptions,
+  timeoutError,
+} from './call-options.js';
 import { coarseNow } from './clock.js';
 import { Codec, serializeValue } from './codec.js';
 import { chargedBytes, L1Entry } from './entry.js';
@@ -41,33 +58,30 @@ import {
 } from './manager-stats.js';
 import { SmartCache } from './memory/index.js';
 import { type CacheManagerOptions, type ResolvedOptions, resolveOptions } from './options.js';
+import type { BusChanges } from './redis/bus.js';
+import { RedisSmartCache } from './redis/redis-smart-cache.js';
+import { FillNotifier, loadOnce } from './redis/stampede.js';
 import { SingleFlight } from './single-flight.js';
 import { LatencyHistogram, SpaceSaving } from './stats/index.js';
 import { TtlPolicy } from './ttl-policy.js';
 
-export interface SetOptions {
-  /** TTL in ms; without it (or with `adaptive: true`, which uses it as the base) the adaptive policy decides. */
-  ttlMs?: number;
-  adaptive?: boolean;
-  /** Data type for the TTL multipliers and the compression monitor ("product", "inventory", …). */
-  dataType?: string;
-  tags?: readonly string[];
-  /** Keys this entry is derived from: invalidating one of them invalidates this entry. */
-  dependsOn?: readonly string[];
-  /** How long after its TTL the entry may still be served as a fallback by getOrSet. */
-  graceMs?: number;
+export type { Factory, GetOrSetOptions, SetOptions } from './call-options.js';
+
+/** Freshness and indexing of one entry, as computed for a write or read from an envelope. */
+interface EntryPlan {
+  freshUntil: number;
+  staleUntil: number;
+  dataType: string;
+  tags: readonly string[];
+  dependsOn: readonly string[];
 }
 
-export interface GetOrSetOptions extends SetOptions {
-  /** With a stale value in grace: return it after this many ms and let the factory finish in the background. */
-  softTimeoutMs?: number;
-  /** Give up waiting after this many ms: the stale value if there is one, else FACTORY_TIMEOUT. */
-  hardTimeoutMs?: number;
-  /** Skip the cached value and call the factory (the result is cached). */
-  forceFresh?: boolean;
+/** What L2 held for a key: its value, the L1 entry it was promoted into (if any), and its freshness. */
+interface L2Found {
+  value: unknown;
+  entry: L1Entry | undefined;
+  fresh: boolean;
 }
-
-export type Factory<T> = () => T | Promise<T>;
 
 /** Data type used when a write names none. */
 const DEFAULT_DATA_TYPE = 'default';
@@ -83,18 +97,39 @@ export class OptimizedCacheManager {
   readonly namespace: string;
   private readonly options: ResolvedOptions;
   private readonly l1: SmartCache<string, L1Entry>;
+  /** The Redis tier, when configured. */
+  private readonly l2: RedisSmartCache | undefined;
   private readonly codec: Codec;
   private readonly ttl: TtlPolicy;
   private readonly index = new InvalidationIndex();
   private readonly flights = new SingleFlight();
+  private readonly fills = new FillNotifier();
   private readonly counters = new CacheCounters();
   private readonly topKeys: SpaceSaving;
   private readonly l1HitLatency = new LatencyHistogram();
+  private readonly l2HitLatency = new LatencyHistogram();
   private readonly missLatency = new LatencyHistogram();
   private readonly setLatency = new LatencyHistogram();
   private readonly loadMonitor: LoadMonitor | undefined;
   private requestSeq = 0;
+  /** Bumped by every invalidation applied to L1; an L2 read that saw it change does not promote. */
+  private invalidationSeq = 0;
   private closed = false;
+
+  /**
+   * Creates a manager and waits for Redis (see `connect`). With `redis.required`, rejects with
+   * REDIS_UNAVAILABLE when Redis cannot be reached.
+   */
+  static async create(options: CacheManagerOptions = {}): Promise<OptimizedCacheManager> {
+    const manager = new OptimizedCacheManager(options);
+    try {
+      await manager.connect();
+    } catch (error) {
+      await manager.close();
+      throw error;
+    }
+    return manager;
+  }
 
   constructor(options: CacheManagerOptions = {}) {
     this.options = resolveOptions(options);
@@ -107,10 +142,27 @@ export class OptimizedCacheManager {
       maxEntries: this.options.memory.maxEntries,
       onEvict: (key, entry) => this.index.unlink(key, entry.tags, entry.dependsOn),
     });
+    this.l2 =
+      this.options.redis === false
+        ? undefined
+        : new RedisSmartCache(this.options.redis, this.namespace, {
+            onChanges: (changes) => this.applyRemoteChanges(changes),
+            onResync: () => this.resyncL1(),
+          });
     this.loadMonitor =
       this.options.load === false
         ? undefined
         : new LoadMonitor(this.options.load, (state) => this.adaptToLoad(state));
+  }
+
+  /**
+   * Connects to Redis, if configured. Without `redis.required` it resolves even when Redis is down
+   * (the cache works from L1 and takes Redis into use when it answers); with it, rejects with
+   * REDIS_UNAVAILABLE naming the server. Calls made before it resolves use L1 only.
+   */
+  async connect(): Promise<void> {
+    this.assertOpen();
+    await this.l2?.connect();
   }
 
   /** The fresh cached value, or undefined. */
@@ -128,15 +180,25 @@ export class OptimizedCacheManager {
         return value as T;
       }
     }
+    if (this.l2 !== undefined) {
+      const l2Started = performance.now();
+      const found = await this.readL2(key);
+      if (found?.fresh) {
+        this.counters.l2Hits++;
+        this.l2HitLatency.record(performance.now() - l2Started);
+        if (sampled) this.topKeys.record(key, true);
+        return found.value as T;
+      }
+    }
     this.counters.misses++;
     if (sampled) this.topKeys.record(key, false);
     return undefined;
   }
 
   /**
-   * Stores `value` in the cache. Throws SERIALIZATION_FAILED (nothing stored) when the value cannot
-   * be serialized; a value over `memory.maxEntryBytes` is not stored (counted as rejected) and any
-   * older value of the key is removed. Entries depending on `key` are invalidated.
+   * Stores `value` in the cache (both tiers). Throws SERIALIZATION_FAILED (nothing stored) when the
+   * value cannot be serialized; a value over `memory.maxEntryBytes` is not stored in L1 (counted as
+   * rejected) and any older value of the key is removed. Entries depending on `key` are invalidated.
    */
   async set<T>(key: string, value: T, options: SetOptions = {}): Promise<void> {
     this.assertOpen();
@@ -147,14 +209,15 @@ export class OptimizedCacheManager {
     const dependents = this.index.closure([key]);
     dependents.delete(key);
     this.removeKeys(dependents);
-    this.store(key, value, serialized, options);
+    await this.store(key, value, serialized, options, true);
     this.counters.sets++;
     this.setLatency.record(performance.now() - started);
   }
 
   /**
    * The cached value, or the factory's result (cached on the way). Concurrent calls for one key
-   * share one factory call. See the file's design note for grace and the two timeouts.
+   * share one factory call; with `lock` (or `redis.lock`), so do the instances sharing Redis. See
+   * the file's design note for grace and the two timeouts.
    */
   async getOrSet<T>(key: string, factory: Factory<T>, options: GetOrSetOptions = {}): Promise<T> {
     this.assertOpen();
@@ -178,46 +241,62 @@ export class OptimizedCacheManager {
           }
         } else stale = entry;
       }
+      if (this.l2 !== undefined && this.flights.get(key) === undefined) {
+        const l2Started = performance.now();
+        const found = await this.readL2(key);
+        if (found?.fresh) {
+          this.counters.l2Hits++;
+          this.l2HitLatency.record(performance.now() - l2Started);
+          if (sampled) this.topKeys.record(key, true);
+          return found.value as T;
+        }
+        if (found?.entry !== undefined) stale = found.entry;
+      }
     }
     this.counters.misses++;
     if (sampled) this.topKeys.record(key, false);
     let flight = this.flights.get<T>(key);
-    if (flight === undefined) flight = this.flights.start(key, () => this.load(key, factory, options));
+    if (flight === undefined) flight = this.flights.start(key, () => this.loadShared(key, factory, options));
     else this.counters.singleFlightJoins++;
     return this.awaitFlight(key, flight, stale, options);
   }
 
-  /** Removes `key` and the entries that depend on it; true when `key` was cached. */
+  /** Removes `key` and the entries that depend on it, in both tiers; true when `key` was cached. */
   async delete(key: string): Promise<boolean> {
     this.assertOpen();
     assertValidKey(key);
     const wasCached = this.l1.has(key);
     this.removeKeys(this.index.closure([key]));
+    const removed = await this.l2?.deleteKeys([key]);
     this.counters.deletes++;
-    return wasCached;
+    return wasCached || (removed ?? 0) > 0;
   }
 
-  /** Removes the keys of this namespace matching a Redis glob (and their dependents); returns how many. */
+  /**
+   * Removes the keys of this namespace matching a Redis glob (and their dependents) from both
+   * tiers; returns how many entries were removed (from Redis when it is used, else from L1).
+   */
   async invalidate(pattern: string): Promise<number> {
     this.assertOpen();
-    const matcher = globToRegExp(pattern);
-    const matched: string[] = [];
-    for (const key of this.l1.keys()) if (matcher.test(key)) matched.push(key);
-    return this.removeKeys(this.index.closure(matched));
+    const local = this.removeKeys(this.index.closure(this.l1KeysMatching(pattern)));
+    const remote = await this.l2?.invalidatePattern(pattern);
+    return Math.max(local, remote ?? 0);
   }
 
   /** Removes every entry written with one of `tags` (and their dependents); returns how many. */
   async invalidateTags(tags: readonly string[]): Promise<number> {
     this.assertOpen();
     assertStringList(tags, 'tags');
-    return this.removeKeys(this.index.closure(this.index.keysWithTags(tags)));
+    const local = this.removeKeys(this.index.closure(this.index.keysWithTags(tags)));
+    const remote = tags.length === 0 ? 0 : await this.l2?.invalidateTags(tags);
+    return Math.max(local, remote ?? 0);
   }
 
-  /** Empties the cache. */
+  /** Empties the cache: L1, this namespace in Redis, and (through the bus) the other instances' L1. */
   async clear(): Promise<void> {
     this.assertOpen();
-    this.l1.clear();
-    this.index.clear();
+    this.clearL1();
+    await this.l2?.flush();
   }
 
   /** Share of requests answered fresh from the cache, 0..1 (by tier in getPerformanceStats). */
@@ -247,13 +326,19 @@ export class OptimizedCacheManager {
     return {
       hitRate: this.hitRateReport(),
       requests: {
-        total: c.l1Hits + c.misses,
+        total: c.l1Hits + c.l2Hits + c.misses,
         l1Hits: c.l1Hits,
-        l2Hits: 0,
+        l2Hits: c.l2Hits,
         misses: c.misses,
         staleServed: c.staleServed,
       },
-      writes: { sets: c.sets, deletes: c.deletes, invalidatedKeys: c.invalidatedKeys },
+      writes: {
+        sets: c.sets,
+        deletes: c.deletes,
+        invalidatedKeys: c.invalidatedKeys,
+        remoteInvalidatedKeys: c.remoteInvalidatedKeys,
+        l1Resyncs: c.l1Resyncs,
+      },
       factory: {
         calls: c.factoryCalls,
         errors: c.factoryErrors,
@@ -264,6 +349,7 @@ export class OptimizedCacheManager {
       },
       latency: {
         l1Hit: this.l1HitLatency.snapshot(),
+        l2Hit: this.l2HitLatency.snapshot(),
         miss: this.missLatency.snapshot(),
         set: this.setLatency.snapshot(),
       },
@@ -292,16 +378,17 @@ export class OptimizedCacheManager {
         heapUsedRatio: load?.heapUsedRatio ?? 0,
         shedding: this.shedding(),
       },
+      l2: this.l2?.stats(),
     };
   }
 
-  /** Stops the background monitor and drops every entry; later calls throw CACHE_CLOSED. */
+  /** Stops the background monitor, drops every L1 entry and closes Redis; later calls throw CACHE_CLOSED. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     this.loadMonitor?.stop();
-    this.l1.clear();
-    this.index.clear();
+    this.clearL1();
+    await this.l2?.close();
   }
 
   private hitRateReport(): HitRateReport {
@@ -313,16 +400,17 @@ export class OptimizedCacheManager {
     this.l1HitLatency.record(performance.now() - started);
   }
 
-  /** Stores one serialized value in L1, replacing any older one. */
-  private store(key: string, value: unknown, serialized: Uint8Array, options: SetOptions): void {
-    if (serialized.byteLength > this.options.memory.resolvedMaxEntryBytes) {
-      this.drop(key);
-      this.counters.oversizeRejections++;
-      return;
-    }
-    // Overwrite in place (the key keeps its place in the eviction policy); only the index moves.
-    const previous = this.l1.peek(key);
-    if (previous !== undefined) this.index.unlink(key, previous.tags, previous.dependsOn);
+  /**
+   * Stores one serialized value in both tiers, replacing any older one. `changesData` is true for
+   * `set` (Redis-side dependents are invalidated and the bus told) and false for a factory's fill.
+   */
+  private async store(
+    key: string,
+    value: unknown,
+    serialized: Uint8Array,
+    options: SetOptions,
+    changesData: boolean,
+  ): Promise<void> {
     const dataType = options.dataType ?? DEFAULT_DATA_TYPE;
     const ttlMs = this.ttl.ttlFor({
       key,
@@ -335,36 +423,147 @@ export class OptimizedCacheManager {
     const graceMs = options.graceMs ?? this.options.defaults.graceMs;
     const now = coarseNow();
     const tags = options.tags ?? NO_STRINGS;
-    const dependsOn = options.dependsOn ?? NO_STRINGS;
-    let stored: unknown = value;
-    let storedBytes = serialized.byteLength;
+    const plan: EntryPlan = {
+      freshUntil: now + ttlMs,
+      staleUntil: now + ttlMs + graceMs,
+      dataType,
+      tags,
+      dependsOn: options.dependsOn ?? NO_STRINGS,
+    };
     const compressAbove = this.options.memory.compressAboveBytes;
-    const encode = compressAbove !== false && serialized.byteLength >= compressAbove;
-    if (encode) {
+    const encodeForL1 = compressAbove !== false && serialized.byteLength >= compressAbove;
+    let envelope: Buffer | undefined;
+    if (this.l2 !== undefined || encodeForL1) {
       const compress = !this.loadMonitor?.state.cpuPressure;
       if (!compress) this.counters.compressionsShed++;
-      const envelope = this.codec.encode(
+      envelope = this.codec.encode(
         serialized,
         { createdAt: now, ttlMs, graceMs, dataType, tags },
         { compress },
       );
-      stored = envelope;
-      storedBytes = envelope.byteLength;
     }
-    const entry = new L1Entry(stored, encode, now + ttlMs, now + ttlMs + graceMs, dataType, tags, dependsOn);
+    if (serialized.byteLength > this.options.memory.resolvedMaxEntryBytes) {
+      this.drop(key);
+      this.counters.oversizeRejections++;
+    } else {
+      this.putL1(
+        key,
+        encodeForL1 ? envelope : value,
+        encodeForL1,
+        encodeForL1 ? (envelope as Buffer).byteLength : serialized.byteLength,
+        plan,
+      );
+    }
+    if (this.l2 === undefined || envelope === undefined) return;
+    const write = { key, envelope, expiresAt: plan.staleUntil, tags, dependsOn: plan.dependsOn };
+    if (changesData) {
+      await Promise.all([this.l2.deleteDependents([key]), this.l2.write(write)]);
+      this.l2.announceChanged([key]);
+    } else {
+      await this.l2.write(write);
+    }
+  }
+
+  /** Puts an entry into L1 (overwriting in place) and links it into the indexes; returns it if held. */
+  private putL1(
+    key: string,
+    stored: unknown,
+    encoded: boolean,
+    storedBytes: number,
+    plan: EntryPlan,
+  ): L1Entry | undefined {
+    // Overwrite in place (the key keeps its place in the eviction policy); only the index moves.
+    const previous = this.l1.peek(key);
+    if (previous !== undefined) this.index.unlink(key, previous.tags, previous.dependsOn);
+    const entry = new L1Entry(
+      stored,
+      encoded,
+      plan.freshUntil,
+      plan.staleUntil,
+      plan.dataType,
+      plan.tags,
+      plan.dependsOn,
+    );
     // Link first: if W-TinyLFU turns the newcomer away, its eviction callback unlinks it again.
-    this.index.link(key, tags, dependsOn);
-    const admitted = this.l1.set(key, entry, {
-      ttlMs: ttlMs + graceMs,
-      size: chargedBytes(key, storedBytes),
-    });
+    this.index.link(key, plan.tags, plan.dependsOn);
+    const lifetimeMs = plan.staleUntil - coarseNow();
+    const admitted =
+      lifetimeMs > 0 && this.l1.set(key, entry, { ttlMs: lifetimeMs, size: chargedBytes(key, storedBytes) });
     // Refused as too large (counted by the L1) or lost admission (an eviction): either way not held.
-    if (!admitted) this.index.unlink(key, tags, dependsOn);
+    if (!admitted) {
+      this.index.unlink(key, plan.tags, plan.dependsOn);
+      return undefined;
+    }
+    return entry;
+  }
+
+  /**
+   * Reads `key` from Redis and promotes it into L1 with what remains of its TTL and grace. Undefined
+   * on a miss, when Redis is unavailable, or when the stored bytes cannot be decoded (counted).
+   */
+  private async readL2(key: string): Promise<L2Found | undefined> {
+    const seq = this.invalidationSeq;
+    const envelope = await (this.l2 as RedisSmartCache).read(key);
+    if (envelope === undefined || this.closed) return undefined;
+    let decoded: ReturnType<Codec['decode']>;
+    try {
+      decoded = this.codec.decode(envelope);
+    } catch (error) {
+      if (!isKeelError(error, 'DECODE_FAILED')) throw error;
+      this.counters.decodeErrors++;
+      return undefined;
+    }
+    const { createdAt, ttlMs, graceMs, dataType, tags } = decoded.meta;
+    const now = coarseNow();
+    const plan: EntryPlan = {
+      freshUntil: createdAt + ttlMs,
+      staleUntil: createdAt + ttlMs + graceMs,
+      dataType,
+      tags,
+      dependsOn: NO_STRINGS,
+    };
+    if (now >= plan.staleUntil) return undefined;
+    const compressAbove = this.options.memory.compressAboveBytes;
+    const keepEncoded = compressAbove !== false && envelope.byteLength >= compressAbove;
+    const promotable =
+      seq === this.invalidationSeq && envelope.byteLength <= this.options.memory.resolvedMaxEntryBytes;
+    const entry = promotable
+      ? this.putL1(key, keepEncoded ? envelope : decoded.value, keepEncoded, envelope.byteLength, plan)
+      : undefined;
+    return { value: decoded.value, entry, fresh: now < plan.freshUntil };
   }
 
   /** How often `key` is requested: the sketch's estimate, or the top-K's larger count for hot keys. */
   private accessCount(key: string): number {
     return Math.max(this.l1.frequency(key), this.topKeys.estimate(key) * TOP_KEYS_SAMPLE_EVERY);
+  }
+
+  /** Runs the factory once per key in this process, and with a lock once across instances. */
+  private loadShared<T>(key: string, factory: Factory<T>, options: GetOrSetOptions): Promise<T> {
+    const l2 = this.l2;
+    if (l2 === undefined || !(options.lock ?? (this.options.redis !== false && this.options.redis.lock))) {
+      return this.load(key, factory, options);
+    }
+    const redis = this.options.redis as Exclude<ResolvedOptions['redis'], false>;
+    return loadOnce<T>(
+      {
+        acquire: () => l2.acquireLock(key),
+        release: (token) => l2.releaseLock(key, token),
+        available: () => l2.available,
+        load: async () => {
+          const value = await this.load(key, factory, options);
+          l2.announceFilled(key);
+          return value;
+        },
+        readStored: async () => {
+          const found = await this.readL2(key);
+          return found?.fresh ? { value: found.value as T } : undefined;
+        },
+        waitForFill: (ms) => this.fills.wait(key, ms),
+      },
+      redis.lockTtlMs,
+      redis.lockPollMs,
+    );
   }
 
   /** Runs the factory for a missing key and caches its result. */
@@ -380,12 +579,12 @@ export class OptimizedCacheManager {
     } finally {
       this.missLatency.record(performance.now() - started);
     }
-    if (value !== undefined && !this.closed) this.fill(key, value, options);
+    if (value !== undefined && !this.closed) await this.fill(key, value, options);
     return value;
   }
 
   /** Caches a factory's result; a value that cannot be cached is still returned to the callers. */
-  private fill(key: string, value: unknown, options: SetOptions): void {
+  private async fill(key: string, value: unknown, options: SetOptions): Promise<void> {
     let serialized: Uint8Array;
     try {
       serialized = serializeValue(value);
@@ -394,7 +593,7 @@ export class OptimizedCacheManager {
       this.counters.serializationErrors++;
       return;
     }
-    this.store(key, value, serialized, options);
+    await this.store(key, value, serialized, options, false);
   }
 
   private awaitFlight<T>(
@@ -461,11 +660,44 @@ export class OptimizedCacheManager {
     }
   }
 
+  private l1KeysMatching(pattern: string): string[] {
+    const matcher = globToRegExp(pattern);
+    const matched: string[] = [];
+    for (const key of this.l1.keys()) if (matcher.test(key)) matched.push(key);
+    return matched;
+  }
+
+  /** Applies another instance's changes, received on the bus, to this L1. */
+  private applyRemoteChanges(changes: BusChanges): void {
+    if (changes.clear) this.clearL1();
+    const keys: string[] = [...changes.keys];
+    if (changes.tags.length > 0) keys.push(...this.index.keysWithTags(changes.tags));
+    for (const pattern of changes.patterns) keys.push(...this.l1KeysMatching(pattern));
+    if (keys.length > 0) {
+      this.invalidationSeq++;
+      this.counters.remoteInvalidatedKeys += this.removeKeys(this.index.closure(keys), false);
+    }
+    if (changes.filled.length > 0) this.fills.notify(changes.filled);
+  }
+
+  /** The bus may have missed messages: nothing in L1 can be trusted any more. */
+  private resyncL1(): void {
+    this.counters.l1Resyncs++;
+    this.clearL1();
+  }
+
+  private clearL1(): void {
+    this.invalidationSeq++;
+    this.l1.clear();
+    this.index.clear();
+  }
+
   /** Invalidates keys: removes them from L1 and the indexes; returns how many were cached. */
-  private removeKeys(keys: Iterable<string>): number {
+  private removeKeys(keys: Iterable<string>, local = true): number {
+    this.invalidationSeq++;
     let removed = 0;
     for (const key of keys) if (this.drop(key)) removed++;
-    this.counters.invalidatedKeys += removed;
+    if (local) this.counters.invalidatedKeys += removed;
     return removed;
   }
 
@@ -503,49 +735,5 @@ export class OptimizedCacheManager {
 
   private assertOpen(): void {
     if (this.closed) throw new KeelError('CACHE_CLOSED', 'This cache manager was closed; create a new one.');
-  }
-}
-
-function timeoutError(key: string, ms: number): KeelError {
-  return new KeelError(
-    'FACTORY_TIMEOUT',
-    `The factory for "${key}" did not finish within ${ms} ms; raise hardTimeoutMs or set graceMs to serve stale values.`,
-  );
-}
-
-function assertSetOptions(options: SetOptions): void {
-  if (typeof options !== 'object' || options === null) {
-    throw new KeelError('INVALID_ARGUMENT', 'Cache write options must be an object.');
-  }
-  const { ttlMs, graceMs } = options;
-  if (ttlMs !== undefined && !(typeof ttlMs === 'number' && ttlMs > 0)) {
-    throw new KeelError(
-      'INVALID_ARGUMENT',
-      'ttlMs must be a positive number of milliseconds (Infinity: no expiry).',
-    );
-  }
-  if (graceMs !== undefined && !(typeof graceMs === 'number' && graceMs >= 0 && Number.isFinite(graceMs))) {
-    throw new KeelError('INVALID_ARGUMENT', 'graceMs must be a non-negative, finite number of milliseconds.');
-  }
-  if (options.dataType !== undefined && (typeof options.dataType !== 'string' || options.dataType === '')) {
-    throw new KeelError('INVALID_ARGUMENT', 'dataType must be a non-empty string such as "product".');
-  }
-  if (options.tags !== undefined) assertStringList(options.tags, 'tags');
-  if (options.dependsOn !== undefined) assertStringList(options.dependsOn, 'dependsOn');
-}
-
-function assertGetOrSetOptions(options: GetOrSetOptions): void {
-  assertSetOptions(options);
-  for (const name of ['softTimeoutMs', 'hardTimeoutMs'] as const) {
-    const value = options[name];
-    if (value !== undefined && !(Number.isInteger(value) && value > 0)) {
-      throw new KeelError('INVALID_ARGUMENT', `${name} must be a positive whole number of milliseconds.`);
-    }
-  }
-}
-
-function assertStringList(list: unknown, name: string): void {
-  if (!Array.isArray(list) || list.some((item) => typeof item !== 'string' || item === '')) {
-    throw new KeelError('INVALID_ARGUMENT', `${name} must be an array of non-empty strings.`);
   }
 }

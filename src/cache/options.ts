@@ -9,6 +9,7 @@ import { z } from 'zod';
 import { ConfigError } from '../errors.js';
 import type { CompressionOptions } from './codec.js';
 import type { LoadMonitorOptions } from './load-monitor.js';
+import { redisOptionsSchema } from './redis/options.js';
 import type { TtlOptions } from './ttl-policy.js';
 
 /** Share of V8's heap limit that `memory.maxBytes: 'auto'` gives the L1. */
@@ -43,7 +44,7 @@ const schema = z
         autoHeapFraction: DEFAULT_AUTO_HEAP_FRACTION,
         compressAboveBytes: DEFAULT_COMPRESS_ABOVE_BYTES,
       }),
-    redis: z.literal(false).default(false),
+    redis: z.union([z.literal(false), redisOptionsSchema]).default(false),
     ttl: z.custom<TtlOptions>(isPlainObject, 'expected an object').default({}),
     compression: z
       .union([z.literal(false), z.custom<CompressionOptions>(isPlainObject, 'expected an object or false')])

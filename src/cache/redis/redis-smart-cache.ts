@@ -1,0 +1,394 @@
+/**
+ * RedisSmartCache: the shared L2 of OptimizedCacheManager, on Redis through ioredis.
+ *
+ * It stores the codec's envelopes (the manager encodes and decodes; this tier moves bytes), keeps
+ * the tag and dependency indexes in Redis, coalesces reads into MGETs (read-batcher.ts), tells the
+ * other instances what changed (bus.ts), and never throws at its callers: every call goes through
+ * the breaker of resilience.ts, and what could not be applied to Redis is journaled
+ * (invalidation-journal.ts) and replayed before Redis is read from again.
+ *
+ * Invalidation, and what each returns (the number of Redis values removed):
+ *   - keys (`deleteKeys`): the keys, then everything that depends on them, transitively: a
+ *     breadth-first walk over the dependency indexes with a visited set, so cycles end;
+ *   - tags (`invalidateTags`): each tag index is emptied atomically (scripts.ts INDEX_TAKE), then
+ *     its keys are deleted as above;
+ *   - patterns (`invalidatePattern`): SCAN MATCH within the namespace, UNLINK in batches, on every
+ *     master in Cluster;
+ *   - everything (`flush`): the namespace's values, indexes and locks.
+ * Each is broadcast on the bus, including the dependent keys found in Redis, which the other
+ * instances' own indexes may not know.
+ *
+ * Availability: `available` is false while the command connection is down, the breaker is open,
+ * or journaled invalidations await replay; reads then answer "miss" at once. Replays are attempted
+ * when the breaker closes and every `breaker.halfOpenAfterMs` while the journal is not empty.
+ */
+import { randomUUID } from 'node:crypto';
+import { KeelError } from '../../errors.js';
+import { type BusHandlers, InvalidationBus } from './bus.js';
+import { type Connections, describeTarget, openConnections } from './connection.js';
+import { InvalidationJournal, type JournalSnapshot } from './invalidation-journal.js';
+import { KeyLayout } from './key-layout.js';
+import type { ResolvedRedisOptions } from './options.js';
+import { ReadBatcher } from './read-batcher.js';
+import { RedisStore, type StoredWrite } from './redis-store.js';
+import { type BreakerState, Resilience } from './resilience.js';
+
+/** Most keys a dependency walk visits; beyond it the namespace is flushed instead (always safe). */
+const MAX_DEPENDENCY_WALK = 100_000;
+
+export interface RedisTierStats {
+  /** 'ready', 'degraded' (breaker open, or replaying invalidations), or 'disconnected'. */
+  state: 'ready' | 'degraded' | 'disconnected';
+  breaker: BreakerState;
+  hits: number;
+  misses: number;
+  writes: number;
+  /** Writes and invalidations that did not reach Redis (journaled). */
+  failedWrites: number;
+  errors: number;
+  timeouts: number;
+  retries: number;
+  shortCircuited: number;
+  breakerOpens: number;
+  pendingInvalidations: number;
+  replays: number;
+  readBatches: number;
+  keysPerBatch: number;
+  bus: {
+    connected: boolean;
+    published: number;
+    received: number;
+    malformed: number;
+    resyncs: number;
+    lagMs: { p50: number; p99: number; max: number };
+  };
+}
+
+export class RedisSmartCache {
+  readonly instanceId = randomUUID();
+  private readonly connections: Connections;
+  private readonly store: RedisStore;
+  private readonly batcher: ReadBatcher;
+  private readonly resilience: Resilience;
+  private readonly journal: InvalidationJournal;
+  private readonly bus: InvalidationBus;
+  private readonly replayTimer: NodeJS.Timeout;
+  private replaying: Promise<void> | undefined;
+  private hits = 0;
+  private misses = 0;
+  private writes = 0;
+  private failedWrites = 0;
+  private replays = 0;
+  private closed = false;
+
+  constructor(
+    private readonly options: ResolvedRedisOptions,
+    namespace: string,
+    handlers: BusHandlers,
+  ) {
+    this.connections = openConnections(options);
+    const { commands, subscriber, cluster } = this.connections;
+    // Errors surface through failed commands (counted by the breaker); do not crash on 'error'.
+    commands.on('error', () => {});
+    subscriber.on('error', () => {});
+    const layout = new KeyLayout(options.keyPrefix, namespace);
+    this.store = new RedisStore(commands, cluster, layout);
+    this.resilience = new Resilience(options, () => this.scheduleReplay());
+    this.batcher = new ReadBatcher(async (keys) => {
+      const values = await this.resilience.read(() => this.store.getMany(keys));
+      return values ?? keys.map(() => null);
+    });
+    this.journal = new InvalidationJournal(options.maxPendingInvalidations);
+    this.bus = new InvalidationBus(
+      subscriber,
+      layout.channel,
+      this.instanceId,
+      (message) => this.resilience.write(() => this.store.publish(layout.channel, message)),
+      handlers,
+    );
+    this.replayTimer = setInterval(() => {
+      if (!this.journal.isEmpty) this.scheduleReplay();
+    }, options.breaker.halfOpenAfterMs);
+    this.replayTimer.unref();
+  }
+
+  /**
+   * Connects and subscribes. With `required`, rejects with REDIS_UNAVAILABLE (naming where it
+   * tried) when Redis does not answer within `connectTimeoutMs`; otherwise resolves either way and
+   * keeps trying in the background, the cache working from L1 meanwhile.
+   */
+  async connect(): Promise<void> {
+    const { commands, subscriber, ownsCommands } = this.connections;
+    const attempt = (async () => {
+      if (ownsCommands && commands.status === 'wait') await commands.connect();
+      if (subscriber.status === 'wait') await subscriber.connect();
+      await this.bus.start();
+      await this.store.ping();
+    })();
+    try {
+      await withTimeout(attempt, this.options.connectTimeoutMs);
+    } catch (error) {
+      attempt.catch(() => {});
+      this.bus.startedDisconnected();
+      if (!this.options.required) return;
+      await this.close();
+      throw new KeelError(
+        'REDIS_UNAVAILABLE',
+        `Redis at ${describeTarget(this.options)} did not answer within ${this.options.connectTimeoutMs} ms: start it, fix redis.url, or set redis.required to false to start in L1-only mode.`,
+        { cause: error },
+      );
+    }
+  }
+
+  /** False while reads must not use Redis (see the file's note). */
+  get available(): boolean {
+    return (
+      this.connections.commands.status === 'ready' &&
+      this.resilience.state !== 'open' &&
+      this.journal.isEmpty &&
+      this.replaying === undefined
+    );
+  }
+
+  /** The stored envelope, or undefined on a miss or when Redis is unavailable. */
+  async read(key: string): Promise<Buffer | undefined> {
+    if (!this.available) return undefined;
+    const value = await this.batcher.get(key);
+    if (value === null) {
+      this.misses++;
+      return undefined;
+    }
+    this.hits++;
+    return value;
+  }
+
+  /** Writes through; when it fails, the key is journaled for deletion on recovery. */
+  async write(write: StoredWrite): Promise<void> {
+    this.writes++;
+    if (this.available && (await this.resilience.write(() => this.store.write(write, Date.now())))) return;
+    this.failedWrites++;
+    this.journal.addKeys([write.key]);
+  }
+
+  /** Broadcasts that these keys changed (after a write), so other instances drop them from L1. */
+  announceChanged(keys: Iterable<string>): void {
+    this.bus.keysChanged(keys);
+  }
+
+  /** Broadcasts that `key` was filled by a stampede-lock holder. */
+  announceFilled(key: string): void {
+    this.bus.filled(key);
+  }
+
+  /**
+   * Deletes the keys and, transitively, what depends on them; broadcasts them. Returns the number
+   * of values removed from Redis, undefined when Redis could not be reached (then journaled).
+   */
+  async deleteKeys(keys: readonly string[]): Promise<number | undefined> {
+    return this.deleteWalk(keys, true);
+  }
+
+  /** Deletes what depends on the keys (not the keys themselves), as `deleteKeys` does. */
+  async deleteDependents(keys: readonly string[]): Promise<number | undefined> {
+    return this.deleteWalk(keys, false);
+  }
+
+  /** Empties the tags' indexes and deletes their keys and dependents; broadcasts. */
+  async invalidateTags(tags: readonly string[]): Promise<number | undefined> {
+    const result = this.available
+      ? await this.resilience.run(async () => {
+          const tagged = await this.store.takeTagged(tags, Date.now());
+          return this.deleteWithDependents(tagged, true);
+        })
+      : undefined;
+    if (result === undefined) {
+      this.failedWrites++;
+      this.journal.addTags(tags);
+    }
+    this.bus.tagsChanged(tags);
+    if (result !== undefined) this.bus.keysChanged(result.dependents);
+    return result?.removed;
+  }
+
+  /** Deletes the namespace's values matching the glob, and their dependents; broadcasts the pattern. */
+  async invalidatePattern(pattern: string): Promise<number | undefined> {
+    const result = this.available
+      ? await this.resilience.run(async () => {
+          let removed = 0;
+          const dependents: string[] = [];
+          for await (const keys of this.store.scanKeys(pattern)) {
+            const batch = await this.deleteWithDependents(keys, true);
+            removed += batch.removed;
+            dependents.push(...batch.dependents);
+          }
+          return { removed, dependents };
+        })
+      : undefined;
+    if (result === undefined) {
+      this.failedWrites++;
+      this.journal.addPattern(pattern);
+    }
+    this.bus.patternChanged(pattern);
+    if (result !== undefined) this.bus.keysChanged(result.dependents);
+    return result?.removed;
+  }
+
+  /** Deletes everything the namespace stores; broadcasts a clear. */
+  async flush(): Promise<number | undefined> {
+    const removed = this.available
+      ? await this.resilience.run(() => this.store.unlinkNamespace())
+      : undefined;
+    if (removed === undefined) {
+      this.failedWrites++;
+      this.journal.addFlush();
+    }
+    this.bus.cleared();
+    return removed;
+  }
+
+  /** Takes the stampede lock of `key`; the token when taken, undefined when held elsewhere or unavailable. */
+  async acquireLock(key: string): Promise<string | undefined> {
+    if (!this.available) return undefined;
+    const token = randomUUID();
+    const taken = await this.resilience.run(() => this.store.acquireLock(key, token, this.options.lockTtlMs));
+    return taken === true ? token : undefined;
+  }
+
+  async releaseLock(key: string, token: string): Promise<void> {
+    await this.resilience.write(() => this.store.releaseLock(key, token));
+  }
+
+  stats(): RedisTierStats {
+    const c = this.resilience.counters;
+    const lag = this.bus.lag.snapshot();
+    const connected = this.connections.commands.status === 'ready';
+    return {
+      state: !connected ? 'disconnected' : this.available ? 'ready' : 'degraded',
+      breaker: this.resilience.state,
+      hits: this.hits,
+      misses: this.misses,
+      writes: this.writes,
+      failedWrites: this.failedWrites,
+      errors: c.errors,
+      timeouts: c.timeouts,
+      retries: c.retries,
+      shortCircuited: c.shortCircuited,
+      breakerOpens: c.breakerOpens,
+      pendingInvalidations: this.journal.size,
+      replays: this.replays,
+      readBatches: this.batcher.batches,
+      keysPerBatch: this.batcher.batches === 0 ? 0 : this.batcher.keysFetched / this.batcher.batches,
+      bus: {
+        connected: this.bus.connected,
+        ...this.bus.counters,
+        lagMs: { p50: lag.p50, p99: lag.p99, max: lag.max },
+      },
+    };
+  }
+
+  /** Closes the connections Keel opened (not a client passed in `redis.client`). */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.replayTimer);
+    await this.bus.close();
+    const { commands, subscriber, ownsCommands } = this.connections;
+    subscriber.disconnect();
+    if (ownsCommands) commands.disconnect();
+  }
+
+  private async deleteWalk(keys: readonly string[], includeRoots: boolean): Promise<number | undefined> {
+    if (keys.length === 0) return 0;
+    const result = this.available
+      ? await this.resilience.run(() => this.deleteWithDependents(keys, includeRoots))
+      : undefined;
+    if (result === undefined) {
+      this.failedWrites++;
+      // What could not be applied is journaled as deletions; for dependents that over-invalidates
+      // the roots, which is safe (their new values are in L1 and are written again on the next set).
+      this.journal.addKeys(keys);
+    }
+    this.bus.keysChanged(
+      result === undefined ? keys : includeRoots ? [...keys, ...result.dependents] : result.dependents,
+    );
+    return result?.removed;
+  }
+
+  /**
+   * Deletes keys (or only what depends on them) walking the dependency indexes breadth first with
+   * a visited set, so cycles end. Returns the values removed and the dependents found.
+   */
+  private async deleteWithDependents(
+    keys: readonly string[],
+    includeRoots: boolean,
+  ): Promise<{ removed: number; dependents: string[] }> {
+    const now = Date.now();
+    const roots = new Set(keys);
+    const visited = new Set(keys);
+    let frontier = [...visited];
+    while (frontier.length > 0) {
+      const next: string[] = [];
+      for (const dependent of await this.store.dependentsOf(frontier, now)) {
+        if (!visited.has(dependent)) {
+          visited.add(dependent);
+          next.push(dependent);
+        }
+      }
+      if (visited.size > MAX_DEPENDENCY_WALK) {
+        return { removed: await this.store.unlinkNamespace(), dependents: [...visited] };
+      }
+      frontier = next;
+    }
+    const dependents = [...visited].filter((key) => !roots.has(key));
+    const doomed = includeRoots ? [...visited] : dependents;
+    const removed = await this.store.unlink(doomed);
+    await this.store.forgetDependents([...visited]);
+    return { removed, dependents };
+  }
+
+  private scheduleReplay(): void {
+    if (this.replaying !== undefined || this.journal.isEmpty || this.closed) return;
+    this.replaying = this.replay().finally(() => {
+      this.replaying = undefined;
+    });
+  }
+
+  /** Applies the journal to Redis and broadcasts it; on failure puts it back for the next try. */
+  private async replay(): Promise<void> {
+    const snapshot = this.journal.drain();
+    const applied = await this.resilience.write(() => this.apply(snapshot));
+    if (!applied) {
+      this.journal.merge(snapshot);
+      return;
+    }
+    this.replays++;
+    if (snapshot.flushAll) this.bus.cleared();
+    this.bus.keysChanged(snapshot.keys);
+    this.bus.tagsChanged(snapshot.tags);
+    for (const pattern of snapshot.patterns) this.bus.patternChanged(pattern);
+  }
+
+  private async apply(snapshot: JournalSnapshot): Promise<void> {
+    if (snapshot.flushAll) {
+      await this.store.unlinkNamespace();
+      return;
+    }
+    const tagged = snapshot.tags.length > 0 ? await this.store.takeTagged(snapshot.tags, Date.now()) : [];
+    await this.deleteWithDependents([...new Set([...snapshot.keys, ...tagged])], true);
+    for (const pattern of snapshot.patterns) {
+      for await (const keys of this.store.scanKeys(pattern)) await this.deleteWithDependents(keys, true);
+    }
+  }
+}
+
+async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,189 @@
+/**
+ * RedisStore: the Redis operations of the tier, one method per thing the cache needs, with no
+ * policy (no retries, no breaker, no batching of callers: see resilience.ts and read-batcher.ts).
+ *
+ * Cluster. Every command names keys of one slot: MGET is split by slot, UNLINK is grouped by slot,
+ * scripts touch one key each (scripts.ts), and SCAN runs on every master. Commands issued together
+ * are not sent as an explicit pipeline (ioredis refuses cross-slot pipelines in Cluster) but issued
+ * in the same tick, where auto-pipelining groups them per node.
+ */
+import calculateSlot from 'cluster-key-slot';
+import type { Cluster, Redis } from 'ioredis';
+import type { RedisClient } from './connection.js';
+import type { KeyLayout } from './key-layout.js';
+import { INDEX_ADD, INDEX_NEVER, INDEX_TAKE, LOCK_RELEASE } from './scripts.js';
+
+/** Keys per UNLINK or MGET command: big enough to amortize a round trip, small enough not to stall Redis. */
+const KEYS_PER_COMMAND = 500;
+/** SCAN's COUNT hint: keys examined per SCAN call. */
+const SCAN_COUNT = 1_000;
+
+interface ScriptCommands {
+  keelIndexAdd(index: string, member: string, expiresAt: number, now: number): Promise<number>;
+  keelIndexTake(index: string, now: number): Promise<string[]>;
+  keelLockRelease(lock: string, token: string): Promise<number>;
+}
+
+export interface StoredWrite {
+  key: string;
+  envelope: Buffer;
+  /** Expiry of the stored value in ms since the epoch (TTL + grace), Infinity for none. */
+  expiresAt: number;
+  tags: readonly string[];
+  dependsOn: readonly string[];
+}
+
+export class RedisStore {
+  private readonly scripts: ScriptCommands;
+
+  constructor(
+    private readonly client: RedisClient,
+    private readonly cluster: boolean,
+    readonly keys: KeyLayout,
+  ) {
+    client.defineCommand('keelIndexAdd', { numberOfKeys: 1, lua: INDEX_ADD });
+    client.defineCommand('keelIndexTake', { numberOfKeys: 1, lua: INDEX_TAKE });
+    client.defineCommand('keelLockRelease', { numberOfKeys: 1, lua: LOCK_RELEASE });
+    this.scripts = client as unknown as ScriptCommands;
+  }
+
+  /** The stored envelopes of `keys`, null where there is none, in the same order. */
+  async getMany(keys: readonly string[]): Promise<(Buffer | null)[]> {
+    const redisKeys = keys.map((key) => this.keys.value(key));
+    if (!this.cluster) {
+      if (redisKeys.length === 1) return [await this.client.getBuffer(redisKeys[0])];
+      return this.client.mgetBuffer(...redisKeys);
+    }
+    const results = new Array<Buffer | null>(keys.length);
+    const bySlot = groupBySlot(redisKeys);
+    await Promise.all(
+      [...bySlot.values()].map(async (positions) => {
+        const values = await this.client.mgetBuffer(...positions.map((i) => redisKeys[i]));
+        positions.forEach((position, i) => {
+          results[position] = values[i];
+        });
+      }),
+    );
+    return results;
+  }
+
+  /** Stores the envelope and indexes it under its tags and the keys it depends on. */
+  async write(write: StoredWrite, now: number): Promise<void> {
+    const valueKey = this.keys.value(write.key);
+    const score = Number.isFinite(write.expiresAt) ? Math.ceil(write.expiresAt) : INDEX_NEVER;
+    const pending: Promise<unknown>[] = [
+      Number.isFinite(write.expiresAt)
+        ? this.client.set(valueKey, write.envelope, 'PX', Math.max(1, Math.ceil(write.expiresAt - now)))
+        : this.client.set(valueKey, write.envelope),
+    ];
+    for (const tag of write.tags) {
+      pending.push(this.scripts.keelIndexAdd(this.keys.tag(tag), write.key, score, now));
+    }
+    for (const dependency of write.dependsOn) {
+      pending.push(this.scripts.keelIndexAdd(this.keys.dependents(dependency), write.key, score, now));
+    }
+    await Promise.all(pending);
+  }
+
+  /** Deletes the values of `keys`; returns how many existed. */
+  async unlink(keys: Iterable<string>): Promise<number> {
+    const redisKeys = [...keys].map((key) => this.keys.value(key));
+    return this.unlinkRedisKeys(redisKeys);
+  }
+
+  /** Empties the tag indexes and returns the keys they named (their values are not deleted here). */
+  async takeTagged(tags: readonly string[], now: number): Promise<string[]> {
+    const lists = await Promise.all(tags.map((tag) => this.scripts.keelIndexTake(this.keys.tag(tag), now)));
+    return lists.flat();
+  }
+
+  /** The keys that directly depend on each of `keys` (read, not emptied). */
+  async dependentsOf(keys: readonly string[], now: number): Promise<string[]> {
+    const lists = await Promise.all(
+      keys.map((key) => this.client.zrangebyscore(this.keys.dependents(key), now, '+inf')),
+    );
+    return lists.flat();
+  }
+
+  /** Deletes the dependency indexes of `keys` (once their dependents have been invalidated). */
+  async forgetDependents(keys: readonly string[]): Promise<void> {
+    await this.unlinkRedisKeys(keys.map((key) => this.keys.dependents(key)));
+  }
+
+  /** The cache keys of the namespace's values matching the glob, in SCAN batches (every master in Cluster). */
+  async *scanKeys(glob: string): AsyncGenerator<string[]> {
+    for await (const batch of this.scan(this.keys.valuePattern(glob))) {
+      yield batch.map((redisKey) => this.keys.keyOf(redisKey));
+    }
+  }
+
+  /** Deletes everything the namespace stores: values, indexes and locks; returns how many keys. */
+  async unlinkNamespace(): Promise<number> {
+    return this.scanUnlink(this.keys.everything());
+  }
+
+  /** Takes the stampede lock of `key` for `ttlMs`; true when this token now holds it. */
+  async acquireLock(key: string, token: string, ttlMs: number): Promise<boolean> {
+    return (await this.client.set(this.keys.lock(key), token, 'PX', ttlMs, 'NX')) === 'OK';
+  }
+
+  async releaseLock(key: string, token: string): Promise<void> {
+    await this.scripts.keelLockRelease(this.keys.lock(key), token);
+  }
+
+  async publish(channel: string, message: string): Promise<void> {
+    await this.client.publish(channel, message);
+  }
+
+  async ping(): Promise<void> {
+    if (this.cluster) await Promise.all((this.client as Cluster).nodes('master').map((node) => node.ping()));
+    else await (this.client as Redis).ping();
+  }
+
+  private async scanUnlink(match: string): Promise<number> {
+    let removed = 0;
+    for await (const batch of this.scan(match)) removed += await this.unlinkRedisKeys(batch);
+    return removed;
+  }
+
+  private async *scan(match: string): AsyncGenerator<string[]> {
+    const nodes = this.cluster ? (this.client as Cluster).nodes('master') : [this.client as Redis];
+    for (const node of nodes) {
+      let cursor = '0';
+      do {
+        const [next, found] = await node.scan(cursor, 'MATCH', match, 'COUNT', SCAN_COUNT);
+        cursor = next;
+        if (found.length > 0) yield found;
+      } while (cursor !== '0');
+    }
+  }
+
+  private async unlinkRedisKeys(redisKeys: readonly string[]): Promise<number> {
+    if (redisKeys.length === 0) return 0;
+    const groups = this.cluster
+      ? [...groupBySlot(redisKeys).values()].map((positions) => positions.map((i) => redisKeys[i]))
+      : [redisKeys];
+    const counts = await Promise.all(
+      groups.flatMap((group) => chunks(group, KEYS_PER_COMMAND).map((chunk) => this.client.unlink(...chunk))),
+    );
+    return counts.reduce((sum, count) => sum + count, 0);
+  }
+}
+
+/** Positions of the keys by their Cluster slot. */
+function groupBySlot(redisKeys: readonly string[]): Map<number, number[]> {
+  const bySlot = new Map<number, number[]>();
+  redisKeys.forEach((redisKey, position) => {
+    const slot = calculateSlot(redisKey);
+    const positions = bySlot.get(slot);
+    if (positions === undefined) bySlot.set(slot, [position]);
+    else positions.push(position);
+  });
+  return bySlot;
+}
+
+function chunks<T>(items: readonly T[], size: number): T[][] {
+  const result: T[][] = [];
+  for (let i = 0; i < items.length; i += size) result.push(items.slice(i, i + size));
+  return result;
+}
