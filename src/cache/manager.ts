@@ -41,6 +41,7 @@ import {
   type SetOptions,
   timeoutError,
 } from './call-options.js';
+import { ChangeClock } from './change-clock.js';
 import { coarseNow } from './clock.js';
 import { Codec, serializeValue } from './codec.js';
 import { chargedBytes, L1Entry } from './entry.js';
@@ -112,8 +113,8 @@ export class OptimizedCacheManager {
   private readonly setLatency = new LatencyHistogram();
   private readonly loadMonitor: LoadMonitor | undefined;
   private requestSeq = 0;
-  /** Bumped by every invalidation applied to L1; an L2 read that saw it change does not promote. */
-  private invalidationSeq = 0;
+  /** Which keys changed while an L2 read was in flight (change-clock.ts). */
+  private readonly changes = new ChangeClock();
   private closed = false;
 
   /**
@@ -442,6 +443,7 @@ export class OptimizedCacheManager {
         { compress },
       );
     }
+    this.changes.keyChanged(key);
     if (serialized.byteLength > this.options.memory.resolvedMaxEntryBytes) {
       this.drop(key);
       this.counters.oversizeRejections++;
@@ -502,7 +504,7 @@ export class OptimizedCacheManager {
    * on a miss, when Redis is unavailable, or when the stored bytes cannot be decoded (counted).
    */
   private async readL2(key: string): Promise<L2Found | undefined> {
-    const seq = this.invalidationSeq;
+    const readStarted = this.changes.now();
     const envelope = await (this.l2 as RedisSmartCache).read(key);
     if (envelope === undefined || this.closed) return undefined;
     let decoded: ReturnType<Codec['decode']>;
@@ -526,7 +528,8 @@ export class OptimizedCacheManager {
     const compressAbove = this.options.memory.compressAboveBytes;
     const keepEncoded = compressAbove !== false && envelope.byteLength >= compressAbove;
     const promotable =
-      seq === this.invalidationSeq && envelope.byteLength <= this.options.memory.resolvedMaxEntryBytes;
+      !this.changes.changedSince(key, readStarted) &&
+      envelope.byteLength <= this.options.memory.resolvedMaxEntryBytes;
     const entry = promotable
       ? this.putL1(key, keepEncoded ? envelope : decoded.value, keepEncoded, envelope.byteLength, plan)
       : undefined;
@@ -671,12 +674,14 @@ export class OptimizedCacheManager {
   private applyRemoteChanges(changes: BusChanges): void {
     if (changes.clear) this.clearL1();
     const keys: string[] = [...changes.keys];
-    if (changes.tags.length > 0) keys.push(...this.index.keysWithTags(changes.tags));
-    for (const pattern of changes.patterns) keys.push(...this.l1KeysMatching(pattern));
-    if (keys.length > 0) {
-      this.invalidationSeq++;
-      this.counters.remoteInvalidatedKeys += this.removeKeys(this.index.closure(keys), false);
+    if (changes.tags.length > 0 || changes.patterns.length > 0) {
+      // Their keys may include some this instance is reading from Redis and does not know yet.
+      this.changes.everythingChanged();
+      keys.push(...this.index.keysWithTags(changes.tags));
+      for (const pattern of changes.patterns) keys.push(...this.l1KeysMatching(pattern));
     }
+    if (keys.length > 0)
+      this.counters.remoteInvalidatedKeys += this.removeKeys(this.index.closure(keys), false);
     if (changes.filled.length > 0) this.fills.notify(changes.filled);
   }
 
@@ -687,16 +692,18 @@ export class OptimizedCacheManager {
   }
 
   private clearL1(): void {
-    this.invalidationSeq++;
+    this.changes.everythingChanged();
     this.l1.clear();
     this.index.clear();
   }
 
   /** Invalidates keys: removes them from L1 and the indexes; returns how many were cached. */
   private removeKeys(keys: Iterable<string>, local = true): number {
-    this.invalidationSeq++;
     let removed = 0;
-    for (const key of keys) if (this.drop(key)) removed++;
+    for (const key of keys) {
+      this.changes.keyChanged(key);
+      if (this.drop(key)) removed++;
+    }
     if (local) this.counters.invalidatedKeys += removed;
     return removed;
   }

@@ -18,9 +18,11 @@
  * Each is broadcast on the bus, including the dependent keys found in Redis, which the other
  * instances' own indexes may not know.
  *
- * Availability: `available` is false while the command connection is down, the breaker is open,
- * or journaled invalidations await replay; reads then answer "miss" at once. Replays are attempted
- * when the breaker closes and every `breaker.halfOpenAfterMs` while the journal is not empty.
+ * Availability: reads use Redis only while the command connection is up, the breaker is closed
+ * (or half-open) and no journaled invalidation awaits replay; otherwise they answer "miss" at once.
+ * Writes and invalidations are tried whenever the connection is up and the breaker lets them.
+ * Replays are attempted when the breaker closes and every `breaker.halfOpenAfterMs` while the
+ * journal is not empty.
  */
 import { randomUUID } from 'node:crypto';
 import { KeelError } from '../../errors.js';
@@ -142,12 +144,16 @@ export class RedisSmartCache {
 
   /** False while reads must not use Redis (see the file's note). */
   get available(): boolean {
-    return (
-      this.connections.commands.status === 'ready' &&
-      this.resilience.state !== 'open' &&
-      this.journal.isEmpty &&
-      this.replaying === undefined
-    );
+    return this.writable && this.journal.isEmpty && this.replaying === undefined;
+  }
+
+  /**
+   * Whether writes and invalidations should be tried. Unlike reads they need not wait for the
+   * journal: a write that lands before the replay may be deleted by it, which only costs a miss,
+   * and under a steady write load waiting would keep the journal from ever emptying.
+   */
+  private get writable(): boolean {
+    return this.connections.commands.status === 'ready' && this.resilience.state !== 'open';
   }
 
   /** The stored envelope, or undefined on a miss or when Redis is unavailable. */
@@ -165,7 +171,7 @@ export class RedisSmartCache {
   /** Writes through; when it fails, the key is journaled for deletion on recovery. */
   async write(write: StoredWrite): Promise<void> {
     this.writes++;
-    if (this.available && (await this.resilience.write(() => this.store.write(write, Date.now())))) return;
+    if (this.writable && (await this.resilience.write(() => this.store.write(write, Date.now())))) return;
     this.failedWrites++;
     this.journal.addKeys([write.key]);
   }
@@ -195,7 +201,7 @@ export class RedisSmartCache {
 
   /** Empties the tags' indexes and deletes their keys and dependents; broadcasts. */
   async invalidateTags(tags: readonly string[]): Promise<number | undefined> {
-    const result = this.available
+    const result = this.writable
       ? await this.resilience.run(async () => {
           const tagged = await this.store.takeTagged(tags, Date.now());
           return this.deleteWithDependents(tagged, true);
@@ -212,7 +218,7 @@ export class RedisSmartCache {
 
   /** Deletes the namespace's values matching the glob, and their dependents; broadcasts the pattern. */
   async invalidatePattern(pattern: string): Promise<number | undefined> {
-    const result = this.available
+    const result = this.writable
       ? await this.resilience.run(async () => {
           let removed = 0;
           const dependents: string[] = [];
@@ -235,9 +241,7 @@ export class RedisSmartCache {
 
   /** Deletes everything the namespace stores; broadcasts a clear. */
   async flush(): Promise<number | undefined> {
-    const removed = this.available
-      ? await this.resilience.run(() => this.store.unlinkNamespace())
-      : undefined;
+    const removed = this.writable ? await this.resilience.run(() => this.store.unlinkNamespace()) : undefined;
     if (removed === undefined) {
       this.failedWrites++;
       this.journal.addFlush();
@@ -299,7 +303,7 @@ export class RedisSmartCache {
 
   private async deleteWalk(keys: readonly string[], includeRoots: boolean): Promise<number | undefined> {
     if (keys.length === 0) return 0;
-    const result = this.available
+    const result = this.writable
       ? await this.resilience.run(() => this.deleteWithDependents(keys, includeRoots))
       : undefined;
     if (result === undefined) {
