@@ -1,0 +1,150 @@
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { OptimizedCacheManager } from '../../../../src/cache/index.js';
+import { isKeelError } from '../../../../src/errors.js';
+import { redisUrl, waitUntil } from '../../../support/index.js';
+import { Managers, sleep, uniqueNamespace } from './managers.js';
+
+let url: string;
+let raw: Redis;
+const managers = new Managers();
+
+beforeAll(async () => {
+  url = await redisUrl();
+  raw = new Redis(url);
+});
+
+afterAll(async () => {
+  await managers.closeAll();
+  raw.disconnect();
+});
+
+describe('Redis tier: read and write path', () => {
+  it('serves a value written by one instance to a fresh one from L2, then from its L1', async () => {
+    const ns = uniqueNamespace('rw');
+    const writer = await managers.open(ns, { url });
+    const reader = await managers.open(ns, { url });
+    const product = { id: 1, title: 'Green tea', price: 1200, at: new Date(0), tags: new Set(['tea']) };
+    await writer.set('product:1', product, { ttlMs: 60_000 });
+    // The write's notice may still be in flight; a read racing it is served but not promoted.
+    expect(await waitUntil(async () => (reader.getPerformanceStats().l2?.bus.received ?? 0) > 0, 2_000)).toBe(
+      true,
+    );
+    expect(await reader.get('product:1')).toEqual(product);
+    expect(await reader.get('product:1')).toEqual(product);
+    const stats = reader.getPerformanceStats();
+    expect(stats.requests).toMatchObject({ l2Hits: 1, l1Hits: 1, misses: 0 });
+    expect(stats.hitRate.l2).toBeCloseTo(0.5);
+    expect(stats.l2?.state).toBe('ready');
+  });
+
+  it('stores the envelope with PX = TTL + grace under the namespace', async () => {
+    const ns = uniqueNamespace('px');
+    const cache = await managers.open(ns, { url });
+    await cache.set('k', 'v', { ttlMs: 10_000, graceMs: 5_000 });
+    const pttl = await raw.pttl(`${ns}#v:k`);
+    expect(pttl).toBeGreaterThan(14_000);
+    expect(pttl).toBeLessThanOrEqual(15_000);
+  });
+
+  it('promotes with the remaining TTL: a promoted entry expires when the original does', async () => {
+    const ns = uniqueNamespace('ttl');
+    const writer = await managers.open(ns, { url });
+    const reader = await managers.open(ns, { url });
+    await writer.set('k', 'v', { ttlMs: 600 });
+    await sleep(300);
+    expect(await reader.get('k')).toBe('v');
+    await sleep(400);
+    expect(await reader.get('k')).toBeUndefined();
+  });
+
+  it('serves a stale L2 value within grace when the factory fails', async () => {
+    const ns = uniqueNamespace('grace');
+    const writer = await managers.open(ns, { url });
+    const reader = await managers.open(ns, { url });
+    await writer.set('k', 'old', { ttlMs: 200, graceMs: 10_000 });
+    await sleep(300);
+    const value = await reader.getOrSet('k', () => {
+      throw new Error('origin down');
+    });
+    expect(value).toBe('old');
+    expect(reader.getPerformanceStats().requests.staleServed).toBe(1);
+  });
+
+  it('delete removes the key from both tiers and from the other instances', async () => {
+    const ns = uniqueNamespace('del');
+    const a = await managers.open(ns, { url });
+    const b = await managers.open(ns, { url });
+    await a.set('k', 1);
+    expect(await b.get('k')).toBe(1);
+    expect(await a.delete('k')).toBe(true);
+    expect(await raw.exists(`${ns}#v:k`)).toBe(0);
+    expect(await waitUntil(async () => (await b.get('k')) === undefined, 2_000)).toBe(true);
+  });
+
+  it('coalesces the reads of one tick into few MGETs', async () => {
+    const ns = uniqueNamespace('batch');
+    const writer = await managers.open(ns, { url });
+    for (let i = 0; i < 200; i++) await writer.set(`k${i}`, i);
+    const reader = await managers.open(ns, { url });
+    const values = await Promise.all(Array.from({ length: 200 }, (_, i) => reader.get(`k${i}`)));
+    expect(values).toEqual(Array.from({ length: 200 }, (_, i) => i));
+    const l2 = reader.getPerformanceStats().l2;
+    expect(l2?.readBatches).toBeLessThanOrEqual(2);
+    expect(l2?.keysPerBatch).toBeGreaterThanOrEqual(100);
+  });
+
+  it('reads corrupt bytes as a counted miss, and getOrSet repairs the key', async () => {
+    const ns = uniqueNamespace('corrupt');
+    const cache = await managers.open(ns, { url });
+    await raw.set(`${ns}#v:broken`, Buffer.from('not a keel envelope at all'));
+    expect(await cache.get('broken')).toBeUndefined();
+    expect(cache.getPerformanceStats().errors.decode).toBe(1);
+    expect(await cache.getOrSet('broken', () => 'fresh')).toBe('fresh');
+    const other = await managers.open(ns, { url });
+    expect(await other.get('broken')).toBe('fresh');
+  });
+
+  it('keeps namespaces apart', async () => {
+    const one = await managers.open(uniqueNamespace('one'), { url });
+    const two = await managers.open(uniqueNamespace('two'), { url });
+    await one.set('k', 'one');
+    expect(await two.get('k')).toBeUndefined();
+  });
+});
+
+describe('Redis tier: start-up', () => {
+  it('with required: true, an unreachable Redis is a start-up error naming the server', async () => {
+    const attempt = OptimizedCacheManager.create({
+      namespace: uniqueNamespace('req'),
+      load: false,
+      redis: { url: 'redis://keel:s3cret@127.0.0.1:1', required: true, connectTimeoutMs: 500 },
+    });
+    const error = await attempt.catch((caught: unknown) => caught);
+    expect(isKeelError(error, 'REDIS_UNAVAILABLE')).toBe(true);
+    expect((error as Error).message).toContain('redis://keel:***@127.0.0.1:1');
+    expect((error as Error).message).not.toContain('s3cret');
+  });
+
+  it('without required, starts in L1-only mode and answers without errors', async () => {
+    const cache = await managers.open(uniqueNamespace('l1only'), {
+      url: 'redis://127.0.0.1:1',
+      connectTimeoutMs: 300,
+    });
+    await cache.set('k', 'v');
+    expect(await cache.get('k')).toBe('v');
+    expect(await cache.getOrSet('other', () => 42)).toBe(42);
+    expect(await cache.invalidateTags(['t'])).toBe(0);
+    expect(cache.getPerformanceStats().l2?.state).toBe('disconnected');
+  });
+
+  it('rejects bad Redis options at construction, naming them', () => {
+    expect(() => new OptimizedCacheManager({ redis: { url: 'http://x' } })).toThrow(/redis\.url/);
+    expect(() => new OptimizedCacheManager({ redis: { commandTimeoutMs: 0 } })).toThrow(
+      /redis\.commandTimeoutMs/,
+    );
+    expect(
+      () => new OptimizedCacheManager({ redis: { url: 'redis://a', cluster: { nodes: ['b:1'] } } }),
+    ).toThrow(/cluster/);
+  });
+});

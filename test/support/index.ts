@@ -1,0 +1,2 @@
+/** The test support library: helpers that integration tests share. */
+export * from './redis.js';
