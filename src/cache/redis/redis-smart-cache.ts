@@ -345,8 +345,11 @@ export class RedisSmartCache {
     }
     const dependents = [...visited].filter((key) => !roots.has(key));
     const doomed = includeRoots ? [...visited] : dependents;
-    const removed = await this.store.unlink(doomed);
-    await this.store.forgetDependents([...visited]);
+    const [removed] = await Promise.all([
+      this.store.unlink(doomed),
+      // Only keys that had dependents have a dependency index to drop.
+      dependents.length === 0 ? undefined : this.store.forgetDependents([...visited]),
+    ]);
     return { removed, dependents };
   }
 
