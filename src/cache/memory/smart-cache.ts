@@ -322,6 +322,15 @@ export class SmartCache<K extends string | number, V> {
     return this.sketch.frequency(slot === undefined ? hashKey(key) : this.hashAt[slot]);
   }
 
+  /**
+   * Records an access of `key` in the frequency sketch without caching it: for reads served from
+   * elsewhere (another tier), so the key's popularity counts when it is inserted later.
+   */
+  recordAccess(key: K): void {
+    const slot = this.slotOf.get(key);
+    this.sketch.increment(slot === undefined ? hashKey(key) : this.hashAt[slot]);
+  }
+
   /** When the entry expires (ms, Infinity for never), or undefined when it is not held. */
   expiresAt(key: K): number | undefined {
     const slot = this.slotOf.get(key);

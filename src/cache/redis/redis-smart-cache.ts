@@ -35,6 +35,8 @@ import { ReadBatcher } from './read-batcher.js';
 import { RedisStore, type StoredWrite } from './redis-store.js';
 import { type BreakerState, Resilience } from './resilience.js';
 
+/** What a read answers without asking Redis. */
+const NOT_READ: Promise<Buffer | null> = Promise.resolve(null);
 /** Most keys a dependency walk visits; beyond it the namespace is flushed instead (always safe). */
 const MAX_DEPENDENCY_WALK = 100_000;
 
@@ -98,7 +100,12 @@ export class RedisSmartCache {
     this.resilience = new Resilience(options, () => this.scheduleReplay());
     this.batcher = new ReadBatcher(async (keys) => {
       const values = await this.resilience.read(() => this.store.getMany(keys));
-      return values ?? keys.map(() => null);
+      if (values === undefined) return keys.map(() => null);
+      for (const value of values) {
+        if (value === null) this.misses++;
+        else this.hits++;
+      }
+      return values;
     });
     this.journal = new InvalidationJournal(options.maxPendingInvalidations);
     this.bus = new InvalidationBus(
@@ -156,16 +163,9 @@ export class RedisSmartCache {
     return this.connections.commands.status === 'ready' && this.resilience.state !== 'open';
   }
 
-  /** The stored envelope, or undefined on a miss or when Redis is unavailable. */
-  async read(key: string): Promise<Buffer | undefined> {
-    if (!this.available) return undefined;
-    const value = await this.batcher.get(key);
-    if (value === null) {
-      this.misses++;
-      return undefined;
-    }
-    this.hits++;
-    return value;
+  /** The stored envelope, or null on a miss or when Redis is unavailable. */
+  read(key: string): Promise<Buffer | null> {
+    return this.available ? this.batcher.get(key) : NOT_READ;
   }
 
   /** Writes through; when it fails, the key is journaled for deletion on recovery. */
