@@ -10,7 +10,7 @@
  *   the resilience policy (resilience.ts), writes are not retried at all.
  * - `commandTimeout`: a command that gets no reply in time is failed by ioredis.
  * - `enableAutoPipelining`: commands issued in the same tick share one write to the socket (and
- *   in Cluster one per node), on top of the tier's own MGET batching of reads.
+ *   in Cluster one per node) — except MGET, which the tier already batches per tick itself.
  * - the reconnect strategy never gives up (backoff capped at RECONNECT_MAX_DELAY_MS): a cache
  *   started without Redis keeps trying and takes Redis into use when it appears.
  *
@@ -21,6 +21,11 @@ import type { ResolvedRedisOptions } from './options.js';
 
 /** Longest pause between two reconnection attempts. */
 const RECONNECT_MAX_DELAY_MS = 1_000;
+/**
+ * Commands that the tier batches itself (read-batcher.ts sends one MGET per tick): wrapping each
+ * in an auto-pipeline of one costs more than it saves.
+ */
+const ALREADY_BATCHED = ['mget'];
 /** First pause between reconnection attempts; it doubles up to RECONNECT_MAX_DELAY_MS. */
 const RECONNECT_BASE_DELAY_MS = 50;
 
@@ -53,6 +58,7 @@ export function openConnections(options: ResolvedRedisOptions): Connections {
       redisOptions: base,
       enableOfflineQueue: false,
       enableAutoPipelining: true,
+      autoPipeliningIgnoredCommands: ALREADY_BATCHED,
       clusterRetryStrategy: reconnectDelay,
       lazyConnect: true,
     };
@@ -113,6 +119,7 @@ function clientOptions(options: ResolvedRedisOptions): IORedisOptions {
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
     enableAutoPipelining: true,
+    autoPipeliningIgnoredCommands: ALREADY_BATCHED,
     retryStrategy: reconnectDelay,
     lazyConnect: true,
   };
