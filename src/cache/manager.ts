@@ -74,22 +74,6 @@ import { TtlPolicy } from './ttl-policy.js';
 
 export type { Factory, GetOrSetOptions, SetOptions } from './call-options.js';
 
-/** Freshness and indexing of one entry, as computed for a write or read from an envelope. */
-interface EntryPlan {
-  freshUntil: number;
-  staleUntil: number;
-  dataType: string;
-  tags: readonly string[];
-  dependsOn: readonly string[];
-}
-
-/** What L2 held for a key: its value, as an L1 entry (held in L1 only if promoted), and its freshness. */
-interface L2Found {
-  value: unknown;
-  entry: L1Entry;
-  fresh: boolean;
-}
-
 /** Data type used when a write names none. */
 const DEFAULT_DATA_TYPE = 'default';
 /** Under heap pressure each check shrinks the L1 budget to this share of what it holds. */
@@ -189,7 +173,7 @@ export class OptimizedCacheManager {
     }
     if (this.l2 !== undefined) {
       const found = await this.readL2(key);
-      if (found?.fresh) {
+      if (found !== undefined && coarseNow() < found.freshUntil) {
         this.counters.l2Hits++;
         if (sampled) this.sampleL2Hit(key, started);
         return found.value as T;
@@ -248,12 +232,14 @@ export class OptimizedCacheManager {
       }
       if (this.l2 !== undefined && this.flights.get(key) === undefined) {
         const found = await this.readL2(key);
-        if (found?.fresh) {
-          this.counters.l2Hits++;
-          if (sampled) this.sampleL2Hit(key, started);
-          return found.value as T;
+        if (found !== undefined) {
+          if (coarseNow() < found.freshUntil) {
+            this.counters.l2Hits++;
+            if (sampled) this.sampleL2Hit(key, started);
+            return found.value as T;
+          }
+          stale = found;
         }
-        if (found !== undefined) stale = found.entry;
       }
     }
     this.counters.misses++;
@@ -431,13 +417,7 @@ export class OptimizedCacheManager {
     const graceMs = options.graceMs ?? this.options.defaults.graceMs;
     const now = coarseNow();
     const tags = options.tags ?? NO_STRINGS;
-    const plan: EntryPlan = {
-      freshUntil: now + ttlMs,
-      staleUntil: now + ttlMs + graceMs,
-      dataType,
-      tags,
-      dependsOn: options.dependsOn ?? NO_STRINGS,
-    };
+    const dependsOn = options.dependsOn ?? NO_STRINGS;
     const compressAbove = this.options.memory.compressAboveBytes;
     const encodeForL1 = compressAbove !== false && serialized.byteLength >= compressAbove;
     let envelope: Buffer | undefined;
@@ -450,21 +430,18 @@ export class OptimizedCacheManager {
         { compress },
       );
     }
+    const staleUntil = now + ttlMs + graceMs;
     this.changes.keyChanged(key);
     if (serialized.byteLength > this.options.memory.resolvedMaxEntryBytes) {
       this.drop(key);
       this.counters.oversizeRejections++;
     } else {
-      this.putL1(
-        key,
-        encodeForL1 ? envelope : value,
-        encodeForL1,
-        encodeForL1 ? (envelope as Buffer).byteLength : serialized.byteLength,
-        plan,
-      );
+      const stored = encodeForL1 ? envelope : value;
+      const entry = new L1Entry(stored, encodeForL1, now + ttlMs, staleUntil, dataType, tags, dependsOn);
+      this.holdInL1(key, entry, encodeForL1 ? (envelope as Buffer).byteLength : serialized.byteLength);
     }
     if (this.l2 === undefined || envelope === undefined) return;
-    const write = { key, envelope, expiresAt: plan.staleUntil, tags, dependsOn: plan.dependsOn };
+    const write = { key, envelope, expiresAt: staleUntil, tags, dependsOn };
     if (changesData) {
       await Promise.all([this.l2.deleteDependents([key]), this.l2.write(write)]);
       this.l2.announceChanged([key]);
@@ -473,44 +450,27 @@ export class OptimizedCacheManager {
     }
   }
 
-  /** Puts an entry into L1 (overwriting in place) and links it into the indexes; returns it if held. */
-  private putL1(
-    key: string,
-    stored: unknown,
-    encoded: boolean,
-    storedBytes: number,
-    plan: EntryPlan,
-  ): L1Entry | undefined {
+  /** Puts an entry into L1 (overwriting in place) and links it into the indexes; true if held. */
+  private holdInL1(key: string, entry: L1Entry, storedBytes: number): boolean {
     // Overwrite in place (the key keeps its place in the eviction policy); only the index moves.
     const previous = this.l1.peek(key);
     if (previous !== undefined) this.index.unlink(key, previous.tags, previous.dependsOn);
-    const entry = new L1Entry(
-      stored,
-      encoded,
-      plan.freshUntil,
-      plan.staleUntil,
-      plan.dataType,
-      plan.tags,
-      plan.dependsOn,
-    );
     // Link first: if W-TinyLFU turns the newcomer away, its eviction callback unlinks it again.
-    this.index.link(key, plan.tags, plan.dependsOn);
-    const lifetimeMs = plan.staleUntil - coarseNow();
+    this.index.link(key, entry.tags, entry.dependsOn);
+    const lifetimeMs = entry.staleUntil - coarseNow();
     const admitted =
       lifetimeMs > 0 && this.l1.set(key, entry, { ttlMs: lifetimeMs, size: chargedBytes(key, storedBytes) });
     // Refused as too large (counted by the L1) or lost admission (an eviction): either way not held.
-    if (!admitted) {
-      this.index.unlink(key, plan.tags, plan.dependsOn);
-      return undefined;
-    }
-    return entry;
+    if (!admitted) this.index.unlink(key, entry.tags, entry.dependsOn);
+    return admitted;
   }
 
   /**
-   * Reads `key` from Redis and promotes it into L1 with what remains of its TTL and grace. Undefined
-   * on a miss, when Redis is unavailable, or when the stored bytes cannot be decoded (counted).
+   * Reads `key` from Redis: its value as a live L1 entry (check `freshUntil`: it may be stale),
+   * promoted into L1 when the key was read before (see the file's note). Undefined on a miss, when
+   * Redis is unavailable, or when the stored bytes cannot be decoded (counted).
    */
-  private async readL2(key: string): Promise<L2Found | undefined> {
+  private async readL2(key: string): Promise<L1Entry | undefined> {
     const readStarted = this.changes.now();
     const envelope = await (this.l2 as RedisSmartCache).read(key);
     if (envelope === null || this.closed) return undefined;
@@ -523,32 +483,34 @@ export class OptimizedCacheManager {
       return undefined;
     }
     const { createdAt, ttlMs, graceMs, dataType, tags } = decoded.meta;
-    const now = coarseNow();
-    const plan: EntryPlan = {
-      freshUntil: createdAt + ttlMs,
-      staleUntil: createdAt + ttlMs + graceMs,
-      dataType,
-      tags,
-      dependsOn: NO_STRINGS,
-    };
-    if (now >= plan.staleUntil) return undefined;
+    const freshUntil = createdAt + ttlMs;
+    const staleUntil = freshUntil + graceMs;
+    if (coarseNow() >= staleUntil) return undefined;
+    const entry = new L1Entry(decoded.value, false, freshUntil, staleUntil, dataType, tags, NO_STRINGS);
     const readBefore = this.l1.frequency(key) > 0;
     if (!readBefore) this.l1.recordAccess(key);
-    const promotable =
-      readBefore &&
+    else if (
       !this.changes.changedSince(key, readStarted) &&
-      envelope.byteLength <= this.options.memory.resolvedMaxEntryBytes;
-    let entry: L1Entry | undefined;
-    if (promotable) {
+      envelope.byteLength <= this.options.memory.resolvedMaxEntryBytes
+    ) {
       const compressAbove = this.options.memory.compressAboveBytes;
-      const keepEncoded = compressAbove !== false && envelope.byteLength >= compressAbove;
-      // A large value stays encoded; copied, as the reply may be a view into the client's read buffer.
-      const stored = keepEncoded ? Buffer.from(envelope) : decoded.value;
-      entry = this.putL1(key, stored, keepEncoded, envelope.byteLength, plan);
+      if (compressAbove !== false && envelope.byteLength >= compressAbove) {
+        // A large value stays encoded; copied, as the reply may be a view into the client's read buffer.
+        const encoded = new L1Entry(
+          Buffer.from(envelope),
+          true,
+          freshUntil,
+          staleUntil,
+          dataType,
+          tags,
+          NO_STRINGS,
+        );
+        this.holdInL1(key, encoded, envelope.byteLength);
+      } else {
+        this.holdInL1(key, entry, envelope.byteLength);
+      }
     }
-    // Not held in L1, the entry still carries a stale value to getOrSet's fallback.
-    entry ??= new L1Entry(decoded.value, false, plan.freshUntil, plan.staleUntil, dataType, tags, NO_STRINGS);
-    return { value: decoded.value, entry, fresh: now < plan.freshUntil };
+    return entry;
   }
 
   /** How often `key` is requested: the sketch's estimate, or the top-K's larger count for hot keys. */
@@ -575,7 +537,9 @@ export class OptimizedCacheManager {
         },
         readStored: async () => {
           const found = await this.readL2(key);
-          return found?.fresh ? { value: found.value as T } : undefined;
+          return found !== undefined && coarseNow() < found.freshUntil
+            ? { value: found.value as T }
+            : undefined;
         },
         waitForFill: (ms) => this.fills.wait(key, ms),
       },
