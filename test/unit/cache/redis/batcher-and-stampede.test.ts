@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ReadBatcher } from '../../../../src/cache/redis/read-batcher.js';
+import { MAX_KEYS_PER_BATCH, ReadBatcher } from '../../../../src/cache/redis/read-batcher.js';
 import { FillNotifier, type LockedLoad, loadOnce } from '../../../../src/cache/redis/stampede.js';
 
 describe('ReadBatcher', () => {
@@ -15,6 +15,22 @@ describe('ReadBatcher', () => {
     await batcher.get('c');
     expect(batches).toHaveLength(2);
     expect(batcher.keysFetched).toBe(4);
+  });
+
+  it('sends a batch as soon as it is full, without waiting for the end of the burst', async () => {
+    const sent: number[] = [];
+    const batcher = new ReadBatcher(async (keys) => {
+      sent.push(keys.length);
+      return keys.map((key) => Buffer.from(key));
+    });
+    const count = 2 * MAX_KEYS_PER_BATCH + 5;
+    const reads = Array.from({ length: count }, (_, i) => batcher.get(`k${i}`));
+    // The full batches left at once; only the remainder waits for the tick.
+    expect(sent).toEqual([MAX_KEYS_PER_BATCH, MAX_KEYS_PER_BATCH]);
+    const values = await Promise.all(reads);
+    expect(sent).toEqual([MAX_KEYS_PER_BATCH, MAX_KEYS_PER_BATCH, 5]);
+    expect(values.map((value) => value?.toString())).toEqual(reads.map((_, i) => `k${i}`));
+    expect(batcher.batches).toBe(3);
   });
 
   it('fails every read of a failed batch', async () => {
