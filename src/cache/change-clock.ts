@@ -9,17 +9,24 @@
  * keys this instance cannot list, and clears). The value is still returned; it only stays out of
  * L1.
  *
- * Memory is bounded: past MAX_TRACKED_KEYS remembered keys, the clock forgets them and counts it
- * as a change of everything, which only costs in-flight reads their promotion.
+ * The stamps live in a fixed table indexed by the key's hash, not in a map of keys: a change
+ * writes the current tick into the key's slot, so the memory is bounded by construction and a
+ * write costs a hash and a store, with no map to grow and no fallback to clear it. Two keys that
+ * share a slot share a stamp, so a read may see its key as changed when only its neighbour was;
+ * that costs the read its promotion and nothing else. The reverse cannot happen: a slot's stamp
+ * only grows, so a change is never forgotten while a read that started before it is in flight.
  */
+import { hashString } from './memory/index.js';
 
-/** Most keys remembered as changed before the clock falls back to "everything changed". */
-const MAX_TRACKED_KEYS = 10_000;
+/** Slots of the stamp table (a power of two): 32 KiB, and a collision rate of 1 in 4,096 keys changed. */
+const STAMP_SLOTS = 4096;
+const SLOT_MASK = STAMP_SLOTS - 1;
 
 export class ChangeClock {
   private tick = 0;
   private everythingChangedAt = 0;
-  private readonly keyChangedAt = new Map<string, number>();
+  /** The tick of the latest change of any key hashed to each slot (doubles: exact to 2^53 ticks). */
+  private readonly stamps = new Float64Array(STAMP_SLOTS);
 
   /** The current time on this clock, to pass to `changedSince` later. */
   now(): number {
@@ -27,16 +34,14 @@ export class ChangeClock {
   }
 
   keyChanged(key: string): void {
-    if (this.keyChangedAt.size >= MAX_TRACKED_KEYS) this.everythingChanged();
-    this.keyChangedAt.set(key, ++this.tick);
+    this.stamps[hashString(key) & SLOT_MASK] = ++this.tick;
   }
 
   everythingChanged(): void {
-    this.keyChangedAt.clear();
     this.everythingChangedAt = ++this.tick;
   }
 
   changedSince(key: string, since: number): boolean {
-    return this.everythingChangedAt > since || (this.keyChangedAt.get(key) ?? 0) > since;
+    return this.everythingChangedAt > since || (this.stamps[hashString(key) & SLOT_MASK] as number) > since;
   }
 }

@@ -44,6 +44,7 @@ export {
   MAX_RAW_BYTES,
   MAX_TAG_BYTES,
   MAX_TAGS,
+  ownedCopy,
 } from './codec/envelope.js';
 export { type CompressionOptions, compressionOptionsSchema } from './codec/options.js';
 export { type DataTypeRatio, MAX_TRACKED_DATA_TYPES, OVERFLOW_DATA_TYPE } from './codec/ratio-monitor.js';
@@ -103,10 +104,15 @@ export class Codec {
   }
 
   /**
-   * Packs an already-serialized value into an envelope, compressing by size and data type.
+   * Packs an already-serialized value into an envelope, compressing by size and data type. Pass
+   * `owned: false` for an envelope that will not be kept (envelope.ts tells why it is cheaper).
    * Throws KeelError INVALID_ARGUMENT when `meta` cannot be stored (see envelope.ts for the limits).
    */
-  encode(serialized: Uint8Array, meta: EnvelopeMeta, options?: { compress?: boolean }): Buffer {
+  encode(
+    serialized: Uint8Array,
+    meta: EnvelopeMeta,
+    options?: { compress?: boolean; owned?: boolean },
+  ): Buffer {
     const rawLength = serialized.byteLength;
     const settings = this.options;
     const stats = this.stats;
@@ -129,7 +135,7 @@ export class Codec {
         } else stats.notSmaller++;
       }
     }
-    const envelope = writeEnvelope(codec, meta, rawLength, payload);
+    const envelope = writeEnvelope(codec, meta, rawLength, payload, options?.owned ?? true);
     const counters = stats.byCodec[codec];
     counters.values++;
     counters.rawBytes += rawLength;

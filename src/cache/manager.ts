@@ -49,7 +49,7 @@ import {
 } from './call-options.js';
 import { ChangeClock } from './change-clock.js';
 import { coarseNow } from './clock.js';
-import { Codec, serializeValue } from './codec.js';
+import { Codec, ownedCopy, serializeValue } from './codec.js';
 import { chargedBytes, L1Entry } from './entry.js';
 import { InvalidationIndex } from './invalidation.js';
 import { assertValidKey, globToRegExp } from './keys.js';
@@ -427,7 +427,7 @@ export class OptimizedCacheManager {
       envelope = this.codec.encode(
         serialized,
         { createdAt: now, ttlMs, graceMs, dataType, tags },
-        { compress },
+        { compress, owned: encodeForL1 },
       );
     }
     const staleUntil = now + ttlMs + graceMs;
@@ -487,9 +487,8 @@ export class OptimizedCacheManager {
     const staleUntil = freshUntil + graceMs;
     if (coarseNow() >= staleUntil) return undefined;
     const entry = new L1Entry(decoded.value, false, freshUntil, staleUntil, dataType, tags, NO_STRINGS);
-    const readBefore = this.l1.frequency(key) > 0;
-    if (!readBefore) this.l1.recordAccess(key);
-    else if (
+    if (
+      this.l1.seenBefore(key) &&
       !this.changes.changedSince(key, readStarted) &&
       envelope.byteLength <= this.options.memory.resolvedMaxEntryBytes
     ) {
@@ -497,7 +496,7 @@ export class OptimizedCacheManager {
       if (compressAbove !== false && envelope.byteLength >= compressAbove) {
         // A large value stays encoded; copied, as the reply may be a view into the client's read buffer.
         const encoded = new L1Entry(
-          Buffer.from(envelope),
+          ownedCopy(envelope),
           true,
           freshUntil,
           staleUntil,

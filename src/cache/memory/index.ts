@@ -1,4 +1,5 @@
-/** SmartCache, Keel's in-process W-TinyLFU cache, and its option and statistics types. */
+/** SmartCache, Keel's in-process W-TinyLFU cache, its option and statistics types, and its key hash. */
+export { hashString } from './hash.js';
 export {
   type EvictionReason,
   SmartCache,

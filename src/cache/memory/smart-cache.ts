@@ -323,12 +323,15 @@ export class SmartCache<K extends string | number, V> {
   }
 
   /**
-   * Records an access of `key` in the frequency sketch without caching it: for reads served from
-   * elsewhere (another tier), so the key's popularity counts when it is inserted later.
+   * For a read served from elsewhere (another tier): whether the sketch has seen `key` recently.
+   * When it has not, records this access, so the key's popularity counts when it is inserted later.
    */
-  recordAccess(key: K): void {
+  seenBefore(key: K): boolean {
     const slot = this.slotOf.get(key);
-    this.sketch.increment(slot === undefined ? hashKey(key) : this.hashAt[slot]);
+    const hash = slot === undefined ? hashKey(key) : this.hashAt[slot];
+    if (this.sketch.frequency(hash) > 0) return true;
+    this.sketch.increment(hash);
+    return false;
   }
 
   /** When the entry expires (ms, Infinity for never), or undefined when it is not held. */

@@ -70,12 +70,15 @@ export class RedisStore {
   /** Stores the envelope and indexes it under its tags and the keys it depends on. */
   async write(write: StoredWrite, now: number): Promise<void> {
     const valueKey = this.keys.value(write.key);
+    const stored = Number.isFinite(write.expiresAt)
+      ? this.client.set(valueKey, write.envelope, 'PX', Math.max(1, Math.ceil(write.expiresAt - now)))
+      : this.client.set(valueKey, write.envelope);
+    if (write.tags.length === 0 && write.dependsOn.length === 0) {
+      await stored;
+      return;
+    }
     const score = Number.isFinite(write.expiresAt) ? Math.ceil(write.expiresAt) : INDEX_NEVER;
-    const pending: Promise<unknown>[] = [
-      Number.isFinite(write.expiresAt)
-        ? this.client.set(valueKey, write.envelope, 'PX', Math.max(1, Math.ceil(write.expiresAt - now)))
-        : this.client.set(valueKey, write.envelope),
-    ];
+    const pending: Promise<unknown>[] = [stored];
     for (const tag of write.tags) {
       pending.push(this.scripts.keelIndexAdd(this.keys.tag(tag), write.key, score, now));
     }

@@ -6,6 +6,7 @@ import {
   type CompressionOptions,
   ENVELOPE_OVERHEAD_BYTES,
   type EnvelopeMeta,
+  ownedCopy,
   serializeValue,
 } from '../../../../src/cache/codec.js';
 import { ConfigError, isKeelError } from '../../../../src/errors.js';
@@ -154,6 +155,17 @@ describe('Codec: metadata', () => {
     const { envelope } = encodeValue(new Codec(), { a: 1 });
     expect(envelope.buffer.byteLength).toBe(envelope.byteLength);
     expect(envelope.byteOffset).toBe(0);
+  });
+
+  it('writes a passing envelope (owned: false) that decodes the same, and copies one to own', () => {
+    const codec = new Codec();
+    const serialized = serializeValue({ a: 1, b: 'two' });
+    const passing = codec.encode(serialized, meta(), { owned: false });
+    expect(passing).toEqual(codec.encode(serialized, meta()));
+    expect(codec.decode(passing).value).toEqual({ a: 1, b: 'two' });
+    const kept = ownedCopy(passing);
+    expect(kept).toEqual(passing);
+    expect(kept.buffer.byteLength).toBe(kept.byteLength);
   });
 });
 
