@@ -1,8 +1,8 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OptimizedCacheManager } from '../../../../src/cache/index.js';
-import { isKeelError } from '../../../../src/errors.js';
 import { MAX_KEYS_PER_BATCH } from '../../../../src/cache/redis/read-batcher.js';
+import { isKeelError } from '../../../../src/errors.js';
 import { redisUrl, waitUntil } from '../../../support/index.js';
 import { Managers, sleep, uniqueNamespace } from './managers.js';
 
