@@ -26,6 +26,10 @@
  * shares of bytes: a large candidate must out-rank each victim it displaces, one at a time, and an
  * entry larger than `maxEntryBytes` (or the whole budget) is refused outright. `maxEntries` bounds
  * the count in either mode; the cache never holds more than either bound once a call returns.
+ * With both bounds, an entry weighs at least `maxBytes / maxEntries` (its share of the entry bound,
+ * in bytes), so the queues' shares are shares of whichever bound the entries actually fill: 10,000
+ * entries of 700 bytes under a 256 MB budget fill the entry bound, and a 1 % window must then hold
+ * 100 of them, not 2.5 MB (every entry, which would make the cache plain LRU).
  *
  * Expiry. An entry with a TTL has a deadline in a hierarchical timer wheel (timer-wheel.ts). A read
  * of an expired entry removes it (lazy expiry); writes, and reads of entries that have a deadline,
@@ -134,8 +138,10 @@ export class SmartCache<K extends string | number, V> {
   /** Whether the residents showed reuse at the first eviction; undefined before it. */
   private sampledReuse: boolean | undefined;
   private adaptWindow: boolean;
-  /** Weight held by each queue: bytes when bounded by bytes, else entries. */
+  /** Weight held by each queue: bytes (at least `weightFloor` an entry) when bounded by bytes, else entries. */
   private readonly queueWeight = new Float64Array(3);
+  /** With both bounds, `maxBytes / maxEntries`: the least an entry weighs (see the design note). */
+  private weightFloor = 0;
   private byteCount = 0;
   private entryLimit: number | undefined;
   private byteLimit: number | undefined;
@@ -304,6 +310,7 @@ export class SmartCache<K extends string | number, V> {
       this.byteLimit = validLimit('maxBytes', bounds.maxBytes, false);
     }
     this.updateLimits();
+    this.reweighAll();
     this.evict();
   }
 
@@ -538,6 +545,8 @@ export class SmartCache<K extends string | number, V> {
   }
 
   private updateLimits(): void {
+    this.weightFloor =
+      this.weighBytes && this.entryLimit !== undefined ? (this.byteLimit as number) / this.entryLimit : 0;
     const budget = this.budget();
     this.windowLimit = this.weighBytes ? budget * this.windowShare : Math.floor(budget * this.windowShare);
     const main = budget - this.windowLimit;
@@ -718,7 +727,16 @@ export class SmartCache<K extends string | number, V> {
   }
 
   private weightOf(size: number): number {
-    return this.weighBytes ? size : 1;
+    return this.weighBytes ? Math.max(size, this.weightFloor) : 1;
+  }
+
+  /** Sums the queues' weights afresh (after the bounds, and so the weight floor, changed). */
+  private reweighAll(): void {
+    this.queueWeight.fill(0);
+    for (let slot = FIRST_SLOT; slot < this.nextUnusedSlot; slot++) {
+      const queue = this.queueAt[slot];
+      if (queue !== FREE) this.queueWeight[queue] += this.weightOf(this.sizeAt[slot]);
+    }
   }
 
   // ---- validation and helpers --------------------------------------------------------------------

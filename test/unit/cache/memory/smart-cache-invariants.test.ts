@@ -4,9 +4,16 @@ import { mulberry32 } from '../../../../src/util/random.js';
 
 /**
  * Random operation sequences against a model of what the cache may hold: whatever the sequence,
- * the bounds hold after every call, byte accounting matches the entries held, and every entry that
- * disappears was deleted, cleared, overwritten away or reported through onEvict.
+ * the bounds hold after every call, byte accounting matches the entries held, the queues' weights
+ * add up to what the entries weigh under the current bounds, and every entry that disappears was
+ * deleted, cleared, overwritten away or reported through onEvict.
  */
+
+/** The sum of the cache's queue weights (private state, read for this check only). */
+function totalQueueWeight(cache: SmartCache<number, number>): number {
+  const weights = (cache as unknown as { queueWeight: Float64Array }).queueWeight;
+  return weights[0]! + weights[1]! + weights[2]!;
+}
 describe('SmartCache invariants under random operations', () => {
   for (const seed of [1, 2, 3, 4, 5]) {
     it(`seed ${seed}`, () => {
@@ -47,6 +54,13 @@ describe('SmartCache invariants under random operations', () => {
           maxBytes = 5_000 + Math.floor(random() * 30_000);
           maxEntries = 50 + Math.floor(random() * 400);
           cache.resize({ maxBytes, maxEntries });
+          // Each entry weighs its size, but at least its share of the entry bound in bytes. (Swept
+          // first: `keys` lists only live entries, the queues hold the expired ones until swept.)
+          cache.purgeExpired();
+          let expected = 0;
+          for (const key of cache.keys())
+            expected += Math.max(sizes.get(key) ?? Number.NaN, maxBytes / maxEntries);
+          expect(totalQueueWeight(cache)).toBeCloseTo(expected, 3);
         }
         expect(cache.bytes).toBeLessThanOrEqual(maxBytes);
         expect(cache.size).toBeLessThanOrEqual(maxEntries);

@@ -155,6 +155,44 @@ describe('SmartCache bounds', () => {
     expect(hotKept).toBeGreaterThan(400);
   });
 
+  it('shares its queues by the bound the entries fill: a byte budget that never binds changes nothing', () => {
+    const hitsOf = (cache: SmartCache<number, true>) => {
+      let seed = 7;
+      let hits = 0;
+      for (let i = 0; i < 100_000; i++) {
+        seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+        const key = i % 4 === 0 ? 1_000_000 + i : Math.floor(5_000 * (seed / 2 ** 32) ** 4);
+        if (cache.get(key) !== undefined) hits++;
+        else cache.set(key, true, { size: 100 });
+      }
+      return hits;
+    };
+    for (const windowFraction of [0.01, 0.1, 0.35]) {
+      const byEntries = hitsOf(new SmartCache({ maxEntries: 1_000, windowFraction }));
+      // 1,000 entries of 100 bytes use a thousandth of this budget: the entry bound is the one that binds.
+      const byBoth = hitsOf(new SmartCache({ maxEntries: 1_000, maxBytes: 100_000_000, windowFraction }));
+      expect(byBoth).toBe(byEntries);
+    }
+  });
+
+  it("keeps a byte budget's queue shares right after resize changes the bounds", () => {
+    const cache = new SmartCache<number, true>({
+      maxEntries: 1_000,
+      maxBytes: 10_000_000,
+      windowFraction: 0.1,
+    });
+    for (let key = 0; key < 1_000; key++) cache.set(key, true, { size: 100 });
+    cache.resize({ maxEntries: 500 });
+    expect(cache.size).toBe(500);
+    // Fresh keys churn through the window; the 500 survivors in main must still be there.
+    const survivors = [...cache.keys()];
+    for (let round = 0; round < 5; round++) for (const key of survivors) cache.get(key);
+    for (let key = 10_000; key < 12_000; key++)
+      if (cache.get(key) === undefined) cache.set(key, true, { size: 100 });
+    const kept = survivors.filter((key) => cache.peek(key) !== undefined).length;
+    expect(kept).toBeGreaterThan(400);
+  });
+
   it('beats LRU on a skewed workload with a scan mixed in', () => {
     const size = 500;
     const cache = new SmartCache<number, true>({ maxEntries: size });
