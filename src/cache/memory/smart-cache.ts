@@ -330,15 +330,25 @@ export class SmartCache<K extends string | number, V> {
   }
 
   /**
-   * For a read served from elsewhere (another tier): whether the sketch has seen `key` recently.
-   * When it has not, records this access, so the key's popularity counts when it is inserted later.
+   * For a value read from elsewhere (another tier): whether inserting it is worth it. It is when
+   * the sketch has seen `key` before and either the cache has room or the key is more popular
+   * than the entry the cache would evict next: TinyLFU's admission test, taken before the value is
+   * inserted instead of when it leaves the window, so a value that would lose is not inserted only
+   * to be evicted again. When the answer is no, the access is recorded, so the key's popularity
+   * counts next time.
    */
-  seenBefore(key: K): boolean {
+  wouldAdmit(key: K): boolean {
     const slot = this.slotOf.get(key);
     const hash = slot === undefined ? hashKey(key) : this.hashAt[slot];
-    if (this.sketch.frequency(hash) > 0) return true;
-    this.sketch.increment(hash);
-    return false;
+    const frequency = this.sketch.frequency(hash);
+    let admitted = frequency > 0;
+    if (admitted && this.filledPast(1)) {
+      let victim = this.first(PROBATION);
+      if (victim === NONE) victim = this.first(PROTECTED);
+      admitted = victim === NONE || this.outranks(frequency, this.sketch.frequency(this.hashAt[victim]));
+    }
+    if (!admitted) this.sketch.increment(hash);
+    return admitted;
   }
 
   /** When the entry expires (ms, Infinity for never), or undefined when it is not held. */
@@ -490,8 +500,14 @@ export class SmartCache<K extends string | number, V> {
 
   /** TinyLFU admission: the more popular entry stays; warm losers win at random (hash flooding). */
   private admit(candidate: number, victim: number): boolean {
-    const candidateFrequency = this.sketch.frequency(this.hashAt[candidate]);
-    const victimFrequency = this.sketch.frequency(this.hashAt[victim]);
+    return this.outranks(
+      this.sketch.frequency(this.hashAt[candidate]),
+      this.sketch.frequency(this.hashAt[victim]),
+    );
+  }
+
+  /** Whether a candidate of this frequency displaces a victim of that one (see `admit`). */
+  private outranks(candidateFrequency: number, victimFrequency: number): boolean {
     if (candidateFrequency > victimFrequency) return true;
     if (candidateFrequency < HASH_FLOOD_THRESHOLD) return false;
     return this.nextRandom() % HASH_FLOOD_ODDS === 0;

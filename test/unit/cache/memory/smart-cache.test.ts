@@ -193,6 +193,20 @@ describe('SmartCache bounds', () => {
     expect(kept).toBeGreaterThan(400);
   });
 
+  it('wouldAdmit: a key seen before, while there is room; then only one more popular than the next victim', () => {
+    const cache = new SmartCache<number, true>({ maxEntries: 100, windowFraction: 0.01 });
+    expect(cache.wouldAdmit(1)).toBe(false); // first sighting: recorded, not admitted
+    expect(cache.wouldAdmit(1)).toBe(true); // seen before, and the cache has room
+    for (let key = 0; key < 100; key++) cache.set(key, true);
+    for (let round = 0; round < 3; round++) for (let key = 0; key < 100; key++) cache.get(key);
+    // Full, and every resident was read four times: a key read twice loses to the next victim...
+    cache.wouldAdmit(500);
+    expect(cache.wouldAdmit(500)).toBe(false);
+    // ...and wins once it is read more often than the victim.
+    for (let read = 0; read < 6; read++) cache.wouldAdmit(500);
+    expect(cache.wouldAdmit(500)).toBe(true);
+  });
+
   it('beats LRU on a skewed workload with a scan mixed in', () => {
     const size = 500;
     const cache = new SmartCache<number, true>({ maxEntries: size });
