@@ -159,3 +159,22 @@ export function rawIoredis(scenario: string, url: string): Contender {
     },
   };
 }
+
+/** The contenders by name, as the coordinating process names them to each contender's process. */
+const CONTENDERS = {
+  keel,
+  bentocache,
+  'cache-manager': cacheManager,
+  'ioredis GET+unpack': (scenario: string, url: string) => rawIoredis(scenario, url),
+} satisfies Record<string, (scenario: string, url: string, memory: MemoryLayer) => Contender>;
+
+export type ContenderName = keyof typeof CONTENDERS;
+
+export function contenderNamed(
+  name: ContenderName,
+  scenario: string,
+  url: string,
+  memory: MemoryLayer,
+): Contender {
+  return CONTENDERS[name](scenario, url, memory);
+}
