@@ -6,13 +6,12 @@
  * nested variants): about 550 bytes as JSON, 480 as MessagePack, under the 1 KiB where Keel's
  * codec starts compressing, so every contender moves the payload as it is.
  *
- * Zipf(s) over n keys: rank k (1-based) has weight 1 / k^s. The draws invert the cumulative
- * distribution with a binary search over a precomputed table (Gray et al., "Quickly generating
- * billion-record synthetic databases", SIGMOD 1994, give the same distribution; an exact table
- * is cheap at 100,000 keys). Rank k is key id k − 1, so the hottest keys have the smallest ids.
- * The PRNG is mulberry32 (Tommy Ettinger's public-domain generator): 32 bits of state, fast,
- * good enough to drive a benchmark, and reproducible.
+ * Zipf(s) over n keys: rank k (1-based) has weight 1 / k^s; the draws come from src/util/random.ts
+ * (inverse transform over a precomputed table, an exact table being cheap at 100,000 keys). Rank
+ * k is key id k − 1, so the hottest keys have the smallest ids. The PRNG is mulberry32: 32 bits of
+ * state, fast, good enough to drive a benchmark, and reproducible.
  */
+import { mulberry32, Zipf } from '../../src/util/random.js';
 
 /** A catalogue product as an API would cache it. */
 export interface Product {
@@ -64,17 +63,8 @@ export function product(id: number): Product {
   };
 }
 
-/** mulberry32: a seeded generator of uniform numbers in [0, 1). */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
+/** A seeded generator of uniform numbers in [0, 1) (mulberry32, src/util/random.ts). */
+export const seededRandom = mulberry32;
 
 /** 0..n−1 in a random order (Fisher–Yates). */
 export function shuffledIds(n: number, random: () => number): Uint32Array {
@@ -89,30 +79,14 @@ export function shuffledIds(n: number, random: () => number): Uint32Array {
   return ids;
 }
 
-/** `count` draws of key ids 0..n−1 from Zipf(s). */
+/** `count` draws of key ids 0..n−1 from Zipf(s) (rank 0, the hottest key, is id 0). */
 export function zipfDraws(n: number, s: number, count: number, random: () => number): Uint32Array {
-  const cumulative = new Float64Array(n);
-  let total = 0;
-  for (let k = 1; k <= n; k++) {
-    total += 1 / k ** s;
-    cumulative[k - 1] = total;
-  }
+  const zipf = new Zipf(n, s, random);
   const draws = new Uint32Array(count);
-  for (let d = 0; d < count; d++) {
-    const u = random() * total;
-    let lo = 0;
-    let hi = n - 1;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (cumulative[mid]! <= u) lo = mid + 1;
-      else hi = mid;
-    }
-    draws[d] = lo;
-  }
+  for (let d = 0; d < count; d++) draws[d] = zipf.next();
   return draws;
 }
 
-/** How many distinct ids `draws[start .. start + count)` holds (the floor of origin calls). */
 /** Keys drawn in draws[start, start + count) that were not drawn in draws[from, start). */
 export function newIn(draws: Uint32Array, from: number, start: number, count: number, n: number): number {
   const seen = new Uint8Array(n);

@@ -1,23 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { LatencyHistogram } from '../../../../src/cache/stats/latency-histogram.js';
 import { isKeelError } from '../../../../src/errors.js';
+import { mulberry32 } from '../../../../src/util/random.js';
 
 /** Largest relative error of a reported percentile: half a bucket of width 1/32 of its bound. */
 const RELATIVE_PRECISION = 1 / 64;
 /** Plus the nanosecond the recorded value is truncated to, in ms. */
 const ONE_NS_MS = 1e-6;
-
-/** mulberry32: a small seeded PRNG, so the samples are the same on every run. */
-function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Nearest-rank percentile of sorted values. */
 function exactPercentile(sorted: number[], p: number): number {

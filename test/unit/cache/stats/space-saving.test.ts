@@ -1,18 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_TOP_K_CAPACITY, SpaceSaving } from '../../../../src/cache/stats/space-saving.js';
 import { ConfigError, isKeelError } from '../../../../src/errors.js';
-
-/** mulberry32: a small seeded PRNG, so the streams are the same on every run. */
-function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 } from '../../../../src/util/random.js';
 
 /** A sampler of ranks 0..n-1 with P(rank r) ∝ 1 / (r + 1)^s. */
 function zipf(n: number, s: number, random: () => number): () => number {
