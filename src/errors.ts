@@ -15,7 +15,13 @@ export type KeelErrorCode =
   | 'DECODE_FAILED'
   | 'FACTORY_TIMEOUT'
   | 'CACHE_CLOSED'
-  | 'REDIS_UNAVAILABLE';
+  | 'REDIS_UNAVAILABLE'
+  | 'UPSTREAM_UNAVAILABLE'
+  | 'UPSTREAM_TIMEOUT'
+  | 'UPSTREAM_TOO_LARGE'
+  | 'NOT_CACHED'
+  | 'UNAUTHORIZED'
+  | 'NOT_FOUND';
 
 export class KeelError extends Error {
   readonly code: KeelErrorCode;

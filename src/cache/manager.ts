@@ -293,6 +293,14 @@ export class OptimizedCacheManager {
     await this.l2?.flush();
   }
 
+  /**
+   * The adaptive TTL `set` would give `key` now (data type, size, how often it is read), for a
+   * caller that keeps its own notion of freshness on top of the cache (the HTTP gateway does).
+   */
+  adaptiveTtlMs(key: string, dataType: string, sizeBytes: number): number {
+    return this.ttl.ttlFor({ key, dataType, sizeBytes, accessCount: this.accessCount(key), adaptive: true });
+  }
+
   /** Share of requests answered fresh from the cache, 0..1 (by tier in getPerformanceStats). */
   getHitRate(): number {
     return this.hitRateReport().overall;

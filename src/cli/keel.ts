@@ -1,0 +1,18 @@
+#!/usr/bin/env node
+/**
+ * `keel`: the command line. Each command is a thin shell over a library function; a bad setting
+ * ends it with the setting's name and exit code 2, any other failure with its message and code 1.
+ */
+import { Command } from 'commander';
+import { isKeelError } from '../errors.js';
+import { serveCommand } from './serve.js';
+
+const program = new Command('keel')
+  .description('Keel: caching gateway and operations toolkit')
+  .showHelpAfterError();
+serveCommand(program);
+
+program.parseAsync(process.argv).catch((error: unknown) => {
+  console.error(`keel: ${error instanceof Error ? error.message : String(error)}`);
+  process.exit(isKeelError(error, 'CONFIG_INVALID') ? 2 : 1);
+});

@@ -1,0 +1,69 @@
+/**
+ * `keel serve`: starts the gateway (startServer) with the configuration from the environment and
+ * the flags, prints where everything is, and shuts down cleanly on SIGINT or SIGTERM.
+ */
+import type { Command } from 'commander';
+import pc from 'picocolors';
+import { loadConfig, SETTINGS, type SettingName } from '../config.js';
+import { startServer } from '../server/index.js';
+import { formatBytes } from '../util/bytes.js';
+
+/** Adds one flag per setting of the configuration table, with its variable and default in --help. */
+export function addSettingFlags(command: Command, names: readonly SettingName[]): Command {
+  for (const name of names) {
+    const setting = SETTINGS[name];
+    const boolean = setting.expected === 'true or false';
+    const help = `${setting.description} (${setting.env}${setting.fallback === undefined ? '' : `, default ${setting.fallback}`})`;
+    command.option(boolean ? `--${setting.flag} [value]` : `--${setting.flag} <value>`, help);
+  }
+  return command;
+}
+
+/** The flags commander parsed, keyed by setting name, as text (loadConfig reads them). */
+export function settingFlags(
+  options: Record<string, unknown>,
+  names: readonly SettingName[],
+): Partial<Record<SettingName, string>> {
+  const flags: Partial<Record<SettingName, string>> = {};
+  for (const name of names) {
+    const key = SETTINGS[name].flag.replace(/-([a-z])/g, (_, letter: string) => letter.toUpperCase());
+    const value = options[key];
+    if (value !== undefined) flags[name] = value === true ? 'true' : String(value);
+  }
+  return flags;
+}
+
+export const SERVE_SETTINGS = Object.keys(SETTINGS) as SettingName[];
+
+export function serveCommand(program: Command): void {
+  const command = program
+    .command('serve')
+    .description(
+      'put the cache in front of an HTTP API (the bundled sample origin when no --origin is given)',
+    );
+  addSettingFlags(command, SERVE_SETTINGS).action(async (options: Record<string, unknown>) => {
+    const config = loadConfig(process.env, settingFlags(options, SERVE_SETTINGS));
+    const server = await startServer(config);
+    const perf = server.cache.getPerformanceStats();
+    const lines = [
+      `${pc.bold('Keel')} gateway ready`,
+      `  API        ${pc.cyan(server.url)}   (cached per the routes: ${server.routes.routes.length} routes)`,
+      `  dashboard  ${pc.cyan(`${server.url}/dashboard`)}`,
+      `  metrics    ${pc.cyan(`${server.url}/metrics`)}   status ${pc.cyan(`${server.url}/api/status`)}`,
+      `  origin     ${server.originUrl}${server.sampleOrigin === undefined ? '' : pc.dim('   (bundled sample: a commerce API over embedded PostgreSQL)')}`,
+      `  cache      L1 ${formatBytes(perf.memory.budgetBytes)}${config.redisUrl === undefined ? pc.dim(' · L1 only (set REDIS_URL for the shared L2)') : ` · Redis L2 ${perf.l2?.state}`}`,
+      `  admin      ${config.adminToken === undefined ? pc.dim('off (set KEEL_ADMIN_TOKEN)') : `${server.url}/admin`}`,
+    ];
+    if (server.sampleOrigin !== undefined) {
+      lines.push('', `  try: curl -i ${server.url}/products/1   (twice: X-Cache MISS, then HIT)`);
+    }
+    console.log(lines.join('\n'));
+    const stop = async (signal: string) => {
+      console.log(`\n${signal}: shutting down`);
+      await server.close();
+      process.exit(0);
+    };
+    process.once('SIGINT', () => void stop('SIGINT'));
+    process.once('SIGTERM', () => void stop('SIGTERM'));
+  });
+}

@@ -1,0 +1,256 @@
+/**
+ * Keel's configuration: every setting of `keel serve` and the operations commands, read from the
+ * environment (the seeds' names where they exist: REDIS_URL, LOG_LEVEL; KEEL_* otherwise) and
+ * overridden by command-line flags, validated once at start-up.
+ *
+ * One table (SETTINGS) lists each setting with its variable, its flag, its default and how to read
+ * it; the CLI builds its `--help` from the same table, so the two never disagree. A value that does
+ * not parse fails start-up with a ConfigError naming the variable (or flag) and what was expected.
+ * Durations accept `30s`, `5m`…; sizes `256mb`…
+ */
+import { ConfigError } from './errors.js';
+import { parseBytes } from './util/bytes.js';
+import { parseDuration } from './util/duration.js';
+
+type Reader<T> = (text: string) => T | undefined;
+
+interface Setting<T> {
+  env: string;
+  flag: string;
+  description: string;
+  /** The default as written (shown in --help), or undefined for none. */
+  fallback: string | undefined;
+  /** What a valid value looks like, for the error message. */
+  expected: string;
+  read: Reader<T>;
+  /** Shown as *** in messages and the admin API. */
+  secret?: boolean;
+}
+
+const text: Reader<string> = (value) => (value === '' ? undefined : value);
+const url: Reader<URL> = (value) => {
+  try {
+    const parsed = new URL(value);
+    return parsed.protocol === 'http:' || parsed.protocol === 'https:' ? parsed : undefined;
+  } catch {
+    return undefined;
+  }
+};
+const port: Reader<number> = (value) => {
+  const n = Number(value);
+  return Number.isInteger(n) && n >= 0 && n <= 65535 ? n : undefined;
+};
+const positive: Reader<number> = (value) => {
+  const n = Number(value);
+  return Number.isInteger(n) && n > 0 ? n : undefined;
+};
+const boolean: Reader<boolean> = (value) =>
+  ['1', 'true', 'yes', 'on'].includes(value.toLowerCase())
+    ? true
+    : ['0', 'false', 'no', 'off'].includes(value.toLowerCase())
+      ? false
+      : undefined;
+const duration: Reader<number> = (value) => parseDuration(value);
+const bytes: Reader<number> = (value) => parseBytes(value);
+const memory: Reader<number | 'auto'> = (value) => (value === 'auto' ? 'auto' : parseBytes(value));
+const logLevel: Reader<string> = (value) =>
+  ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(value) ? value : undefined;
+
+/** Keeps the fallback's type, so settings with a default are typed as always present. */
+function setting<T, F extends string | undefined>(
+  definition: Setting<T> & { fallback: F },
+): Setting<T> & { fallback: F } {
+  return definition;
+}
+
+/** Every setting of `keel serve`, in the order `--help` lists them. */
+export const SETTINGS = {
+  origin: setting({
+    env: 'KEEL_ORIGIN',
+    flag: 'origin',
+    description: 'the API to put the cache in front of; without it, the bundled sample origin starts',
+    fallback: undefined,
+    expected: 'an http:// or https:// URL',
+    read: url,
+  }),
+  routes: setting({
+    env: 'KEEL_ROUTES',
+    flag: 'routes',
+    description: 'routes file (YAML): what is cached, how long, what writes invalidate',
+    fallback: undefined,
+    expected: 'a file path',
+    read: text,
+  }),
+  host: setting({
+    env: 'KEEL_HOST',
+    flag: 'host',
+    description: 'address to listen on',
+    fallback: '127.0.0.1',
+    expected: 'an address',
+    read: text,
+  }),
+  port: setting({
+    env: 'KEEL_PORT',
+    flag: 'port',
+    description: 'port to listen on (0: any free port)',
+    fallback: '8080',
+    expected: 'a port number 0–65535',
+    read: port,
+  }),
+  redisUrl: setting({
+    env: 'REDIS_URL',
+    flag: 'redis-url',
+    description: 'Redis for the shared L2 and the invalidation bus; without it, L1 only',
+    fallback: undefined,
+    expected: 'a redis:// or rediss:// URL',
+    read: (value) => (/^rediss?:\/\//.test(value) ? value : undefined),
+    secret: true,
+  }),
+  redisRequired: setting({
+    env: 'KEEL_REDIS_REQUIRED',
+    flag: 'redis-required',
+    description: 'fail start-up when Redis does not answer (else start L1-only and keep trying)',
+    fallback: 'false',
+    expected: 'true or false',
+    read: boolean,
+  }),
+  namespace: setting({
+    env: 'KEEL_NAMESPACE',
+    flag: 'namespace',
+    description: 'cache namespace (shared by the instances of one service)',
+    fallback: 'keel-gateway',
+    expected: '1–64 letters, digits, _ . : -',
+    read: (v) => (/^[A-Za-z0-9_.:-]{1,64}$/.test(v) ? v : undefined),
+  }),
+  memory: setting({
+    env: 'KEEL_MEMORY_MAX_BYTES',
+    flag: 'memory',
+    description: 'L1 byte budget, or auto (a quarter of the heap limit)',
+    fallback: 'auto',
+    expected: 'auto or a size like 256mb',
+    read: memory,
+  }),
+  adminToken: setting({
+    env: 'KEEL_ADMIN_TOKEN',
+    flag: 'admin-token',
+    description: 'enables /admin/* for requests bearing this token',
+    fallback: undefined,
+    expected: 'a token of 16 or more characters',
+    read: (v) => (v.length >= 16 ? v : undefined),
+    secret: true,
+  }),
+  stickyKey: setting({
+    env: 'KEEL_STICKY_KEY',
+    flag: 'sticky-key',
+    description:
+      "what keeps a client on one side of a route's enablement: ip, header:<name> or cookie:<name>",
+    fallback: 'ip',
+    expected: 'ip, header:<name> or cookie:<name>',
+    read: text,
+  }),
+  upstreamTimeout: setting({
+    env: 'KEEL_UPSTREAM_TIMEOUT',
+    flag: 'upstream-timeout',
+    description: 'origin timeout for requests no route sets one for',
+    fallback: '10s',
+    expected: 'a duration like 10s',
+    read: duration,
+  }),
+  upstreamConnections: setting({
+    env: 'KEEL_UPSTREAM_CONNECTIONS',
+    flag: 'upstream-connections',
+    description: 'most connections to the origin',
+    fallback: '128',
+    expected: 'a positive integer',
+    read: positive,
+  }),
+  maxBodyBytes: setting({
+    env: 'KEEL_MAX_BODY_BYTES',
+    flag: 'max-body-bytes',
+    description: 'largest request or response body the gateway relays',
+    fallback: '8mb',
+    expected: 'a size like 8mb',
+    read: bytes,
+  }),
+  trustProxy: setting({
+    env: 'KEEL_TRUST_PROXY',
+    flag: 'trust-proxy',
+    description: 'take the client IP from X-Forwarded-For (behind a load balancer)',
+    fallback: 'false',
+    expected: 'true or false',
+    read: boolean,
+  }),
+  originHealthPath: setting({
+    env: 'KEEL_ORIGIN_HEALTH_PATH',
+    flag: 'origin-health-path',
+    description: 'path /health/ready asks the origin for',
+    fallback: '/',
+    expected: 'a path starting with /',
+    read: (v) => (v.startsWith('/') ? v : undefined),
+  }),
+  sampleLatency: setting({
+    env: 'KEEL_SAMPLE_LATENCY',
+    flag: 'sample-latency',
+    description: 'added latency of the bundled sample origin',
+    fallback: '40ms',
+    expected: 'a duration like 40ms',
+    read: duration,
+  }),
+  logLevel: setting({
+    env: 'LOG_LEVEL',
+    flag: 'log-level',
+    description: 'fatal, error, warn, info, debug, trace or silent',
+    fallback: 'info',
+    expected: 'a pino level',
+    read: logLevel,
+  }),
+} as const;
+
+type Settings = typeof SETTINGS;
+export type SettingName = keyof Settings;
+type ValueOf<S> = S extends Setting<infer T> ? T : never;
+export type ServeConfig = {
+  [K in SettingName]: Settings[K]['fallback'] extends string
+    ? ValueOf<Settings[K]>
+    : ValueOf<Settings[K]> | undefined;
+};
+
+/**
+ * The configuration from `flags` (by setting name, as commander parsed them) over `env`. Throws a
+ * ConfigError naming the flag or variable of the first value that does not parse.
+ */
+export function loadConfig(
+  env: NodeJS.ProcessEnv,
+  flags: Partial<Record<SettingName, string>> = {},
+): ServeConfig {
+  const config: Record<string, unknown> = {};
+  for (const [name, definition] of Object.entries(SETTINGS) as [SettingName, Setting<unknown>][]) {
+    const fromFlag = flags[name];
+    const raw = fromFlag ?? env[definition.env] ?? definition.fallback;
+    if (raw === undefined) continue;
+    const value = definition.read(String(raw));
+    if (value === undefined) {
+      const source =
+        fromFlag !== undefined
+          ? `--${definition.flag}`
+          : env[definition.env] !== undefined
+            ? definition.env
+            : `${definition.env} (default)`;
+      const shown = definition.secret ? '***' : JSON.stringify(raw);
+      throw new ConfigError(source, `expected ${definition.expected} (got ${shown})`);
+    }
+    config[name] = value;
+  }
+  return config as ServeConfig;
+}
+
+/** The configuration for display: secrets replaced by ***, URLs as text. */
+export function describeConfig(config: ServeConfig): Record<string, unknown> {
+  const shown: Record<string, unknown> = {};
+  for (const [name, definition] of Object.entries(SETTINGS) as [SettingName, Setting<unknown>][]) {
+    const value = config[name];
+    if (value === undefined) continue;
+    shown[definition.env] = definition.secret ? '***' : value instanceof URL ? value.href : value;
+  }
+  return shown;
+}

@@ -1,0 +1,231 @@
+/**
+ * KeelMetrics: the Prometheus metrics of `keel serve` (prom-client), in one registry.
+ *
+ * Two kinds, as the house rules want: the HTTP layer observes each request into counters and
+ * histograms (a gateway request already costs microseconds; an observation is a few hundred
+ * nanoseconds), and the cache's figures are read from the cache's own counters only when
+ * Prometheus scrapes (`collect` callbacks), so the cache's hot path carries no metrics code.
+ * This module imports nothing of the rest of Keel: the server hands it numbers (`CacheFigures`).
+ *
+ * Names follow Prometheus' conventions (`promtool check metrics` passes): prefix `keel_`, base
+ * units in the name, `_total` on counters; labels only from bounded sets — the route's name from
+ * the routes file (or `unrouted`), the method, the status, the cache outcome, the tier.
+ */
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+
+/** Cache outcome of a gateway request, as the `X-Cache` header says it. */
+export type CacheOutcome = 'HIT' | 'MISS' | 'STALE' | 'REVALIDATED' | 'BYPASS';
+
+/** The cache's figures, read at scrape time. */
+export interface CacheFigures {
+  l1Hits: number;
+  l2Hits: number;
+  misses: number;
+  staleServed: number;
+  entries: number;
+  bytes: number;
+  budgetBytes: number;
+  evictions: number;
+  expirations: number;
+  compressionRatio: number;
+  /** Latency quantiles of the last samples, in seconds, by tier. */
+  latency: Record<'l1_hit' | 'l2_hit' | 'miss', { p50: number; p99: number }>;
+  /** Undefined without Redis. */
+  redis?: {
+    breaker: 'closed' | 'open' | 'half-open';
+    connected: boolean;
+    errors: number;
+    timeouts: number;
+    busPublished: number;
+    busReceived: number;
+    busLagP99Seconds: number;
+  };
+}
+
+/** Seconds: from 0.5 ms (a cache hit through the gateway) to 10 s (an upstream timeout). */
+const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+const BREAKER_STATES = ['closed', 'half-open', 'open'] as const;
+
+export class KeelMetrics {
+  readonly registry = new Registry();
+  private readonly requests: Counter<'route' | 'method' | 'status' | 'cache'>;
+  private readonly requestSeconds: Histogram<'route' | 'cache'>;
+  private readonly upstreamSeconds: Histogram<'route'>;
+  private readonly upstreamErrors: Counter<'route' | 'reason'>;
+
+  constructor(readCache: () => CacheFigures, readEnablement: () => ReadonlyMap<string, number>) {
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry, prefix: 'keel_' });
+    this.requests = new Counter({
+      name: 'keel_http_requests_total',
+      help: 'HTTP requests answered by the gateway, by route, method, status and cache outcome.',
+      labelNames: ['route', 'method', 'status', 'cache'],
+      registers,
+    });
+    this.requestSeconds = new Histogram({
+      name: 'keel_http_request_duration_seconds',
+      help: 'Time to answer a gateway request, by route and cache outcome.',
+      labelNames: ['route', 'cache'],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.upstreamSeconds = new Histogram({
+      name: 'keel_upstream_request_duration_seconds',
+      help: 'Time the origin took to answer, by route.',
+      labelNames: ['route'],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.upstreamErrors = new Counter({
+      name: 'keel_upstream_errors_total',
+      help: 'Origin requests that failed, by route and reason (timeout, unavailable, too_large, status_5xx).',
+      labelNames: ['route', 'reason'],
+      registers,
+    });
+    cacheCollectors(readCache, registers);
+    new Gauge({
+      name: 'keel_route_enabled_ratio',
+      help: "Share of a read route's requests served through the cache (0 to 1).",
+      labelNames: ['route'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [route, percent] of readEnablement()) this.set({ route }, percent / 100);
+      },
+    });
+  }
+
+  observeRequest(route: string, method: string, status: number, cache: CacheOutcome, seconds: number): void {
+    this.requests.inc({ route, method, status: String(status), cache });
+    this.requestSeconds.observe({ route, cache }, seconds);
+  }
+
+  observeUpstream(route: string, seconds: number): void {
+    this.upstreamSeconds.observe({ route }, seconds);
+  }
+
+  upstreamFailed(route: string, reason: 'timeout' | 'unavailable' | 'too_large' | 'status_5xx'): void {
+    this.upstreamErrors.inc({ route, reason });
+  }
+
+  text(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+}
+
+/** The cache's gauges and counters, each reading `readCache()` when scraped. */
+function cacheCollectors(readCache: () => CacheFigures, registers: Registry[]): void {
+  new Counter({
+    name: 'keel_cache_requests_total',
+    help: 'Cache lookups by tier and result: an L1 miss goes on to L2 (when configured), an L2 miss to the origin.',
+    labelNames: ['tier', 'result'],
+    registers,
+    collect() {
+      const c = readCache();
+      this.reset();
+      this.inc({ tier: 'l1', result: 'hit' }, c.l1Hits);
+      this.inc({ tier: 'l1', result: 'miss' }, c.l2Hits + c.misses);
+      if (c.redis !== undefined) {
+        this.inc({ tier: 'l2', result: 'hit' }, c.l2Hits);
+        this.inc({ tier: 'l2', result: 'miss' }, c.misses);
+      }
+    },
+  });
+  const gauge = (name: string, help: string, read: (c: CacheFigures) => number) =>
+    new Gauge({
+      name,
+      help,
+      registers,
+      collect() {
+        this.set(read(readCache()));
+      },
+    });
+  const counter = (name: string, help: string, read: (c: CacheFigures) => number) =>
+    new Counter({
+      name,
+      help,
+      registers,
+      collect() {
+        this.reset();
+        this.inc(read(readCache()));
+      },
+    });
+  counter(
+    'keel_cache_stale_served_total',
+    'Stale values served within grace (origin slow or failing).',
+    (c) => c.staleServed,
+  );
+  gauge('keel_cache_entries', 'Entries held in the in-process L1.', (c) => c.entries);
+  gauge('keel_cache_memory_bytes', 'Bytes the L1 entries are charged.', (c) => c.bytes);
+  gauge('keel_cache_memory_budget_bytes', 'The L1 byte budget.', (c) => c.budgetBytes);
+  counter('keel_cache_evictions_total', 'L1 entries evicted to stay within the budget.', (c) => c.evictions);
+  counter(
+    'keel_cache_expirations_total',
+    'L1 entries removed because their TTL passed.',
+    (c) => c.expirations,
+  );
+  gauge(
+    'keel_cache_compression_ratio',
+    'Stored ÷ raw bytes of the values the codec decided on (1 = none).',
+    (c) => c.compressionRatio,
+  );
+  new Gauge({
+    name: 'keel_cache_latency_seconds',
+    help: 'Recent cache latency quantiles by tier (sampled one request in eight).',
+    labelNames: ['tier', 'quantile'],
+    registers,
+    collect() {
+      const { latency } = readCache();
+      this.reset();
+      for (const [tier, q] of Object.entries(latency)) {
+        this.set({ tier, quantile: '0.5' }, q.p50);
+        this.set({ tier, quantile: '0.99' }, q.p99);
+      }
+    },
+  });
+  new Gauge({
+    name: 'keel_redis_breaker_state',
+    help: 'State of the circuit breaker in front of Redis (1 for the current state).',
+    labelNames: ['state'],
+    registers,
+    collect() {
+      const redis = readCache().redis;
+      this.reset();
+      if (redis === undefined) return;
+      for (const state of BREAKER_STATES) this.set({ state }, redis.breaker === state ? 1 : 0);
+    },
+  });
+  gauge(
+    'keel_redis_connected',
+    'Whether the Redis command connection is up (1) or not (0, also without Redis).',
+    (c) => (c.redis?.connected ? 1 : 0),
+  );
+  counter(
+    'keel_redis_errors_total',
+    'Redis calls that failed (timeouts included).',
+    (c) => c.redis?.errors ?? 0,
+  );
+  counter('keel_redis_timeouts_total', 'Redis calls that timed out.', (c) => c.redis?.timeouts ?? 0);
+  new Counter({
+    name: 'keel_bus_messages_total',
+    help: 'Invalidation bus messages, by direction.',
+    labelNames: ['direction'],
+    registers,
+    collect() {
+      const redis = readCache().redis;
+      this.reset();
+      if (redis === undefined) return;
+      this.inc({ direction: 'published' }, redis.busPublished);
+      this.inc({ direction: 'received' }, redis.busReceived);
+    },
+  });
+  gauge(
+    'keel_bus_lag_seconds',
+    'p99 delay between a change on another instance and its arrival here.',
+    (c) => c.redis?.busLagP99Seconds ?? 0,
+  );
+}

@@ -1,0 +1,120 @@
+/**
+ * The admin API, `/admin/*`: registered only when KEEL_ADMIN_TOKEN is set, and answering only
+ * requests with `Authorization: Bearer <token>`. The token is compared in constant time (SHA-256
+ * digests of both, so neither the length nor a prefix leaks through timing); a wrong or missing
+ * token gets 401 with no detail.
+ *
+ *   POST /admin/invalidate          { url } | { tags } | { pattern }  → { removed }
+ *   POST /admin/flush                                                  → { flushed: true }
+ *   GET  /admin/routes                                                 → the routes and their enablement
+ *   PUT  /admin/routes/:name/enabled { percent: 0–100 }                → { name, enabledPercent }
+ *   GET  /admin/config                                                 → the effective configuration, secrets as ***
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
+import type { OptimizedCacheManager } from '../cache/index.js';
+import { baseKey } from './cache-key.js';
+import type { RouteTable } from './route-table.js';
+
+export interface AdminOptions {
+  token: string;
+  cache: OptimizedCacheManager;
+  routes: RouteTable;
+  config: () => Record<string, unknown>;
+}
+
+const invalidateBody = {
+  type: 'object',
+  properties: {
+    url: { type: 'string', pattern: '^/' },
+    tags: { type: 'array', items: { type: 'string', minLength: 1 }, minItems: 1 },
+    pattern: { type: 'string', minLength: 1 },
+  },
+  minProperties: 1,
+  maxProperties: 1,
+  additionalProperties: false,
+} as const;
+
+export async function adminRoutes(app: FastifyInstance, options: AdminOptions): Promise<void> {
+  const expected = digest(options.token);
+  app.addHook('onRequest', async (request, reply) => {
+    const header = request.headers.authorization;
+    const given = typeof header === 'string' && header.startsWith('Bearer ') ? header.slice(7) : '';
+    if (!timingSafeEqual(digest(given), expected)) {
+      reply.code(401).send({ error: { code: 'UNAUTHORIZED', message: 'Unauthorized.' } });
+    }
+  });
+
+  app.post<{ Body: { url?: string; tags?: string[]; pattern?: string } }>(
+    '/invalidate',
+    { schema: { body: invalidateBody } },
+    async (request) => {
+      const { url, tags, pattern } = request.body;
+      if (url !== undefined) {
+        const at = url.indexOf('?');
+        const path = at < 0 ? url : url.slice(0, at);
+        const key = baseKey(path, at < 0 ? '' : url.slice(at));
+        // The URL's entry, and its Vary variants (keyed `<key>\n<header values>`).
+        const removed =
+          Number(await options.cache.delete(key)) + (await options.cache.invalidate(`${escapeGlob(key)}\n*`));
+        return { removed };
+      }
+      if (tags !== undefined) return { removed: await options.cache.invalidateTags(tags) };
+      return { removed: await options.cache.invalidate(pattern as string) };
+    },
+  );
+
+  app.post('/flush', async () => {
+    await options.cache.clear();
+    return { flushed: true };
+  });
+
+  app.get('/routes', async () =>
+    options.routes.routes.map((route) => ({
+      name: route.name,
+      kind: route.kind,
+      path: route.path,
+      methods: route.methods,
+      enabledPercent: route.kind === 'read' ? options.routes.enabledPercent(route) : null,
+    })),
+  );
+
+  app.put<{ Params: { name: string }; Body: { percent: number } }>(
+    '/routes/:name/enabled',
+    {
+      schema: {
+        body: {
+          type: 'object',
+          properties: { percent: { type: 'integer', minimum: 0, maximum: 100 } },
+          required: ['percent'],
+          additionalProperties: false,
+        },
+      },
+    },
+    async (request, reply) => {
+      const route = options.routes.route(request.params.name);
+      if (route === undefined || route.kind !== 'read') {
+        return reply.code(404).send({
+          error: {
+            code: 'NOT_FOUND',
+            message: `No read route named "${request.params.name}"; GET /admin/routes lists them.`,
+          },
+        });
+      }
+      options.routes.setEnabledPercent(route, request.body.percent);
+      request.log.info({ route: route.name, percent: request.body.percent }, 'route enablement changed');
+      return { name: route.name, enabledPercent: request.body.percent };
+    },
+  );
+
+  app.get('/config', async () => options.config());
+}
+
+function digest(text: string): Buffer {
+  return createHash('sha256').update(text).digest();
+}
+
+/** The key as a glob that matches only itself. */
+function escapeGlob(key: string): string {
+  return key.replace(/[*?[\]\\]/g, '\\$&');
+}

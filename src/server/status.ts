@@ -1,0 +1,193 @@
+/**
+ * `/api/status`: the gateway's state as JSON — what the dashboard draws, `keel status` checks
+ * against the thresholds, and `keel analyze` collects — and its recent history.
+ *
+ * The history is a ring of snapshots taken every HISTORY_INTERVAL_MS (one hour's worth), of the
+ * cumulative counters only; rates are the differences between snapshots, computed by the reader.
+ */
+import type { OptimizedCacheManager, PerformanceStats } from '../cache/index.js';
+import type { CacheFigures } from '../observability/index.js';
+import type { GatewayStats, RouteFigures, TotalFigures } from './gateway-stats.js';
+import type { RouteTable } from './route-table.js';
+
+const HISTORY_INTERVAL_MS = 10_000;
+const HISTORY_LENGTH = 360;
+
+export interface StatusSnapshot {
+  at: string;
+  uptimeSeconds: number;
+  origin: { url: string; sample: boolean };
+  http: TotalFigures;
+  cache: {
+    hitRate: number;
+    l1HitRate: number;
+    l2HitRate: number;
+    requests: PerformanceStats['requests'];
+    memory: { bytes: number; budgetBytes: number; utilization: number; entries: number };
+    evictions: number;
+    redis: { state: string; breaker: string; errors: number; busLagP99Ms: number } | null;
+  };
+  routes: (RouteFigures & { kind: string; path: string; enabledPercent: number })[];
+  process: { rssBytes: number; heapUsedBytes: number; heapLimitBytes: number; cpuSeconds: number };
+}
+
+/** Counters are cumulative; latency percentiles are of the requests since the previous point. */
+export interface HistoryPoint {
+  at: number;
+  requests: number;
+  errors: number;
+  cacheHits: number;
+  cacheLookups: number;
+  p50Ms: number;
+  p95Ms: number;
+  p99Ms: number;
+  memoryBytes: number;
+  budgetBytes: number;
+  rssBytes: number;
+}
+
+export class StatusReporter {
+  private readonly startedAt = Date.now();
+  private readonly history: HistoryPoint[] = [];
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(
+    private readonly cache: OptimizedCacheManager,
+    private readonly stats: GatewayStats,
+    private readonly routes: RouteTable,
+    private readonly origin: { url: string; sample: boolean },
+    intervalMs = HISTORY_INTERVAL_MS,
+  ) {
+    this.timer = setInterval(() => this.record(), intervalMs);
+    this.timer.unref();
+    this.record();
+  }
+
+  snapshot(): StatusSnapshot {
+    const perf = this.cache.getPerformanceStats();
+    const byRoute = new Map(this.stats.figures().map((figures) => [figures.route, figures]));
+    const memory = process.memoryUsage();
+    const cpu = process.cpuUsage();
+    return {
+      at: new Date().toISOString(),
+      uptimeSeconds: Math.round((Date.now() - this.startedAt) / 1000),
+      origin: this.origin,
+      http: this.stats.totals(),
+      cache: {
+        hitRate: perf.hitRate.overall,
+        l1HitRate: perf.hitRate.l1,
+        l2HitRate: perf.hitRate.l2,
+        requests: perf.requests,
+        memory: {
+          bytes: perf.memory.bytes,
+          budgetBytes: perf.memory.budgetBytes,
+          utilization: perf.memory.utilization,
+          entries: perf.memory.entries,
+        },
+        evictions: perf.eviction.evictions,
+        redis:
+          perf.l2 === undefined
+            ? null
+            : {
+                state: perf.l2.state,
+                breaker: perf.l2.breaker,
+                errors: perf.l2.errors,
+                busLagP99Ms: perf.l2.bus.lagMs.p99,
+              },
+      },
+      routes: [
+        ...this.routes.routes.map((route) => ({
+          ...(byRoute.get(route.name) ?? emptyFigures(route.name)),
+          kind: route.kind,
+          path: route.path,
+          enabledPercent: this.routes.enabledPercent(route),
+        })),
+        ...[...byRoute.values()]
+          .filter((figures) => this.routes.route(figures.route) === undefined)
+          .map((figures) => ({ ...figures, kind: 'unrouted', path: '*', enabledPercent: 0 })),
+      ],
+      process: {
+        rssBytes: memory.rss,
+        heapUsedBytes: memory.heapUsed,
+        heapLimitBytes: perf.memory.heapLimitBytes,
+        cpuSeconds: (cpu.user + cpu.system) / 1e6,
+      },
+    };
+  }
+
+  recent(): readonly HistoryPoint[] {
+    return this.history;
+  }
+
+  close(): void {
+    clearInterval(this.timer);
+  }
+
+  private record(): void {
+    const totals = this.stats.totals();
+    const recent = this.stats.takeRecentLatency();
+    const perf = this.cache.getPerformanceStats();
+    this.history.push({
+      at: Date.now(),
+      requests: totals.requests,
+      errors: totals.errors,
+      cacheHits: perf.requests.l1Hits + perf.requests.l2Hits,
+      cacheLookups: perf.requests.total,
+      p50Ms: recent.p50,
+      p95Ms: recent.p95,
+      p99Ms: recent.p99,
+      memoryBytes: perf.memory.bytes,
+      budgetBytes: perf.memory.budgetBytes,
+      rssBytes: process.memoryUsage.rss(),
+    });
+    if (this.history.length > HISTORY_LENGTH) this.history.shift();
+  }
+}
+
+/** The cache's figures as the Prometheus collectors read them. */
+export function cacheFigures(cache: OptimizedCacheManager): CacheFigures {
+  const perf = cache.getPerformanceStats();
+  const seconds = (ms: number) => ms / 1000;
+  return {
+    l1Hits: perf.requests.l1Hits,
+    l2Hits: perf.requests.l2Hits,
+    misses: perf.requests.misses,
+    staleServed: perf.requests.staleServed,
+    entries: perf.memory.entries,
+    bytes: perf.memory.bytes,
+    budgetBytes: perf.memory.budgetBytes,
+    evictions: perf.eviction.evictions,
+    expirations: perf.eviction.expirations,
+    compressionRatio: perf.compression.ratio,
+    latency: {
+      l1_hit: { p50: seconds(perf.latency.l1Hit.p50), p99: seconds(perf.latency.l1Hit.p99) },
+      l2_hit: { p50: seconds(perf.latency.l2Hit.p50), p99: seconds(perf.latency.l2Hit.p99) },
+      miss: { p50: seconds(perf.latency.miss.p50), p99: seconds(perf.latency.miss.p99) },
+    },
+    redis:
+      perf.l2 === undefined
+        ? undefined
+        : {
+            breaker: perf.l2.breaker,
+            connected: perf.l2.state !== 'disconnected',
+            errors: perf.l2.errors,
+            timeouts: perf.l2.timeouts,
+            busPublished: perf.l2.bus.published,
+            busReceived: perf.l2.bus.received,
+            busLagP99Seconds: seconds(perf.l2.bus.lagMs.p99),
+          },
+  };
+}
+
+function emptyFigures(route: string): RouteFigures {
+  const none = { count: 0, mean: 0, p50: 0, p90: 0, p95: 0, p99: 0, p999: 0, max: 0 };
+  return {
+    route,
+    requests: 0,
+    outcomes: { HIT: 0, MISS: 0, STALE: 0, REVALIDATED: 0, BYPASS: 0 },
+    statuses: { '2xx': 0, '3xx': 0, '4xx': 0, '5xx': 0 },
+    hitRate: 0,
+    latencyMs: none,
+    upstream: { requests: 0, failures: 0, latencyMs: none },
+  };
+}
