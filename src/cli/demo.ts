@@ -1,5 +1,5 @@
 /**
- * `npm start` (until the gateway exists): a one-minute-or-less tour of the cache.
+ * `npm run tour`: a one-minute-or-less tour of the cache library, without the gateway.
  *
  * A simulated commerce origin (products, inventory, customers) answers in 20–60 ms. Virtual
  * clients request Zipf-distributed keys through `getOrSet`, with inventory writes invalidating by
