@@ -9,7 +9,7 @@ import { LOOPBACK } from './free-port.js';
 
 export interface OriginAnswer {
   status?: number;
-  headers?: Record<string, string | string[]>;
+  headers?: Record<string, string | string[] | undefined>;
   body?: string;
   /** Wait this long before answering. */
   delayMs?: number;
@@ -50,7 +50,10 @@ export async function startTestOrigin(handler: OriginHandler): Promise<TestOrigi
       received.push(seen);
       const answer = await current(seen);
       if (answer.delayMs !== undefined) await new Promise((resolve) => setTimeout(resolve, answer.delayMs));
-      response.writeHead(answer.status ?? 200, { 'content-type': 'application/json', ...answer.headers });
+      const headers = Object.entries({ 'content-type': 'application/json', ...answer.headers }).filter(
+        (entry): entry is [string, string | string[]] => entry[1] !== undefined,
+      );
+      response.writeHead(answer.status ?? 200, Object.fromEntries(headers));
       response.end(answer.body ?? '');
     });
   });
