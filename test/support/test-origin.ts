@@ -50,10 +50,9 @@ export async function startTestOrigin(handler: OriginHandler): Promise<TestOrigi
       received.push(seen);
       const answer = await current(seen);
       if (answer.delayMs !== undefined) await new Promise((resolve) => setTimeout(resolve, answer.delayMs));
-      const headers = Object.entries({ 'content-type': 'application/json', ...answer.headers }).filter(
-        (entry): entry is [string, string | string[]] => entry[1] !== undefined,
-      );
-      response.writeHead(answer.status ?? 200, Object.fromEntries(headers));
+      const headers: Record<string, string | string[]> = { 'content-type': 'application/json' };
+      for (const [name, value] of Object.entries(answer.headers ?? {})) if (value !== undefined) headers[name] = value;
+      response.writeHead(answer.status ?? 200, headers);
       response.end(answer.body ?? '');
     });
   });
