@@ -5,12 +5,14 @@
  */
 import { Command } from 'commander';
 import { isKeelError } from '../errors.js';
+import { monitoringCommand } from './monitoring.js';
 import { serveCommand } from './serve.js';
 
 const program = new Command('keel')
   .description('Keel: caching gateway and operations toolkit')
   .showHelpAfterError();
 serveCommand(program);
+monitoringCommand(program);
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   console.error(`keel: ${error instanceof Error ? error.message : String(error)}`);

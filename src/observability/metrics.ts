@@ -11,6 +11,7 @@
  * units in the name, `_total` on counters; labels only from bounded sets — the route's name from
  * the routes file (or `unrouted`), the method, the status, the cache outcome, the tier.
  */
+import { getHeapStatistics } from 'node:v8';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 
 /** Cache outcome of a gateway request, as the `X-Cache` header says it. */
@@ -45,6 +46,11 @@ export interface CacheFigures {
 /** Seconds: from 0.5 ms (a cache hit through the gateway) to 10 s (an upstream timeout). */
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 const BREAKER_STATES = ['closed', 'half-open', 'open'] as const;
+const MISNAMED_DEFAULTS = [
+  'keel_nodejs_active_handles_total',
+  'keel_nodejs_active_requests_total',
+  'keel_nodejs_active_resources_total',
+];
 
 export class KeelMetrics {
   readonly registry = new Registry();
@@ -56,6 +62,9 @@ export class KeelMetrics {
   constructor(readCache: () => CacheFigures, readEnablement: () => ReadonlyMap<string, number>) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry, prefix: 'keel_' });
+    // prom-client names these gauges `_total`, which Prometheus reserves for counters (promtool
+    // check metrics refuses them); its keel_nodejs_active_resources{type} gauge says the same.
+    for (const misnamed of MISNAMED_DEFAULTS) this.registry.removeSingleMetric(misnamed);
     this.requests = new Counter({
       name: 'keel_http_requests_total',
       help: 'HTTP requests answered by the gateway, by route, method, status and cache outcome.',
@@ -83,6 +92,14 @@ export class KeelMetrics {
       registers,
     });
     cacheCollectors(readCache, registers);
+    new Gauge({
+      name: 'keel_nodejs_heap_limit_bytes',
+      help: 'The V8 heap size limit (--max-old-space-size), the base of heap usage alerts.',
+      registers,
+      collect() {
+        this.set(getHeapStatistics().heap_size_limit);
+      },
+    });
     new Gauge({
       name: 'keel_route_enabled_ratio',
       help: "Share of a read route's requests served through the cache (0 to 1).",
@@ -175,15 +192,15 @@ function cacheCollectors(readCache: () => CacheFigures, registers: Registry[]): 
   );
   new Gauge({
     name: 'keel_cache_latency_seconds',
-    help: 'Recent cache latency quantiles by tier (sampled one request in eight).',
-    labelNames: ['tier', 'quantile'],
+    help: 'Cache latency percentiles by tier, of requests sampled one in eight (a gauge: not a summary).',
+    labelNames: ['tier', 'percentile'],
     registers,
     collect() {
       const { latency } = readCache();
       this.reset();
       for (const [tier, q] of Object.entries(latency)) {
-        this.set({ tier, quantile: '0.5' }, q.p50);
-        this.set({ tier, quantile: '0.99' }, q.p99);
+        this.set({ tier, percentile: '50' }, q.p50);
+        this.set({ tier, percentile: '99' }, q.p99);
       }
     },
   });

@@ -1,7 +1,8 @@
 /**
- * Finding the Redis programs on PATH, and saying how to install them when they are missing.
+ * Finding the programs the integration tests run (Redis, Prometheus, Alertmanager's amtool,
+ * Chromium) on PATH, and saying how to install them when they are missing.
  *
- * The integration tests run real Redis, so a missing program is a set-up problem the developer
+ * The integration tests run the real thing, so a missing program is a set-up problem the developer
  * must fix: the error names the Debian package that provides it rather than failing later with a
  * bare ENOENT from spawn.
  */
@@ -14,6 +15,11 @@ const DEBIAN_PACKAGES = {
   'redis-server': 'redis-server',
   'redis-cli': 'redis-tools',
   setpriv: 'util-linux',
+  prometheus: 'prometheus',
+  promtool: 'prometheus',
+  amtool: 'prometheus-alertmanager',
+  chromium: 'chromium',
+  nginx: 'nginx',
 } as const;
 
 export type Program = keyof typeof DEBIAN_PACKAGES;

@@ -51,7 +51,8 @@ export async function startTestOrigin(handler: OriginHandler): Promise<TestOrigi
       const answer = await current(seen);
       if (answer.delayMs !== undefined) await new Promise((resolve) => setTimeout(resolve, answer.delayMs));
       const headers: Record<string, string | string[]> = { 'content-type': 'application/json' };
-      for (const [name, value] of Object.entries(answer.headers ?? {})) if (value !== undefined) headers[name] = value;
+      for (const [name, value] of Object.entries(answer.headers ?? {}))
+        if (value !== undefined) headers[name] = value;
       response.writeHead(answer.status ?? 200, headers);
       response.end(answer.body ?? '');
     });

@@ -1,0 +1,305 @@
+/**
+ * The thresholds table: one row per thing Keel is watched for, with the target to stay within and
+ * the levels past which it alerts, by severity. It is the single source of the figures: the
+ * Prometheus alerting rules (alert-rules.ts), their unit tests, `keel status`'s colours and the
+ * rollout guards all read it, so a threshold is changed in one place.
+ *
+ * Figures come from the project's source documents: error rate (target 0.1 %, alerts at 1 % and
+ * 5 %, critical as an automatic-rollback trigger over 5 minutes), response time (p95 < 500 ms;
+ * p99 > 10 s over 5 minutes is critical), resource use (CPU, memory, disk: target < 70 %, then
+ * low / medium / high at 70 / 80 / 90 %), cache hit rate ≥ 60 %, cache memory < 70 % of its budget,
+ * and the Redis tier's own health (the breaker, the invalidation bus's 50 ms lag target).
+ *
+ * Severities and what they ask of people: critical — act now (15 minutes); high — within the
+ * hour; medium — within 4 hours; low — within a day (Alertmanager routes them: alertmanager.ts).
+ *
+ * Each row has `fixture`: the Prometheus series that make its expression read a given value, so
+ * the generated `promtool test rules` file can fire every alert from synthetic data and check that
+ * it stays silent just below its threshold.
+ */
+
+export type Severity = 'critical' | 'high' | 'medium' | 'low';
+export const SEVERITIES: readonly Severity[] = ['critical', 'high', 'medium', 'low'];
+
+/** A series for `promtool test rules`: its selector and its values in expanding notation (`0+10x20`). */
+export interface FixtureSeries {
+  series: string;
+  values: string;
+}
+
+export interface Level {
+  severity: Severity;
+  /** The value past which the alert fires (above it, or below it for `direction: 'below'`). */
+  threshold: number;
+  /** How long it must hold first (Prometheus `for`). */
+  for: string;
+}
+
+export interface ThresholdRow {
+  /** CamelCase name, the stem of the alerts' names (`KeelErrorRate` + `Critical`). */
+  name: string;
+  title: string;
+  unit: 'ratio' | 'seconds' | 'count';
+  /** `above`: larger is worse; `below`: smaller is worse. */
+  direction: 'above' | 'below';
+  /** The value healthy operation stays within (on the good side of it). */
+  target: number;
+  levels: readonly Level[];
+  /** PromQL giving the watched value. */
+  expr: string;
+  /** Input series (one sample a minute) under which `expr` reads `value`. */
+  fixture: (value: number) => FixtureSeries[];
+  /** Anchor in docs/monitoring.md with what to do. */
+  runbook: string;
+}
+
+/** Samples in a fixture series: enough for the longest `for` (1 h) plus a rate window. */
+const FIXTURE_MINUTES = 120;
+const RATE = '5m';
+
+/** A counter increasing by `perMinute` each minute for the fixture's length. */
+function counter(series: string, perMinute: number): FixtureSeries {
+  return { series, values: `0+${round(perMinute)}x${FIXTURE_MINUTES}` };
+}
+
+function gauge(series: string, value: number): FixtureSeries {
+  return { series, values: `${round(value)}x${FIXTURE_MINUTES}` };
+}
+
+function round(value: number): string {
+  return String(Number(value.toPrecision(12)));
+}
+
+/** Requests a minute in the fixtures of ratio rows (large, so rates resolve fine differences). */
+const REQUESTS = 100_000;
+
+/**
+ * Fixture under which the q-quantile of the request latency is `seconds`: no request up to half of
+ * it, all of them in the next bucket, whose bound is placed so that histogram_quantile's linear
+ * interpolation inside it lands on `seconds`.
+ */
+function latencyFixture(q: number) {
+  return (seconds: number): FixtureSeries[] => {
+    const low = seconds / 2;
+    const high = low + (seconds - low) / q;
+    const bucket = (le: string, perMinute: number) =>
+      counter(
+        `keel_http_request_duration_seconds_bucket{job="keel",instance="a",route="r",cache="MISS",le="${le}"}`,
+        perMinute,
+      );
+    return [bucket(round(low), 0), bucket(round(high), REQUESTS), bucket('+Inf', REQUESTS)];
+  };
+}
+
+export const THRESHOLDS: readonly ThresholdRow[] = [
+  {
+    name: 'KeelDown',
+    title: 'Gateway instances Prometheus can scrape (up)',
+    unit: 'count',
+    direction: 'below',
+    target: 1,
+    levels: [{ severity: 'critical', threshold: 1, for: '1m' }],
+    expr: 'up{job="keel"}',
+    fixture: (value) => [gauge('up{job="keel",instance="a"}', value)],
+    runbook: 'instance-down',
+  },
+  {
+    name: 'KeelErrorRate',
+    title: 'Share of gateway answers that are 5xx errors',
+    unit: 'ratio',
+    direction: 'above',
+    target: 0.001,
+    levels: [
+      { severity: 'critical', threshold: 0.05, for: '5m' },
+      { severity: 'high', threshold: 0.01, for: '5m' },
+      { severity: 'medium', threshold: 0.005, for: '15m' },
+    ],
+    expr: `sum(rate(keel_http_requests_total{status=~"5.."}[${RATE}])) / sum(rate(keel_http_requests_total[${RATE}]))`,
+    fixture: (value) => [
+      counter(
+        'keel_http_requests_total{job="keel",instance="a",route="r",method="GET",status="502",cache="MISS"}',
+        REQUESTS * value,
+      ),
+      counter(
+        'keel_http_requests_total{job="keel",instance="a",route="r",method="GET",status="200",cache="HIT"}',
+        REQUESTS * (1 - value),
+      ),
+    ],
+    runbook: 'error-rate',
+  },
+  {
+    name: 'KeelLatencyP95',
+    title: '95th percentile of the time to answer',
+    unit: 'seconds',
+    direction: 'above',
+    target: 0.5,
+    levels: [
+      { severity: 'high', threshold: 1, for: '10m' },
+      { severity: 'medium', threshold: 0.5, for: '10m' },
+    ],
+    expr: `histogram_quantile(0.95, sum by (le) (rate(keel_http_request_duration_seconds_bucket[${RATE}])))`,
+    fixture: latencyFixture(0.95),
+    runbook: 'latency',
+  },
+  {
+    name: 'KeelLatencyP99',
+    title: '99th percentile of the time to answer',
+    unit: 'seconds',
+    direction: 'above',
+    target: 1,
+    levels: [
+      { severity: 'critical', threshold: 10, for: '5m' },
+      { severity: 'high', threshold: 2.5, for: '10m' },
+    ],
+    expr: `histogram_quantile(0.99, sum by (le) (rate(keel_http_request_duration_seconds_bucket[${RATE}])))`,
+    fixture: latencyFixture(0.99),
+    runbook: 'latency',
+  },
+  {
+    name: 'KeelCacheHitRate',
+    title: 'Share of cacheable requests answered from the cache',
+    unit: 'ratio',
+    direction: 'below',
+    target: 0.6,
+    levels: [
+      { severity: 'high', threshold: 0.3, for: '30m' },
+      { severity: 'medium', threshold: 0.6, for: '30m' },
+    ],
+    expr: `sum(rate(keel_http_requests_total{cache=~"HIT|REVALIDATED|STALE"}[15m])) / sum(rate(keel_http_requests_total{cache!="BYPASS"}[15m]))`,
+    fixture: (value) => [
+      counter(
+        'keel_http_requests_total{job="keel",instance="a",route="r",method="GET",status="200",cache="HIT"}',
+        REQUESTS * value,
+      ),
+      counter(
+        'keel_http_requests_total{job="keel",instance="a",route="r",method="GET",status="200",cache="MISS"}',
+        REQUESTS * (1 - value),
+      ),
+    ],
+    runbook: 'hit-rate',
+  },
+  {
+    name: 'KeelCacheMemory',
+    title: 'L1 memory used, as a share of its budget',
+    unit: 'ratio',
+    direction: 'above',
+    target: 0.7,
+    levels: [
+      { severity: 'high', threshold: 0.9, for: '10m' },
+      { severity: 'medium', threshold: 0.8, for: '10m' },
+      { severity: 'low', threshold: 0.7, for: '30m' },
+    ],
+    expr: 'max(keel_cache_memory_bytes / keel_cache_memory_budget_bytes)',
+    fixture: (value) => [
+      gauge('keel_cache_memory_bytes{job="keel",instance="a"}', 1e9 * value),
+      gauge('keel_cache_memory_budget_bytes{job="keel",instance="a"}', 1e9),
+    ],
+    runbook: 'memory',
+  },
+  {
+    name: 'KeelHeapUsage',
+    title: 'V8 heap used, as a share of its limit',
+    unit: 'ratio',
+    direction: 'above',
+    target: 0.7,
+    levels: [
+      { severity: 'high', threshold: 0.9, for: '5m' },
+      { severity: 'medium', threshold: 0.8, for: '10m' },
+      { severity: 'low', threshold: 0.7, for: '30m' },
+    ],
+    expr: 'max(keel_nodejs_heap_size_used_bytes / keel_nodejs_heap_limit_bytes)',
+    fixture: (value) => [
+      gauge('keel_nodejs_heap_size_used_bytes{job="keel",instance="a"}', 1e9 * value),
+      gauge('keel_nodejs_heap_limit_bytes{job="keel",instance="a"}', 1e9),
+    ],
+    runbook: 'memory',
+  },
+  {
+    name: 'KeelCpuUsage',
+    title: 'CPU time used by a gateway process, as a share of one core',
+    unit: 'ratio',
+    direction: 'above',
+    target: 0.7,
+    levels: [
+      { severity: 'high', threshold: 0.9, for: '10m' },
+      { severity: 'medium', threshold: 0.8, for: '15m' },
+      { severity: 'low', threshold: 0.7, for: '30m' },
+    ],
+    expr: `max(rate(keel_process_cpu_seconds_total[${RATE}]))`,
+    fixture: (value) => [counter('keel_process_cpu_seconds_total{job="keel",instance="a"}', 60 * value)],
+    runbook: 'cpu',
+  },
+  {
+    name: 'KeelDiskUsage',
+    title: 'Disk space used on the gateway hosts (node_exporter)',
+    unit: 'ratio',
+    direction: 'above',
+    target: 0.7,
+    levels: [
+      { severity: 'high', threshold: 0.9, for: '10m' },
+      { severity: 'medium', threshold: 0.8, for: '30m' },
+      { severity: 'low', threshold: 0.7, for: '1h' },
+    ],
+    expr: 'max(1 - node_filesystem_avail_bytes{mountpoint="/"} / node_filesystem_size_bytes{mountpoint="/"})',
+    fixture: (value) => [
+      gauge('node_filesystem_avail_bytes{job="node",instance="a",mountpoint="/"}', 1e12 * (1 - value)),
+      gauge('node_filesystem_size_bytes{job="node",instance="a",mountpoint="/"}', 1e12),
+    ],
+    runbook: 'disk',
+  },
+  {
+    name: 'KeelUpstreamErrors',
+    title: 'Share of origin requests that fail (timeouts, refused connections, 5xx)',
+    unit: 'ratio',
+    direction: 'above',
+    target: 0.005,
+    levels: [
+      { severity: 'high', threshold: 0.05, for: '5m' },
+      { severity: 'medium', threshold: 0.01, for: '15m' },
+    ],
+    expr: `sum(rate(keel_upstream_errors_total[${RATE}])) / (sum(rate(keel_upstream_request_duration_seconds_count[${RATE}])) + sum(rate(keel_upstream_errors_total[${RATE}])))`,
+    fixture: (value) => [
+      counter(
+        'keel_upstream_errors_total{job="keel",instance="a",route="r",reason="timeout"}',
+        REQUESTS * value,
+      ),
+      counter(
+        'keel_upstream_request_duration_seconds_count{job="keel",instance="a",route="r"}',
+        REQUESTS * (1 - value),
+      ),
+    ],
+    runbook: 'origin-errors',
+  },
+  {
+    name: 'KeelRedisBreakerOpen',
+    title: 'Circuit breaker in front of Redis is open (instances serve from L1 only)',
+    unit: 'count',
+    direction: 'above',
+    target: 0,
+    levels: [{ severity: 'high', threshold: 0.5, for: '2m' }],
+    expr: 'max(keel_redis_breaker_state{state="open"})',
+    fixture: (value) => [gauge('keel_redis_breaker_state{job="keel",instance="a",state="open"}', value)],
+    runbook: 'redis',
+  },
+  {
+    name: 'KeelBusLag',
+    title: 'p99 delay of invalidations between instances',
+    unit: 'seconds',
+    direction: 'above',
+    target: 0.05,
+    levels: [{ severity: 'medium', threshold: 0.05, for: '10m' }],
+    expr: 'max(keel_bus_lag_seconds)',
+    fixture: (value) => [gauge('keel_bus_lag_seconds{job="keel",instance="a"}', value)],
+    runbook: 'redis',
+  },
+];
+
+/** Whether `value` is past `threshold` in the row's bad direction. */
+export function breaches(row: Pick<ThresholdRow, 'direction'>, value: number, threshold: number): boolean {
+  return row.direction === 'above' ? value > threshold : value < threshold;
+}
+
+/** The most severe level `value` is past, or undefined when it is within all of them. */
+export function levelOf(row: ThresholdRow, value: number): Level | undefined {
+  return row.levels.find((level) => breaches(row, value, level.threshold));
+}

@@ -1,0 +1,123 @@
+/**
+ * The generated monitoring files, checked by the real tools (promtool and amtool from the Debian
+ * packages prometheus and prometheus-alertmanager), and a real Prometheus scraping `keel serve`.
+ */
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_CHANNELS, writeMonitoringSetup } from '../../../src/observability/index.js';
+import type { RunningServer } from '../../../src/server/index.js';
+import {
+  freePort,
+  requireExecutable,
+  startTestOrigin,
+  type TestOrigin,
+  waitUntil,
+} from '../../support/index.js';
+import { Gateways, get } from '../server/gateway-harness.js';
+
+const run = promisify(execFile);
+const ROUTING = {
+  slackWebhookUrl: 'https://hooks.slack.example.com/services/T/B/x',
+  channels: DEFAULT_CHANNELS,
+  email: { to: 'dev-team@example.com', from: 'keel@example.com', smarthost: 'smtp.example.com:587' },
+  pagerWebhookUrl: 'https://pager.example.com/hooks/keel',
+};
+
+let origin: TestOrigin;
+let gateway: RunningServer;
+const gateways = new Gateways();
+const dir = mkdtempSync(join(tmpdir(), 'keel-monitoring-'));
+
+beforeAll(async () => {
+  origin = await startTestOrigin(() => ({ body: '{"ok":true}' }));
+  gateway = await gateways.start(origin.url, 'routes:\n  - name: item\n    path: /items/:id\n    ttl: 1m\n');
+  writeMonitoringSetup(dir, {
+    targets: [new URL(gateway.url).host],
+    alertmanager: '127.0.0.1:9093',
+    routing: ROUTING,
+  });
+});
+afterAll(async () => {
+  await gateways.closeAll();
+  await origin.close();
+});
+
+describe('generated monitoring files', () => {
+  it('pass promtool check config and check rules', async () => {
+    const promtool = await requireExecutable('promtool');
+    const config = await run(promtool, ['check', 'config', join(dir, 'prometheus.yml')]);
+    expect(config.stdout).toMatch(/SUCCESS: 1 rule files found/);
+    const rules = await run(promtool, ['check', 'rules', join(dir, 'keel-rules.yml')]);
+    expect(rules.stdout).toMatch(/SUCCESS: 26 rules found/);
+  });
+
+  it('fire every alert from synthetic series, and stay silent below each threshold (promtool test rules)', async () => {
+    const promtool = await requireExecutable('promtool');
+    const { stdout } = await run(promtool, ['test', 'rules', join(dir, 'keel-rules.test.yml')]);
+    expect(stdout).toMatch(/SUCCESS/);
+  });
+
+  it('route severities in a configuration amtool accepts', async () => {
+    const amtool = await requireExecutable('amtool');
+    const { stdout } = await run(amtool, ['check-config', join(dir, 'alertmanager.yml')]);
+    expect(stdout).toMatch(/SUCCESS/);
+    expect(stdout).toMatch(/4 receivers/);
+    expect(stdout).toMatch(/2 inhibit rules/);
+  });
+
+  it('expose metrics that pass promtool check metrics', async () => {
+    await get(`${gateway.url}/items/1`);
+    await get(`${gateway.url}/items/1`);
+    const metrics = (await get(`${gateway.url}/metrics`)).body;
+    const promtool = await requireExecutable('promtool');
+    const child = execFile(promtool, ['check', 'metrics']);
+    child.stdin?.end(metrics);
+    const [code, output] = await new Promise<[number | null, string]>((resolve) => {
+      let text = '';
+      child.stdout?.on('data', (chunk: Buffer) => (text += chunk));
+      child.stderr?.on('data', (chunk: Buffer) => (text += chunk));
+      child.on('close', (exit) => resolve([exit, text]));
+    });
+    expect(output).toBe('');
+    expect(code).toBe(0);
+  });
+});
+
+describe('a real Prometheus', () => {
+  let prometheus: ChildProcess | undefined;
+  afterAll(() => prometheus?.kill('SIGKILL'));
+
+  it('scrapes keel serve and answers a Keel metric through its HTTP API', async () => {
+    const binary = await requireExecutable('prometheus');
+    const port = await freePort();
+    const config = join(dir, 'scrape-fast.yml');
+    writeFileSync(
+      config,
+      `global: { scrape_interval: 1s, evaluation_interval: 1s }\nrule_files: [keel-rules.yml]\nscrape_configs:\n  - job_name: keel\n    static_configs: [{ targets: ['${new URL(gateway.url).host}'] }]\n`,
+    );
+    prometheus = spawn(
+      binary,
+      [
+        `--config.file=${config}`,
+        `--web.listen-address=127.0.0.1:${port}`,
+        `--storage.tsdb.path=${join(dir, 'data')}`,
+      ],
+      { stdio: 'ignore' },
+    );
+    await get(`${gateway.url}/items/2`);
+    const query = `http://127.0.0.1:${port}/api/v1/query?query=${encodeURIComponent('sum(keel_http_requests_total{route="item"})')}`;
+    const answered = await waitUntil(async () => {
+      const body = JSON.parse((await get(query)).body);
+      return (
+        body.status === 'success' && body.data.result.length > 0 && Number(body.data.result[0].value[1]) >= 1
+      );
+    }, 30_000);
+    expect(answered).toBe(true);
+    const rules = JSON.parse((await get(`http://127.0.0.1:${port}/api/v1/rules`)).body);
+    expect(rules.data.groups[0].rules.length).toBe(26);
+  }, 60_000);
+});
