@@ -14,8 +14,8 @@ interface Target {
   legend: string;
 }
 
-/** Grafana's reference to the data-source variable (its own `${…}` syntax, not a JS template). */
-const DATASOURCE = { type: 'prometheus', uid: ['$', '{DS_PROMETHEUS}'].join('') };
+// biome-ignore lint/suspicious/noTemplateCurlyInString: Grafana's own variable syntax, not a JS template.
+const DATASOURCE = { type: 'prometheus', uid: '${DS_PROMETHEUS}' };
 const SEVERITY_COLOURS = { critical: 'dark-red', high: 'red', medium: 'orange', low: 'yellow' } as const;
 const PANEL_WIDTH = 12;
 const PANEL_HEIGHT = 8;
