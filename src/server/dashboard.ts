@@ -79,10 +79,13 @@ function line(svg, series, colors, maxValue) {
 }
 function rates(history) {
   const rows = [];
+  let hit = 0;
   for (let i = 1; i < history.length; i++) {
     const a = history[i - 1], b = history[i], dt = (b.at - a.at) / 1000 || 1;
     const lookups = b.cacheLookups - a.cacheLookups;
-    rows.push({ rate: (b.requests - a.requests) / dt, hit: lookups > 0 ? ((b.cacheHits - a.cacheHits) / lookups) * 100 : 0,
+    // An interval without lookups keeps the last hit rate rather than dropping to 0.
+    if (lookups > 0) hit = ((b.cacheHits - a.cacheHits) / lookups) * 100;
+    rows.push({ rate: (b.requests - a.requests) / dt, hit,
       p50: b.p50Ms, p95: b.p95Ms, p99: b.p99Ms, mem: b.memoryBytes / 1048576, budget: b.budgetBytes / 1048576, errors: (b.errors - a.errors) / dt });
   }
   return rows;
