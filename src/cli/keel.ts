@@ -6,6 +6,7 @@
 import { Command } from 'commander';
 import { isKeelError } from '../errors.js';
 import { monitoringCommand } from './monitoring.js';
+import { operationsCommands } from './operations.js';
 import { serveCommand } from './serve.js';
 
 const program = new Command('keel')
@@ -13,6 +14,7 @@ const program = new Command('keel')
   .showHelpAfterError();
 serveCommand(program);
 monitoringCommand(program);
+operationsCommands(program);
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   console.error(`keel: ${error instanceof Error ? error.message : String(error)}`);

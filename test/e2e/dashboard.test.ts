@@ -6,8 +6,8 @@ import { join } from 'node:path';
 import { type Browser, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningServer } from '../../src/server/index.js';
-import { requireExecutable } from '../support/index.js';
 import { Gateways, get } from '../integration/server/gateway-harness.js';
+import { requireExecutable } from '../support/index.js';
 
 const SCREENSHOT = join(import.meta.dirname, '..', '..', 'docs', 'dashboard.png');
 const gateways = new Gateways();
@@ -15,10 +15,24 @@ let gateway: RunningServer;
 let browser: Browser;
 
 beforeAll(async () => {
-  gateway = await gateways.start(undefined, undefined, { KEEL_SAMPLE_LATENCY: '5ms' }, { historyIntervalMs: 500 });
+  gateway = await gateways.start(
+    undefined,
+    undefined,
+    { KEEL_SAMPLE_LATENCY: '5ms' },
+    { historyIntervalMs: 500 },
+  );
   browser = await chromium.launch({
     executablePath: await requireExecutable('chromium'),
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
   });
 }, 60_000);
 afterAll(async () => {
@@ -32,12 +46,18 @@ describe('dashboard', () => {
     const errors: string[] = [];
     page.on('pageerror', (error) => errors.push(error.message));
     await page.goto(`${gateway.url}/dashboard?refresh=1`);
-    await expect.poll(() => page.textContent('#requests-total'), { timeout: 10_000 }).toMatch(/^\d+ requests in all$/);
+    await expect
+      .poll(() => page.textContent('#requests-total'), { timeout: 10_000 })
+      .toMatch(/^\d+ requests in all$/);
     const before = Number((await page.textContent('#requests-total'))?.split(' ')[0]);
     for (let round = 0; round < 3; round++) {
       await Promise.all(Array.from({ length: 40 }, (_, i) => get(`${gateway.url}/products/${1 + (i % 10)}`)));
     }
-    await expect.poll(async () => Number((await page.textContent('#requests-total'))?.split(' ')[0]), { timeout: 10_000 }).toBeGreaterThanOrEqual(before + 120);
+    await expect
+      .poll(async () => Number((await page.textContent('#requests-total'))?.split(' ')[0]), {
+        timeout: 10_000,
+      })
+      .toBeGreaterThanOrEqual(before + 120);
     await expect.poll(() => page.textContent('#hit-rate'), { timeout: 10_000 }).not.toBe('0.0 %');
     expect(await page.textContent('#redis')).toBe('L1 only');
     await expect.poll(() => page.locator('#routes tr').count()).toBeGreaterThanOrEqual(7);

@@ -1,0 +1,75 @@
+/**
+ * A client of the gateway's admin API, for the commands that change a running gateway: route
+ * enablement (the deployment phases, and rollback to 0 %) and cache flushes. Errors carry the
+ * gateway's own message (401 when the token is wrong).
+ */
+import { request } from 'undici';
+import { ConfigError, KeelError } from '../errors.js';
+
+export interface AdminRoute {
+  name: string;
+  kind: 'read' | 'write';
+  path: string;
+  methods: string[];
+  enabledPercent: number | null;
+}
+
+export class AdminClient {
+  constructor(
+    private readonly base: URL,
+    private readonly token: string | undefined,
+  ) {
+    if (token === undefined || token === '') {
+      throw new ConfigError('KEEL_ADMIN_TOKEN', 'the admin API needs the token the gateway was started with');
+    }
+  }
+
+  routes(): Promise<AdminRoute[]> {
+    return this.call<AdminRoute[]>('GET', '/admin/routes');
+  }
+
+  /** Sets the enablement of the named read routes (all of them when `names` is empty); returns what changed. */
+  async setEnablement(
+    names: readonly string[],
+    percent: number,
+  ): Promise<{ name: string; from: number; to: number }[]> {
+    const reads = (await this.routes()).filter((route) => route.kind === 'read');
+    const unknown = names.filter((name) => !reads.some((route) => route.name === name));
+    if (unknown.length > 0) {
+      throw new ConfigError(
+        'route',
+        `no read route named ${unknown.join(', ')}; the read routes are ${reads.map((route) => route.name).join(', ')}`,
+      );
+    }
+    const chosen = names.length === 0 ? reads : reads.filter((route) => names.includes(route.name));
+    const changes = [];
+    for (const route of chosen) {
+      await this.call('PUT', `/admin/routes/${encodeURIComponent(route.name)}/enabled`, { percent });
+      changes.push({ name: route.name, from: route.enabledPercent ?? 0, to: percent });
+    }
+    return changes;
+  }
+
+  async flush(): Promise<void> {
+    await this.call('POST', '/admin/flush');
+  }
+
+  private async call<T>(method: 'GET' | 'PUT' | 'POST', path: string, body?: unknown): Promise<T> {
+    const headers: Record<string, string> = { authorization: `Bearer ${this.token}` };
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    const response = await request(new URL(path, this.base), {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await response.body.text();
+    if (response.statusCode === 401)
+      throw new KeelError(
+        'UNAUTHORIZED',
+        `${this.base.origin} refused the admin token (401); use the one it was started with.`,
+      );
+    if (response.statusCode >= 300)
+      throw new KeelError('INVALID_ARGUMENT', `${method} ${path} answered ${response.statusCode}: ${text}`);
+    return (text === '' ? undefined : JSON.parse(text)) as T;
+  }
+}

@@ -1,0 +1,78 @@
+/**
+ * `keel status`: the gateway's health and its figures held against the thresholds table — the
+ * deployment guide's "check the system status", in one table an operator reads at a glance.
+ * Figures are cumulative since the gateway started (its /api/status); the alerting rules watch
+ * the same rows over sliding windows.
+ */
+import { request } from 'undici';
+import {
+  formatValue,
+  levelOf,
+  type Severity,
+  THRESHOLDS,
+  type ThresholdRow,
+} from '../observability/index.js';
+import type { StatusSnapshot } from '../server/index.js';
+
+/** Below this many requests, rates say too little to be judged. */
+const MIN_REQUESTS_FOR_RATES = 100;
+
+export interface StatusRow {
+  name: string;
+  title: string;
+  value: string;
+  target: string;
+  /** The level reached, 'ok', or 'n/a' when there is not enough traffic to say. */
+  level: Severity | 'ok' | 'n/a';
+}
+
+export interface StatusReport {
+  ready: boolean;
+  readiness: Record<string, { ok: boolean; detail: string }>;
+  rows: StatusRow[];
+  /** True when nothing is at high or critical and the gateway is ready. */
+  healthy: boolean;
+}
+
+async function json<T>(url: URL): Promise<{ status: number; body: T }> {
+  const response = await request(url);
+  return { status: response.statusCode, body: (await response.body.json()) as T };
+}
+
+export async function checkStatus(baseUrl: URL): Promise<StatusReport> {
+  const [ready, status] = await Promise.all([
+    json<{ checks: Record<string, { ok: boolean; detail: string }> }>(new URL('/health/ready', baseUrl)),
+    json<StatusSnapshot>(new URL('/api/status', baseUrl)),
+  ]);
+  const s = status.body;
+  const enough = s.http.requests >= MIN_REQUESTS_FOR_RATES;
+  const values: Record<string, number | undefined> = {
+    KeelErrorRate: enough ? s.http.errors / s.http.requests : undefined,
+    KeelCacheHitRate: enough ? s.http.hitRate : undefined,
+    KeelLatencyP95: enough ? s.http.latencyMs.p95 / 1000 : undefined,
+    KeelLatencyP99: enough ? s.http.latencyMs.p99 / 1000 : undefined,
+    KeelCacheMemory: s.cache.memory.utilization,
+    KeelHeapUsage: s.process.heapUsedBytes / s.process.heapLimitBytes,
+    KeelRedisBreakerOpen: s.cache.redis === null ? undefined : s.cache.redis.breaker === 'open' ? 1 : 0,
+  };
+  const rows = THRESHOLDS.filter((row) => row.name in values).map((row) => statusRow(row, values[row.name]));
+  const isReady = ready.status === 200;
+  return {
+    ready: isReady,
+    readiness: ready.body.checks,
+    rows,
+    healthy: isReady && rows.every((row) => row.level !== 'critical' && row.level !== 'high'),
+  };
+}
+
+function statusRow(row: ThresholdRow, value: number | undefined): StatusRow {
+  const target = `${row.direction === 'above' ? '≤' : '≥'} ${formatValue(row, row.target)}`;
+  if (value === undefined) return { name: row.name, title: row.title, value: '–', target, level: 'n/a' };
+  return {
+    name: row.name,
+    title: row.title,
+    value: formatValue(row, value),
+    target,
+    level: levelOf(row, value)?.severity ?? 'ok',
+  };
+}
