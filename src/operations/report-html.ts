@@ -8,7 +8,7 @@ import type { Analysis, SeriesPoint } from './analyze.js';
 const WIDTH = 560;
 const HEIGHT = 160;
 
-function escape(text: string): string {
+function escapeHtml(text: string): string {
   return text.replace(
     /[&<>"]/g,
     (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c] as string,
@@ -37,10 +37,10 @@ function chart(
     })
     .join('');
   const legend = lines
-    .map((line) => `<span style="color:${line.colour}">■</span> ${escape(line.label)}`)
+    .map((line) => `<span style="color:${line.colour}">■</span> ${escapeHtml(line.label)}`)
     .join(' ');
-  return `<figure><figcaption>${escape(title)} <small>(max ${max.toPrecision(3)} ${unit}) ${legend}</small></figcaption>
-<svg viewBox="0 0 ${WIDTH} ${HEIGHT}" width="${WIDTH}" height="${HEIGHT}" role="img" aria-label="${escape(title)}"><rect width="${WIDTH}" height="${HEIGHT}" fill="#f6f8fa"/>${polylines}</svg></figure>`;
+  return `<figure><figcaption>${escapeHtml(title)} <small>(max ${max.toPrecision(3)} ${unit}) ${legend}</small></figcaption>
+<svg viewBox="0 0 ${WIDTH} ${HEIGHT}" width="${WIDTH}" height="${HEIGHT}" role="img" aria-label="${escapeHtml(title)}"><rect width="${WIDTH}" height="${HEIGHT}" fill="#f6f8fa"/>${polylines}</svg></figure>`;
 }
 
 export function reportHtml(analysis: Analysis): string {
@@ -69,18 +69,18 @@ export function reportHtml(analysis: Analysis): string {
   const routes = status.routes
     .map(
       (route) =>
-        `<tr><td>${escape(route.route)}</td><td>${route.kind}</td><td><code>${escape(route.path)}</code></td><td>${route.kind === 'read' ? `${route.enabledPercent} %` : '–'}</td><td>${route.requests}</td><td>${route.kind === 'read' ? pct(route.hitRate) : '–'}</td><td>${route.latencyMs.p95.toFixed(1)}</td><td>${route.outcomes.HIT} / ${route.outcomes.MISS} / ${route.outcomes.STALE} / ${route.outcomes.REVALIDATED} / ${route.outcomes.BYPASS}</td></tr>`,
+        `<tr><td>${escapeHtml(route.route)}</td><td>${route.kind}</td><td><code>${escapeHtml(route.path)}</code></td><td>${route.kind === 'read' ? `${route.enabledPercent} %` : '–'}</td><td>${route.requests}</td><td>${route.kind === 'read' ? pct(route.hitRate) : '–'}</td><td>${route.latencyMs.p95.toFixed(1)}</td><td>${route.outcomes.HIT} / ${route.outcomes.MISS} / ${route.outcomes.STALE} / ${route.outcomes.REVALIDATED} / ${route.outcomes.BYPASS}</td></tr>`,
     )
     .join('\n');
   const advice = analysis.recommendations
-    .map((item) => `<li class="${item.severity}"><b>${item.topic}</b> — ${escape(item.text)}</li>`)
+    .map((item) => `<li class="${item.severity}"><b>${item.topic}</b> — ${escapeHtml(item.text)}</li>`)
     .join('\n');
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Keel cache analysis</title>
 <style>body{font:14px/1.45 system-ui,sans-serif;margin:24px;color:#1f2328;max-width:1180px}h1{font-size:20px}table{border-collapse:collapse;margin:8px 0 20px}td,th{border-bottom:1px solid #d0d7de;padding:5px 10px;text-align:left}th{color:#57606a;font-weight:500}figure{display:inline-block;margin:0 16px 16px 0}figcaption{font-size:13px;margin-bottom:4px}li{margin:4px 0}li.action b{color:#cf222e}li.consider b{color:#9a6700}li.info b{color:#1a7f37}</style></head>
 <body><h1>Keel cache analysis</h1>
-<p>Collected ${escape(analysis.collectedAt)} from ${escape(analysis.source)}; origin ${escape(status.origin.url)}${status.origin.sample ? ' (sample)' : ''}; ${series.length} intervals.</p>
-<table>${figures.map(([name, value]) => `<tr><th>${name}</th><td>${escape(value)}</td></tr>`).join('')}</table>
+<p>Collected ${escapeHtml(analysis.collectedAt)} from ${escapeHtml(analysis.source)}; origin ${escapeHtml(status.origin.url)}${status.origin.sample ? ' (sample)' : ''}; ${series.length} intervals.</p>
+<table>${figures.map(([name, value]) => `<tr><th>${name}</th><td>${escapeHtml(value)}</td></tr>`).join('')}</table>
 <h2>Recommendations</h2><ul>${advice}</ul>
 <h2>Over the period</h2>
 ${chart('Requests per second', series, [{ pick: (p) => p.requestsPerSecond, colour: '#0969da', label: 'req/s' }], 'req/s')}
