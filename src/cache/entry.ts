@@ -35,6 +35,27 @@ export class L1Entry {
  */
 export const ENTRY_OVERHEAD_BYTES = 180;
 
-export function chargedBytes(key: string, valueBytes: number): number {
-  return valueBytes + ENTRY_OVERHEAD_BYTES + key.length * 2;
+/**
+ * What a value held as a buffer of its own (an encoded entry, or a Buffer or typed array the
+ * caller cached) costs beyond its bytes: the Buffer
+ * and ArrayBuffer objects, the native backing store's bookkeeping and the allocator's rounding.
+ * Measured as resident memory, the figure the operating system sees: 60,000 encoded entries of
+ * 700-byte envelopes with 30-character keys and no tags grew RSS by 1,777 bytes an entry after GC;
+ * 700 + 180 + 60 + 840 = 1,780.
+ */
+export const BUFFER_OVERHEAD_BYTES = 840;
+
+/**
+ * What each tag or dependency of an entry costs beyond its characters (2 bytes each): its slot in
+ * the entry's list and the key's place in the tag's index set. Measured with the entries above:
+ * two 15-character tags added 300 bytes of RSS an entry; 2 × (120 + 30) = 300.
+ */
+export const LABEL_OVERHEAD_BYTES = 120;
+
+export function chargedBytes(key: string, valueBytes: number, entry: L1Entry): number {
+  let bytes = valueBytes + ENTRY_OVERHEAD_BYTES + key.length * 2;
+  if (entry.encoded || entry.value instanceof Uint8Array) bytes += BUFFER_OVERHEAD_BYTES;
+  for (const label of entry.tags) bytes += LABEL_OVERHEAD_BYTES + label.length * 2;
+  for (const label of entry.dependsOn) bytes += LABEL_OVERHEAD_BYTES + label.length * 2;
+  return bytes;
 }

@@ -472,7 +472,8 @@ export class OptimizedCacheManager {
     this.index.link(key, entry.tags, entry.dependsOn);
     const lifetimeMs = entry.staleUntil - coarseNow();
     const admitted =
-      lifetimeMs > 0 && this.l1.set(key, entry, { ttlMs: lifetimeMs, size: chargedBytes(key, storedBytes) });
+      lifetimeMs > 0 &&
+      this.l1.set(key, entry, { ttlMs: lifetimeMs, size: chargedBytes(key, storedBytes, entry) });
     // Refused as too large (counted by the L1) or lost admission (an eviction): either way not held.
     if (!admitted) this.index.unlink(key, entry.tags, entry.dependsOn);
     return admitted;

@@ -7,12 +7,13 @@ import { Command } from 'commander';
 import { isKeelError } from '../errors.js';
 import { monitoringCommand } from './monitoring.js';
 import { operationsCommands } from './operations.js';
-import { serveCommand } from './serve.js';
+import { sampleOriginCommand, serveCommand } from './serve.js';
 
 const program = new Command('keel')
   .description('Keel: caching gateway and operations toolkit')
   .showHelpAfterError();
 serveCommand(program);
+sampleOriginCommand(program);
 monitoringCommand(program);
 operationsCommands(program);
 

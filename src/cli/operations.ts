@@ -20,6 +20,7 @@ import {
   runLoadTest,
   verifyCache,
 } from '../operations/index.js';
+import { SAMPLE_ROUTES_YAML } from '../sample-origin/routes.js';
 import { parseDuration } from '../util/duration.js';
 
 const DEFAULT_GATEWAY = 'http://127.0.0.1:8080';
@@ -315,6 +316,12 @@ export function operationsCommands(program: Command): void {
       const admin = new AdminClient(new URL(options.baseUrl), process.env.KEEL_ADMIN_TOKEN);
       for (const change of await admin.setEnablement(names, percent))
         console.log(`${change.name}: ${change.from} % → ${change.to} %`);
+    });
+  routes
+    .command('example')
+    .description('print the sample routes file, a starting point for your own')
+    .action(() => {
+      process.stdout.write(SAMPLE_ROUTES_YAML);
     });
   routes
     .command('flush')

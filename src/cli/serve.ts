@@ -5,6 +5,7 @@
 import type { Command } from 'commander';
 import pc from 'picocolors';
 import { loadConfig, SETTINGS, type SettingName } from '../config.js';
+import { startSampleOrigin } from '../sample-origin/index.js';
 import { startServer } from '../server/index.js';
 import { formatBytes } from '../util/bytes.js';
 
@@ -66,4 +67,21 @@ export function serveCommand(program: Command): void {
     process.once('SIGINT', () => void stop('SIGINT'));
     process.once('SIGTERM', () => void stop('SIGTERM'));
   });
+}
+
+export function sampleOriginCommand(program: Command): void {
+  program
+    .command('sample-origin')
+    .description(
+      'only the bundled sample origin (a Shopify-like API over embedded PostgreSQL), for benchmarks and demos',
+    )
+    .option('--port <port>', 'port on 127.0.0.1 (0: any free port)', '4100')
+    .option('--latency <time>', 'added latency per request', '40ms')
+    .action(async (options: { port: string; latency: string }) => {
+      const config = loadConfig({ KEEL_PORT: options.port, KEEL_SAMPLE_LATENCY: options.latency });
+      const origin = await startSampleOrigin({ port: config.port, latencyMs: config.sampleLatency });
+      console.log(`sample origin ready at ${origin.url}`);
+      process.once('SIGTERM', () => void origin.close().then(() => process.exit(0)));
+      process.once('SIGINT', () => void origin.close().then(() => process.exit(0)));
+    });
 }

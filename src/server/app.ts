@@ -14,7 +14,7 @@ import { OptimizedCacheManager } from '../cache/index.js';
 import { describeConfig, type ServeConfig } from '../config.js';
 import { ConfigError } from '../errors.js';
 import { KeelMetrics } from '../observability/index.js';
-import { type SampleOrigin, startSampleOrigin } from '../sample-origin/index.js';
+import type { SampleOrigin } from '../sample-origin/index.js';
 import { SAMPLE_ROUTES_YAML } from '../sample-origin/routes.js';
 import { adminRoutes } from './admin.js';
 import { DASHBOARD_HTML } from './dashboard.js';
@@ -51,8 +51,13 @@ export async function startServer(
   // Configuration errors first, before anything starts.
   const sticky = parseStickyKey(config.stickyKey, 'KEEL_STICKY_KEY');
   const routes = new RouteTable(routeRules(config, config.origin === undefined));
+  // Loaded only when used: embedded PostgreSQL is a large module a production gateway never needs.
   const sampleOrigin =
-    config.origin === undefined ? await startSampleOrigin({ latencyMs: config.sampleLatency }) : undefined;
+    config.origin === undefined
+      ? await (await import('../sample-origin/index.js')).startSampleOrigin({
+          latencyMs: config.sampleLatency,
+        })
+      : undefined;
   const originUrl = new URL(config.origin?.href ?? (sampleOrigin as SampleOrigin).url);
   let cache: OptimizedCacheManager | undefined;
   try {

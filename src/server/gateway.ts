@@ -15,6 +15,8 @@
  * (304 when their ETag or date matches), and are not forwarded on a miss, so the origin's full
  * answer can be stored. Origin failures answer 502 (unreachable) or 504 (timeout) with a JSON body
  * `{ error: { code, message } }`.
+ *
+ * What the cache holds per URL is a frame (response-frame.ts): one buffer, read back on each hit.
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -25,11 +27,11 @@ import { baseKey, variantKey } from './cache-key.js';
 import { bucketOf, type StickyKey, stickyIdentity } from './enablement.js';
 import type { GatewayStats } from './gateway-stats.js';
 import { notStorable, requestRules, varyNames } from './http-cache.js';
+import { packCached, unpackCached } from './response-frame.js';
 import type { RouteMatch, RouteTable } from './route-table.js';
 import type { RouteRule } from './routes-file.js';
 import {
   ageSeconds,
-  type CachedValue,
   refreshed,
   type StoredResponse,
   servableStale,
@@ -190,11 +192,11 @@ export class Gateway {
     base: string,
     headers: IncomingHttpHeaders,
   ): Promise<{ key: string; stored?: StoredResponse }> {
-    const found = await this.options.cache.get<CachedValue>(base);
+    const found = unpackCached(await this.options.cache.get(base));
     if (found === undefined) return { key: base };
     if (found.kind === 'response') return { key: base, stored: found };
     const key = variantKey(base, found.names, headers);
-    const variant = await this.options.cache.get<CachedValue>(key);
+    const variant = unpackCached(await this.options.cache.get(key));
     return { key, stored: variant?.kind === 'response' ? variant : undefined };
   }
 
@@ -248,8 +250,8 @@ export class Gateway {
     const tags = [...match.route.tags.map((tag) => tag(match.params)), `${PATH_TAG_PREFIX}${path}`];
     const options = { ttlMs, adaptive: false, dataType: match.route.dataType, tags };
     if (varies.length > 0)
-      await this.options.cache.set<CachedValue>(base, { kind: 'vary', names: [...varies] }, options);
-    await this.options.cache.set<CachedValue>(key, entry, options);
+      await this.options.cache.set(base, packCached({ kind: 'vary', names: [...varies] }), options);
+    await this.options.cache.set(key, packCached(entry), options);
   }
 
   /** Answers from a stored response (304 when the client's copy is current); returns the outcome. */
