@@ -164,3 +164,29 @@ describe('the keel command', () => {
     expect(ok.stdout).toMatch(/ready: .*yes/);
   }, 30_000);
 });
+
+describe('scripts/cache-verification', () => {
+  const script = (name: string, args: string[]) =>
+    run(`scripts/cache-verification/${name}`, args, {
+      env: { ...process.env, KEEL_ADMIN_TOKEN: ADMIN_TOKEN },
+    });
+
+  it('stages enablement (phase 1: 10 %, phase 2: all), rolls back to 0 %, and checks status', async () => {
+    const client = new AdminClient(new URL(gateway.url), ADMIN_TOKEN);
+    const percentOf = async () => (await client.routes()).map((route) => route.enabledPercent);
+    await script('deploy.sh', ['--phase=1', '--base-url', gateway.url]);
+    expect(await percentOf()).toEqual([10, 10]);
+    await script('deploy.sh', ['--phase=2', '--base-url', gateway.url]);
+    expect(await percentOf()).toEqual([100, 100]);
+    await script('rollback_cache.sh', ['--base-url', gateway.url]);
+    expect(await percentOf()).toEqual([0, 0]);
+    await script('deploy.sh', ['--phase=2', '--base-url', gateway.url]);
+    const bad = await script('deploy.sh', ['--phase=9']).catch(
+      (error: { code: number; stderr: string }) => error,
+    );
+    expect(bad).toMatchObject({ code: 2 });
+    expect((bad as { stderr: string }).stderr).toMatch(/usage: .*--phase=1\|2\|3/);
+    const status = await script('check_system_status.sh', ['--base-url', gateway.url]);
+    expect(status.stdout).toMatch(/ready: .*yes/);
+  }, 60_000);
+});
