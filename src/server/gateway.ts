@@ -249,9 +249,12 @@ export class Gateway {
     const ttlMs = Math.max(1, entry.staleUntil - Date.now());
     const tags = [...match.route.tags.map((tag) => tag(match.params)), `${PATH_TAG_PREFIX}${path}`];
     const options = { ttlMs, adaptive: false, dataType: match.route.dataType, tags };
-    if (varies.length > 0)
-      await this.options.cache.set(base, packCached({ kind: 'vary', names: [...varies] }), options);
-    await this.options.cache.set(key, packCached(entry), options);
+    // Undefined for an answer no frame can hold (response-frame.ts): served, not stored.
+    const frame = packCached(entry);
+    const marker = varies.length > 0 ? packCached({ kind: 'vary', names: [...varies] }) : undefined;
+    if (frame === undefined || (varies.length > 0 && marker === undefined)) return;
+    if (marker !== undefined) await this.options.cache.set(base, marker, options);
+    await this.options.cache.set(key, frame, options);
   }
 
   /** Answers from a stored response (304 when the client's copy is current); returns the outcome. */

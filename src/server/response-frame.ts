@@ -28,9 +28,14 @@ const FLAG_FORBIDS_STALE = 1;
 const RESPONSE_FIXED_BYTES = 1 + 1 + 2 + 4 * 8 + 1;
 const MAX_HEADERS = 255;
 const MAX_STRING_BYTES = 0xffff;
+const MAX_VARY_NAME_BYTES = 0xff;
 
-/** Packs a value the gateway caches. Headers past the 255th or longer than 64 KiB are not replayed. */
-export function packCached(value: CachedValue): Buffer {
+/**
+ * Packs a value the gateway caches; `undefined` when no frame can hold it (more than 255 headers
+ * or Vary names, a header over 64 KiB, a Vary name over 255 characters): it is then served and not
+ * stored. Origins' header limits (16 KiB in Node and undici) keep real answers far below these.
+ */
+export function packCached(value: CachedValue): Buffer | undefined {
   return value.kind === 'vary' ? packVary(value.names) : packResponse(value);
 }
 
@@ -47,10 +52,11 @@ export function unpackCached(frame: unknown): CachedValue | undefined {
   return undefined;
 }
 
-function packResponse(stored: StoredResponse): Buffer {
-  const headers = stored.headers
-    .filter(([name, value]) => name.length <= MAX_STRING_BYTES && value.length <= MAX_STRING_BYTES)
-    .slice(0, MAX_HEADERS);
+function packResponse(stored: StoredResponse): Buffer | undefined {
+  const { headers } = stored;
+  if (headers.length > MAX_HEADERS) return undefined;
+  if (headers.some(([name, value]) => name.length > MAX_STRING_BYTES || value.length > MAX_STRING_BYTES))
+    return undefined;
   let size = RESPONSE_FIXED_BYTES + stored.body.byteLength;
   for (const [name, value] of headers) size += 4 + name.length + value.length; // latin1: a byte a character
   // A buffer of its own, not a slice of Node's shared pool: the cache keeps it (envelope.ts).
@@ -108,14 +114,14 @@ function unpackResponse(frame: Buffer): StoredResponse {
   };
 }
 
-function packVary(names: readonly string[]): Buffer {
-  const kept = names.filter((name) => name.length <= 0xff).slice(0, MAX_HEADERS);
+function packVary(names: readonly string[]): Buffer | undefined {
+  if (names.length > MAX_HEADERS || names.some((name) => name.length > MAX_VARY_NAME_BYTES)) return undefined;
   let size = 2;
-  for (const name of kept) size += 1 + name.length;
+  for (const name of names) size += 1 + name.length;
   const frame = Buffer.allocUnsafeSlow(size);
   let at = frame.writeUInt8(KIND_VARY, 0);
-  at = frame.writeUInt8(kept.length, at);
-  for (const name of kept) {
+  at = frame.writeUInt8(names.length, at);
+  for (const name of names) {
     at = frame.writeUInt8(name.length, at);
     at += frame.write(name, at, 'latin1');
   }

@@ -15,6 +15,7 @@ describe('docs/monitoring.md', () => {
   });
 
   it('has the runbook section every alert links to', () => {
-    for (const anchor of new Set(THRESHOLDS.map((row) => row.runbook))) expect(doc).toContain(`\n### ${anchor}\n`);
+    for (const anchor of new Set(THRESHOLDS.map((row) => row.runbook)))
+      expect(doc).toContain(`\n### ${anchor}\n`);
   });
 });

@@ -45,18 +45,26 @@ describe('response frames', () => {
   });
 
   it('reads anything that is not a whole frame as a miss', () => {
-    const frame = packCached(stored);
+    const frame = packCached(stored) as Buffer;
     expect(unpackCached(frame.subarray(0, 30))).toBeUndefined();
     expect(unpackCached(frame.subarray(0, 60))).toBeUndefined();
     expect(unpackCached(Buffer.from([9, 0, 0]))).toBeUndefined();
     expect(unpackCached({ kind: 'response' })).toBeUndefined();
     expect(unpackCached(undefined)).toBeUndefined();
-    const vary = packCached({ kind: 'vary', names: ['accept-language'] });
+    const vary = packCached({ kind: 'vary', names: ['accept-language'] }) as Buffer;
     expect(unpackCached(vary.subarray(0, 5))).toBeUndefined();
   });
 
+  it('refuses what no frame can hold, so it is served and not stored', () => {
+    const many = Array.from({ length: 256 }, (_, i) => [`x-h${i}`, 'v'] as [string, string]);
+    expect(packCached({ ...stored, headers: many })).toBeUndefined();
+    expect(packCached({ ...stored, headers: [['x-long', 'v'.repeat(70_000)]] })).toBeUndefined();
+    expect(packCached({ kind: 'vary', names: ['x'.repeat(256)] })).toBeUndefined();
+    expect(packCached({ ...stored, headers: many.slice(0, 255) })).toBeInstanceOf(Buffer);
+  });
+
   it('owns its memory, so the cache is charged what it pins', () => {
-    const frame = packCached(stored);
+    const frame = packCached(stored) as Buffer;
     expect(frame.buffer.byteLength).toBe(frame.byteLength);
   });
 
