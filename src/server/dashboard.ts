@@ -62,7 +62,7 @@ export const DASHBOARD_HTML = `<!doctype html>
 const refreshSeconds = Number(new URLSearchParams(location.search).get('refresh')) || 10;
 const $ = (id) => document.getElementById(id);
 const pct = (x) => (x * 100).toFixed(1) + ' %';
-const mib = (b) => (b / 1048576).toFixed(1);
+const size = (b) => (b >= 1048576 ? (b / 1048576).toFixed(1) + ' MiB' : (b / 1024).toFixed(1) + ' KiB');
 function line(svg, series, colors, maxValue) {
   const w = 400, h = 140, pad = 4;
   const all = series.flat();
@@ -104,7 +104,7 @@ async function refresh() {
     const m = status.cache.memory;
     $('memory').textContent = pct(m.utilization);
     $('memory').className = 'value ' + (m.utilization < 0.7 ? 'ok' : m.utilization < 0.85 ? 'warn' : 'bad');
-    $('memory-sub').textContent = mib(m.bytes) + ' of ' + mib(m.budgetBytes) + ' MiB · ' + m.entries + ' entries';
+    $('memory-sub').textContent = size(m.bytes) + ' of ' + size(m.budgetBytes) + ' · ' + m.entries + ' entries';
     const errorRate = status.http.requests ? status.http.errors / status.http.requests : 0;
     $('errors').textContent = pct(errorRate);
     $('errors').className = 'value ' + (errorRate < 0.001 ? 'ok' : errorRate < 0.01 ? 'warn' : 'bad');
