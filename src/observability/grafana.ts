@@ -5,6 +5,7 @@
  * draw the thresholds table's levels as coloured steps, so a dashboard and the alerts agree.
  */
 import { formatValue } from './alert-rules.js';
+import { errorRateExpr, hitRateExpr, latencyQuantileExpr } from './promql.js';
 import { THRESHOLDS, type ThresholdRow } from './thresholds.js';
 
 type Unit = 'reqps' | 'percentunit' | 's' | 'bytes' | 'short';
@@ -88,18 +89,6 @@ function stat(title: string, expr: string, unit: Unit, watched?: ThresholdRow) {
   };
 }
 
-function quantile(q: number, window: string, by = ''): string {
-  return `histogram_quantile(${q}, sum by (le${by}) (rate(keel_http_request_duration_seconds_bucket[${window}])))`;
-}
-
-function hitRate(window: string): string {
-  return `sum(rate(keel_http_requests_total{cache=~"HIT|REVALIDATED|STALE"}[${window}])) / sum(rate(keel_http_requests_total{cache!="BYPASS"}[${window}]))`;
-}
-
-function errorRate(window: string): string {
-  return `sum(rate(keel_http_requests_total{status=~"5.."}[${window}])) / sum(rate(keel_http_requests_total[${window}]))`;
-}
-
 /** Lays panels out two a row; stats take a quarter of the width. */
 function laidOut(panels: ({ type: string } & Record<string, unknown>)[]) {
   let x = 0;
@@ -144,9 +133,9 @@ function dashboard(
 
 export function realtimeDashboard() {
   return dashboard('keel-realtime', 'Keel — real time', '1h', '10s', [
-    stat('Hit rate (5m)', hitRate('5m'), 'percentunit', row('KeelCacheHitRate')),
-    stat('Error rate (5m)', errorRate('5m'), 'percentunit', row('KeelErrorRate')),
-    stat('p95 (5m)', quantile(0.95, '5m'), 's', row('KeelLatencyP95')),
+    stat('Hit rate (5m)', hitRateExpr('5m'), 'percentunit', row('KeelCacheHitRate')),
+    stat('Error rate (5m)', errorRateExpr('5m'), 'percentunit', row('KeelErrorRate')),
+    stat('p95 (5m)', latencyQuantileExpr(0.95, '5m'), 's', row('KeelLatencyP95')),
     stat(
       'L1 memory / budget',
       'max(keel_cache_memory_bytes / keel_cache_memory_budget_bytes)',
@@ -166,22 +155,22 @@ export function realtimeDashboard() {
     timeseries(
       'Latency p50 / p95 / p99',
       [
-        { expr: quantile(0.5, '1m'), legend: 'p50' },
-        { expr: quantile(0.95, '1m'), legend: 'p95' },
-        { expr: quantile(0.99, '1m'), legend: 'p99' },
+        { expr: latencyQuantileExpr(0.5, '1m'), legend: 'p50' },
+        { expr: latencyQuantileExpr(0.95, '1m'), legend: 'p95' },
+        { expr: latencyQuantileExpr(0.99, '1m'), legend: 'p99' },
       ],
       's',
       row('KeelLatencyP95'),
     ),
     timeseries(
       'Error rate',
-      [{ expr: errorRate('1m'), legend: '5xx share' }],
+      [{ expr: errorRateExpr('1m'), legend: '5xx share' }],
       'percentunit',
       row('KeelErrorRate'),
     ),
     timeseries(
       'Cache hit rate',
-      [{ expr: hitRate('1m'), legend: 'hit rate' }],
+      [{ expr: hitRateExpr('1m'), legend: 'hit rate' }],
       'percentunit',
       row('KeelCacheHitRate'),
     ),
@@ -236,14 +225,14 @@ export function realtimeDashboard() {
 export function dailyDashboard() {
   return dashboard('keel-daily', 'Keel — daily', '24h', '5m', [
     stat('Requests (24h)', 'sum(increase(keel_http_requests_total[24h]))', 'short'),
-    stat('Hit rate (24h)', hitRate('24h'), 'percentunit', row('KeelCacheHitRate')),
-    stat('Error rate (24h)', errorRate('24h'), 'percentunit', row('KeelErrorRate')),
-    stat('p95 (24h)', quantile(0.95, '24h'), 's', row('KeelLatencyP95')),
+    stat('Hit rate (24h)', hitRateExpr('24h'), 'percentunit', row('KeelCacheHitRate')),
+    stat('Error rate (24h)', errorRateExpr('24h'), 'percentunit', row('KeelErrorRate')),
+    stat('p95 (24h)', latencyQuantileExpr(0.95, '24h'), 's', row('KeelLatencyP95')),
     timeseries(
       'Hit rate by route (15m)',
       [
         {
-          expr: `sum by (route) (rate(keel_http_requests_total{cache=~"HIT|REVALIDATED|STALE"}[15m])) / sum by (route) (rate(keel_http_requests_total{cache!="BYPASS"}[15m]))`,
+          expr: hitRateExpr('15m', 'route'),
           legend: '{{route}}',
         },
       ],
@@ -252,13 +241,13 @@ export function dailyDashboard() {
     ),
     timeseries(
       'p95 by route (15m)',
-      [{ expr: quantile(0.95, '15m', ', route'), legend: '{{route}}' }],
+      [{ expr: latencyQuantileExpr(0.95, '15m', 'route'), legend: '{{route}}' }],
       's',
       row('KeelLatencyP95'),
     ),
     timeseries(
       'Error rate (15m)',
-      [{ expr: errorRate('15m'), legend: '5xx share' }],
+      [{ expr: errorRateExpr('15m'), legend: '5xx share' }],
       'percentunit',
       row('KeelErrorRate'),
     ),
@@ -287,9 +276,9 @@ export function dailyDashboard() {
 export function weeklyDashboard() {
   return dashboard('keel-weekly', 'Keel — weekly', '7d', '1h', [
     stat('Requests (7d)', 'sum(increase(keel_http_requests_total[7d]))', 'short'),
-    stat('Hit rate (7d)', hitRate('7d'), 'percentunit', row('KeelCacheHitRate')),
-    stat('Error rate (7d)', errorRate('7d'), 'percentunit', row('KeelErrorRate')),
-    stat('p99 (7d)', quantile(0.99, '7d'), 's', row('KeelLatencyP99')),
+    stat('Hit rate (7d)', hitRateExpr('7d'), 'percentunit', row('KeelCacheHitRate')),
+    stat('Error rate (7d)', errorRateExpr('7d'), 'percentunit', row('KeelErrorRate')),
+    stat('p99 (7d)', latencyQuantileExpr(0.99, '7d'), 's', row('KeelLatencyP99')),
     timeseries(
       'Requests per day',
       [{ expr: 'sum(increase(keel_http_requests_total[1d]))', legend: 'requests' }],
@@ -297,22 +286,22 @@ export function weeklyDashboard() {
     ),
     timeseries(
       'Hit rate per day',
-      [{ expr: hitRate('1d'), legend: 'hit rate' }],
+      [{ expr: hitRateExpr('1d'), legend: 'hit rate' }],
       'percentunit',
       row('KeelCacheHitRate'),
     ),
     timeseries(
       'p95 and p99 per day',
       [
-        { expr: quantile(0.95, '1d'), legend: 'p95' },
-        { expr: quantile(0.99, '1d'), legend: 'p99' },
+        { expr: latencyQuantileExpr(0.95, '1d'), legend: 'p95' },
+        { expr: latencyQuantileExpr(0.99, '1d'), legend: 'p99' },
       ],
       's',
       row('KeelLatencyP95'),
     ),
     timeseries(
       'Error rate per day',
-      [{ expr: errorRate('1d'), legend: '5xx share' }],
+      [{ expr: errorRateExpr('1d'), legend: '5xx share' }],
       'percentunit',
       row('KeelErrorRate'),
     ),

@@ -11,6 +11,7 @@ export { type AlertRouting, alertmanagerConfig, alertmanagerYaml, DEFAULT_CHANNE
 export { dailyDashboard, grafanaDashboards, realtimeDashboard, weeklyDashboard } from './grafana.js';
 export { type CacheFigures, type CacheOutcome, KeelMetrics } from './metrics.js';
 export { type PrometheusSetup, prometheusYaml } from './prometheus-config.js';
+export { errorRateExpr, hitRateExpr, latencyQuantileExpr } from './promql.js';
 export { type MonitoringSetup, writeMonitoringSetup } from './setup.js';
 export {
   breaches,

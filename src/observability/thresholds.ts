@@ -18,6 +18,8 @@
  * it stays silent just below its threshold.
  */
 
+import { errorRateExpr, hitRateExpr, latencyQuantileExpr } from './promql.js';
+
 export type Severity = 'critical' | 'high' | 'medium' | 'low';
 export const SEVERITIES: readonly Severity[] = ['critical', 'high', 'medium', 'low'];
 
@@ -114,7 +116,7 @@ export const THRESHOLDS: readonly ThresholdRow[] = [
       { severity: 'high', threshold: 0.01, for: '5m' },
       { severity: 'medium', threshold: 0.005, for: '15m' },
     ],
-    expr: `sum(rate(keel_http_requests_total{status=~"5.."}[${RATE}])) / sum(rate(keel_http_requests_total[${RATE}]))`,
+    expr: errorRateExpr(RATE),
     fixture: (value) => [
       counter(
         'keel_http_requests_total{job="keel",instance="a",route="r",method="GET",status="502",cache="MISS"}',
@@ -137,7 +139,7 @@ export const THRESHOLDS: readonly ThresholdRow[] = [
       { severity: 'high', threshold: 1, for: '10m' },
       { severity: 'medium', threshold: 0.5, for: '10m' },
     ],
-    expr: `histogram_quantile(0.95, sum by (le) (rate(keel_http_request_duration_seconds_bucket[${RATE}])))`,
+    expr: latencyQuantileExpr(0.95, RATE),
     fixture: latencyFixture(0.95),
     runbook: 'latency',
   },
@@ -151,7 +153,7 @@ export const THRESHOLDS: readonly ThresholdRow[] = [
       { severity: 'critical', threshold: 10, for: '5m' },
       { severity: 'high', threshold: 2.5, for: '10m' },
     ],
-    expr: `histogram_quantile(0.99, sum by (le) (rate(keel_http_request_duration_seconds_bucket[${RATE}])))`,
+    expr: latencyQuantileExpr(0.99, RATE),
     fixture: latencyFixture(0.99),
     runbook: 'latency',
   },
@@ -165,7 +167,7 @@ export const THRESHOLDS: readonly ThresholdRow[] = [
       { severity: 'high', threshold: 0.3, for: '30m' },
       { severity: 'medium', threshold: 0.6, for: '30m' },
     ],
-    expr: `sum(rate(keel_http_requests_total{cache=~"HIT|REVALIDATED|STALE"}[15m])) / sum(rate(keel_http_requests_total{cache!="BYPASS"}[15m]))`,
+    expr: hitRateExpr('15m'),
     fixture: (value) => [
       counter(
         'keel_http_requests_total{job="keel",instance="a",route="r",method="GET",status="200",cache="HIT"}',

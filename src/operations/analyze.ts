@@ -5,6 +5,7 @@
  * recommendations, each with the numbers that motivate it (report-html.ts renders them).
  */
 import { request } from 'undici';
+import { hitRateExpr, latencyQuantileExpr } from '../observability/index.js';
 import type { HistoryPoint, StatusSnapshot } from '../server/index.js';
 
 export interface SeriesPoint {
@@ -88,12 +89,8 @@ async function seriesFromPrometheus(
   const window = `${Math.max(60, stepSeconds * 2)}s`;
   const [rates, hits, p95, memory, budget] = await Promise.all([
     query(`sum(rate(keel_http_requests_total[${window}]))`),
-    query(
-      `sum(rate(keel_http_requests_total{cache=~"HIT|REVALIDATED|STALE"}[${window}])) / sum(rate(keel_http_requests_total{cache!="BYPASS"}[${window}]))`,
-    ),
-    query(
-      `histogram_quantile(0.95, sum by (le) (rate(keel_http_request_duration_seconds_bucket[${window}])))`,
-    ),
+    query(hitRateExpr(window)),
+    query(latencyQuantileExpr(0.95, window)),
     query('sum(keel_cache_memory_bytes)'),
     query('sum(keel_cache_memory_budget_bytes)'),
   ]);
