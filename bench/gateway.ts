@@ -93,12 +93,17 @@ async function warm(base: string, paths: readonly string[]): Promise<number> {
   return hits / paths.length;
 }
 
+/** The sample routes, written to a file of their own for `keel serve --routes`. */
+function sampleRoutesFile(): string {
+  const routes = join(mkdtempSync(join(tmpdir(), 'keel-bench-gateway-')), 'routes.yaml');
+  writeFileSync(routes, SAMPLE_ROUTES_YAML);
+  return routes;
+}
+
 async function throughput(): Promise<boolean> {
   const nginxBinary = await requireExecutable('nginx');
   const [originPort, keelPort, nginxPort] = await freePorts(3);
-  const dir = mkdtempSync(join(tmpdir(), 'keel-bench-gateway-'));
-  const routes = join(dir, 'routes.yaml');
-  writeFileSync(routes, SAMPLE_ROUTES_YAML);
+  const routes = sampleRoutesFile();
   const children: Child[] = [];
   try {
     const origin = await startSampleOrigin(originPort as number, ORIGIN_LATENCY);
@@ -198,9 +203,7 @@ async function rssUnderLoad(
 
 async function memory(): Promise<boolean> {
   const [originPort] = await freePorts(1);
-  const dir = mkdtempSync(join(tmpdir(), 'keel-bench-rss-'));
-  const routes = join(dir, 'routes.yaml');
-  writeFileSync(routes, SAMPLE_ROUTES_YAML);
+  const routes = sampleRoutesFile();
   const paths: string[] = [];
   for (let variant = 0; variant < VARIANTS; variant++)
     for (const path of productPaths) paths.push(`${path}?variant=${variant}`);

@@ -28,14 +28,7 @@ export interface StatusSnapshot {
     redis: { state: string; breaker: string; errors: number; busLagP99Ms: number } | null;
   };
   routes: (RouteFigures & { kind: string; path: string; enabledPercent: number })[];
-  process: {
-    rssBytes: number;
-    heapUsedBytes: number;
-    heapTotalBytes: number;
-    externalBytes: number;
-    heapLimitBytes: number;
-    cpuSeconds: number;
-  };
+  process: { rssBytes: number; heapUsedBytes: number; heapLimitBytes: number; cpuSeconds: number };
 }
 
 /** Counters are cumulative; latency percentiles are of the requests since the previous point. */
@@ -116,8 +109,6 @@ export class StatusReporter {
       process: {
         rssBytes: memory.rss,
         heapUsedBytes: memory.heapUsed,
-        heapTotalBytes: memory.heapTotal,
-        externalBytes: memory.external,
         heapLimitBytes: perf.memory.heapLimitBytes,
         cpuSeconds: (cpu.user + cpu.system) / 1e6,
       },
