@@ -135,7 +135,6 @@ export class OptimizedCacheManager {
     this.l1 = new SmartCache<string, L1Entry>({
       maxBytes: this.options.memory.resolvedMaxBytes,
       maxEntries: this.options.memory.maxEntries,
-      windowFraction: process.env.WF ? Number(process.env.WF) : undefined,
       onEvict: (key, entry) => this.index.unlink(key, entry.tags, entry.dependsOn),
     });
     this.l2 =
