@@ -343,8 +343,7 @@ export class SmartCache<K extends string | number, V> {
     const frequency = this.sketch.frequency(hash);
     let admitted = frequency > 0;
     if (admitted && this.filledPast(1)) {
-      let victim = this.first(PROBATION);
-      if (victim === NONE) victim = this.first(PROTECTED);
+      const victim = this.oldestInMain();
       admitted = victim === NONE || this.outranks(frequency, this.sketch.frequency(this.hashAt[victim]));
     }
     if (!admitted) this.sketch.increment(hash);
@@ -513,13 +512,19 @@ export class SmartCache<K extends string | number, V> {
     return this.nextRandom() % HASH_FLOOD_ODDS === 0;
   }
 
+  /** Main's next victim: probation's oldest entry, else protected's; NONE when main is empty. */
+  private oldestInMain(): number {
+    const oldest = this.first(PROBATION);
+    return oldest !== NONE ? oldest : this.first(PROTECTED);
+  }
+
   /** After the window's share grew: hands main's oldest entries to the window until it is full. */
   private fillWindowFromMain(): void {
     // Main's entries join the window's oldest end in the order main would have evicted them
     // (probation's oldest first), so the window evicts them in that order too.
     let anchor = WINDOW;
     while (this.queueWeight[WINDOW] < this.windowLimit) {
-      const oldest = this.first(PROBATION) !== NONE ? this.first(PROBATION) : this.first(PROTECTED);
+      const oldest = this.oldestInMain();
       if (oldest === NONE || this.queueWeight[WINDOW] + this.weightOf(this.sizeAt[oldest]) > this.windowLimit)
         return;
       this.unlink(oldest);
