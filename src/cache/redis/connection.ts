@@ -9,8 +9,10 @@
  * - `maxRetriesPerRequest: 0`: ioredis does not resend a command on its own; reads are retried by
  *   the resilience policy (resilience.ts), writes are not retried at all.
  * - `commandTimeout`: a command that gets no reply in time is failed by ioredis.
- * - `enableAutoPipelining`: commands issued in the same tick share one write to the socket (and
- *   in Cluster one per node) — except MGET, which the tier already batches per tick itself.
+ * - auto-pipelining: off on a single node, where the tier holds the socket's writes for the turn
+ *   itself (turn-writer.ts: no pipeline objects, and no wait for one turn's replies before the next
+ *   turn's commands leave); on in Cluster, where commands issued in the same tick share one write
+ *   per node — except MGET, which the tier already batches per tick itself.
  * - the reconnect strategy never gives up (backoff capped at RECONNECT_MAX_DELAY_MS): a cache
  *   started without Redis keeps trying and takes Redis into use when it appears.
  *
@@ -118,8 +120,7 @@ function clientOptions(options: ResolvedRedisOptions): IORedisOptions {
     connectTimeout: options.connectTimeoutMs,
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
-    enableAutoPipelining: true,
-    autoPipeliningIgnoredCommands: ALREADY_BATCHED,
+    enableAutoPipelining: false,
     retryStrategy: reconnectDelay,
     lazyConnect: true,
   };

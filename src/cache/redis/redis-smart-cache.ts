@@ -98,15 +98,18 @@ export class RedisSmartCache {
     const layout = new KeyLayout(options.keyPrefix, namespace);
     this.store = new RedisStore(commands, cluster, layout);
     this.resilience = new Resilience(options, () => this.scheduleReplay());
-    this.batcher = new ReadBatcher(async (keys) => {
-      const values = await this.resilience.read(() => this.store.getMany(keys));
-      if (values === undefined) return keys.map(() => null);
-      for (const value of values) {
-        if (value === null) this.misses++;
-        else this.hits++;
-      }
-      return values;
-    });
+    this.batcher = new ReadBatcher(
+      async (keys) => {
+        const values = await this.resilience.read(() => this.store.getMany(keys));
+        if (values === undefined) return keys.map(() => null);
+        for (const value of values) {
+          if (value === null) this.misses++;
+          else this.hits++;
+        }
+        return values;
+      },
+      () => this.store.flush(),
+    );
     this.journal = new InvalidationJournal(options.maxPendingInvalidations);
     this.bus = new InvalidationBus(
       subscriber,

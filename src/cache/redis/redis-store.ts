@@ -2,6 +2,9 @@
  * RedisStore: the Redis operations of the tier, one method per thing the cache needs, with no
  * policy (no retries, no breaker, no batching of callers: see resilience.ts and read-batcher.ts).
  *
+ * Every command is issued through `issue()`, which holds the socket's writes until the end of the
+ * turn (turn-writer.ts): the commands of a turn leave in one write.
+ *
  * Cluster. Every command names keys of one slot: MGET is split by slot, UNLINK is grouped by slot,
  * scripts touch one key each (scripts.ts), and SCAN runs on every master. Commands issued together
  * are not sent as an explicit pipeline (ioredis refuses cross-slot pipelines in Cluster) but issued
@@ -12,6 +15,7 @@ import type { Cluster, Redis } from 'ioredis';
 import type { RedisClient } from './connection.js';
 import type { KeyLayout } from './key-layout.js';
 import { INDEX_ADD, INDEX_NEVER, INDEX_TAKE, LOCK_RELEASE } from './scripts.js';
+import { TurnWriter } from './turn-writer.js';
 
 /** Keys per UNLINK or MGET command: big enough to amortize a round trip, small enough not to stall Redis. */
 const KEYS_PER_COMMAND = 500;
@@ -34,7 +38,7 @@ export interface StoredWrite {
 }
 
 export class RedisStore {
-  private readonly scripts: ScriptCommands;
+  private readonly writer: TurnWriter;
 
   constructor(
     private readonly client: RedisClient,
@@ -44,21 +48,26 @@ export class RedisStore {
     client.defineCommand('keelIndexAdd', { numberOfKeys: 1, lua: INDEX_ADD });
     client.defineCommand('keelIndexTake', { numberOfKeys: 1, lua: INDEX_TAKE });
     client.defineCommand('keelLockRelease', { numberOfKeys: 1, lua: LOCK_RELEASE });
-    this.scripts = client as unknown as ScriptCommands;
+    this.writer = new TurnWriter(cluster ? undefined : (client as Redis));
+  }
+
+  /** Sends the commands issued so far in this turn now, rather than at its end. */
+  flush(): void {
+    this.writer.flush();
   }
 
   /** The stored envelopes of `keys`, null where there is none, in the same order. */
   async getMany(keys: readonly string[]): Promise<(Buffer | null)[]> {
     const redisKeys = keys.map((key) => this.keys.value(key));
     if (!this.cluster) {
-      if (redisKeys.length === 1) return [await this.client.getBuffer(redisKeys[0])];
-      return this.client.mgetBuffer(...redisKeys);
+      if (redisKeys.length === 1) return [await this.issue().getBuffer(redisKeys[0])];
+      return this.issue().mgetBuffer(...redisKeys);
     }
     const results = new Array<Buffer | null>(keys.length);
     const bySlot = groupBySlot(redisKeys);
     await Promise.all(
       [...bySlot.values()].map(async (positions) => {
-        const values = await this.client.mgetBuffer(...positions.map((i) => redisKeys[i]));
+        const values = await this.issue().mgetBuffer(...positions.map((i) => redisKeys[i]));
         positions.forEach((position, i) => {
           results[position] = values[i];
         });
@@ -71,8 +80,8 @@ export class RedisStore {
   async write(write: StoredWrite, now: number): Promise<void> {
     const valueKey = this.keys.value(write.key);
     const stored = Number.isFinite(write.expiresAt)
-      ? this.client.set(valueKey, write.envelope, 'PX', Math.max(1, Math.ceil(write.expiresAt - now)))
-      : this.client.set(valueKey, write.envelope);
+      ? this.issue().set(valueKey, write.envelope, 'PX', Math.max(1, Math.ceil(write.expiresAt - now)))
+      : this.issue().set(valueKey, write.envelope);
     if (write.tags.length === 0 && write.dependsOn.length === 0) {
       await stored;
       return;
@@ -80,10 +89,10 @@ export class RedisStore {
     const score = Number.isFinite(write.expiresAt) ? Math.ceil(write.expiresAt) : INDEX_NEVER;
     const pending: Promise<unknown>[] = [stored];
     for (const tag of write.tags) {
-      pending.push(this.scripts.keelIndexAdd(this.keys.tag(tag), write.key, score, now));
+      pending.push(this.issue().keelIndexAdd(this.keys.tag(tag), write.key, score, now));
     }
     for (const dependency of write.dependsOn) {
-      pending.push(this.scripts.keelIndexAdd(this.keys.dependents(dependency), write.key, score, now));
+      pending.push(this.issue().keelIndexAdd(this.keys.dependents(dependency), write.key, score, now));
     }
     await Promise.all(pending);
   }
@@ -96,14 +105,14 @@ export class RedisStore {
 
   /** Empties the tag indexes and returns the keys they named (their values are not deleted here). */
   async takeTagged(tags: readonly string[], now: number): Promise<string[]> {
-    const lists = await Promise.all(tags.map((tag) => this.scripts.keelIndexTake(this.keys.tag(tag), now)));
+    const lists = await Promise.all(tags.map((tag) => this.issue().keelIndexTake(this.keys.tag(tag), now)));
     return lists.flat();
   }
 
   /** The keys that directly depend on each of `keys` (read, not emptied). */
   async dependentsOf(keys: readonly string[], now: number): Promise<string[]> {
     const lists = await Promise.all(
-      keys.map((key) => this.client.zrangebyscore(this.keys.dependents(key), now, '+inf')),
+      keys.map((key) => this.issue().zrangebyscore(this.keys.dependents(key), now, '+inf')),
     );
     return lists.flat();
   }
@@ -127,20 +136,26 @@ export class RedisStore {
 
   /** Takes the stampede lock of `key` for `ttlMs`; true when this token now holds it. */
   async acquireLock(key: string, token: string, ttlMs: number): Promise<boolean> {
-    return (await this.client.set(this.keys.lock(key), token, 'PX', ttlMs, 'NX')) === 'OK';
+    return (await this.issue().set(this.keys.lock(key), token, 'PX', ttlMs, 'NX')) === 'OK';
   }
 
   async releaseLock(key: string, token: string): Promise<void> {
-    await this.scripts.keelLockRelease(this.keys.lock(key), token);
+    await this.issue().keelLockRelease(this.keys.lock(key), token);
   }
 
   async publish(channel: string, message: string): Promise<void> {
-    await this.client.publish(channel, message);
+    await this.issue().publish(channel, message);
   }
 
   async ping(): Promise<void> {
     if (this.cluster) await Promise.all((this.client as Cluster).nodes('master').map((node) => node.ping()));
     else await (this.client as Redis).ping();
+  }
+
+  /** The client (with the tier's scripts), to issue a command of this turn: held for the turn's one write. */
+  private issue(): RedisClient & ScriptCommands {
+    this.writer.hold();
+    return this.client as RedisClient & ScriptCommands;
   }
 
   private async scanUnlink(match: string): Promise<number> {
@@ -167,7 +182,9 @@ export class RedisStore {
       ? [...groupBySlot(redisKeys).values()].map((positions) => positions.map((i) => redisKeys[i]))
       : [redisKeys];
     const counts = await Promise.all(
-      groups.flatMap((group) => chunks(group, KEYS_PER_COMMAND).map((chunk) => this.client.unlink(...chunk))),
+      groups.flatMap((group) =>
+        chunks(group, KEYS_PER_COMMAND).map((chunk) => this.issue().unlink(...chunk)),
+      ),
     );
     return counts.reduce((sum, count) => sum + count, 0);
   }

@@ -5,10 +5,13 @@ import { FillNotifier, type LockedLoad, loadOnce } from '../../../../src/cache/r
 describe('ReadBatcher', () => {
   it('sends the reads of one tick as one batch, each key once', async () => {
     const batches: string[][] = [];
-    const batcher = new ReadBatcher(async (keys) => {
-      batches.push([...keys]);
-      return keys.map((key) => (key === 'missing' ? null : Buffer.from(key)));
-    });
+    const batcher = new ReadBatcher(
+      async (keys) => {
+        batches.push([...keys]);
+        return keys.map((key) => (key === 'missing' ? null : Buffer.from(key)));
+      },
+      () => {},
+    );
     const results = await Promise.all(['a', 'b', 'a', 'missing'].map((key) => batcher.get(key)));
     expect(batches).toEqual([['a', 'b', 'missing']]);
     expect(results.map((value) => value?.toString() ?? null)).toEqual(['a', 'b', 'a', null]);
@@ -18,25 +21,31 @@ describe('ReadBatcher', () => {
   });
 
   it('sends a batch as soon as it is full, without waiting for the end of the burst', async () => {
-    const sent: number[] = [];
-    const batcher = new ReadBatcher(async (keys) => {
-      sent.push(keys.length);
-      return keys.map((key) => Buffer.from(key));
-    });
+    const sent: (number | 'flush')[] = [];
+    const batcher = new ReadBatcher(
+      async (keys) => {
+        sent.push(keys.length);
+        return keys.map((key) => Buffer.from(key));
+      },
+      () => sent.push('flush'),
+    );
     const count = 2 * MAX_KEYS_PER_BATCH + 5;
     const reads = Array.from({ length: count }, (_, i) => batcher.get(`k${i}`));
-    // The full batches left at once; only the remainder waits for the tick.
-    expect(sent).toEqual([MAX_KEYS_PER_BATCH, MAX_KEYS_PER_BATCH]);
+    // The full batches were fetched and flushed at once; only the remainder waits for the tick.
+    expect(sent).toEqual([MAX_KEYS_PER_BATCH, 'flush', MAX_KEYS_PER_BATCH, 'flush']);
     const values = await Promise.all(reads);
-    expect(sent).toEqual([MAX_KEYS_PER_BATCH, MAX_KEYS_PER_BATCH, 5]);
+    expect(sent).toEqual([MAX_KEYS_PER_BATCH, 'flush', MAX_KEYS_PER_BATCH, 'flush', 5]);
     expect(values.map((value) => value?.toString())).toEqual(reads.map((_, i) => `k${i}`));
     expect(batcher.batches).toBe(3);
   });
 
   it('fails every read of a failed batch', async () => {
-    const batcher = new ReadBatcher(async () => {
-      throw new Error('connection lost');
-    });
+    const batcher = new ReadBatcher(
+      async () => {
+        throw new Error('connection lost');
+      },
+      () => {},
+    );
     const outcomes = await Promise.allSettled([batcher.get('a'), batcher.get('b')]);
     expect(outcomes.map((outcome) => outcome.status)).toEqual(['rejected', 'rejected']);
   });
