@@ -1,7 +1,11 @@
 /**
  * The live dashboard in a real browser: Debian's Chromium driven by playwright-core (no browser
- * download). The page loads, its figures change after traffic, and a screenshot is kept in docs/.
+ * download). The page loads, its figures change after traffic, and a screenshot is taken: into the
+ * temporary directory, or over docs/dashboard.png with KEEL_UPDATE_SCREENSHOT=1 (so that a test run
+ * leaves the working tree as it found it).
  */
+import { rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Browser, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -9,7 +13,10 @@ import type { RunningServer } from '../../src/server/index.js';
 import { Gateways, get } from '../integration/server/gateway-harness.js';
 import { requireExecutable } from '../support/index.js';
 
-const SCREENSHOT = join(import.meta.dirname, '..', '..', 'docs', 'dashboard.png');
+const UPDATE_SCREENSHOT = process.env.KEEL_UPDATE_SCREENSHOT === '1';
+const SCREENSHOT = UPDATE_SCREENSHOT
+  ? join(import.meta.dirname, '..', '..', 'docs', 'dashboard.png')
+  : join(tmpdir(), `keel-dashboard-${process.pid}.png`);
 const gateways = new Gateways();
 let gateway: RunningServer;
 let browser: Browser;
@@ -38,10 +45,11 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
   await gateways.closeAll();
+  if (!UPDATE_SCREENSHOT) await rm(SCREENSHOT, { force: true });
 });
 
 describe('dashboard', () => {
-  it('loads, shows figures that change after traffic, and is kept as a screenshot', async () => {
+  it('loads, shows figures that change after traffic, and can be kept as a screenshot', async () => {
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     const errors: string[] = [];
     page.on('pageerror', (error) => errors.push(error.message));
