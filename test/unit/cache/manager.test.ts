@@ -65,6 +65,21 @@ describe('OptimizedCacheManager: get and set', () => {
     expect(await cache.get('語'.repeat(341))).toBe(2);
   });
 
+  it('reports bad getOrSet arguments and a closed cache as rejected promises, never as throws', async () => {
+    const cache = manager();
+    const factory = async () => 1;
+    const calls: [Promise<unknown>, string][] = [
+      [cache.getOrSet('', factory), 'INVALID_KEY'],
+      [cache.getOrSet('k', 'not a function' as never), 'INVALID_ARGUMENT'],
+      [cache.getOrSet('k', factory, { ttlMs: -1 }), 'INVALID_ARGUMENT'],
+      [cache.getOrSet('k', factory, { hardTimeoutMs: 1.5 }), 'INVALID_ARGUMENT'],
+    ];
+    for (const [call, code] of calls) expect((await rejectionOf(call)).code).toBe(code);
+    await cache.close();
+    expect((await rejectionOf(cache.getOrSet('k', factory))).code).toBe('CACHE_CLOSED');
+    expect((await rejectionOf(cache.get('k'))).code).toBe('CACHE_CLOSED');
+  });
+
   it('refuses an unserializable value with SERIALIZATION_FAILED and keeps the old one', async () => {
     const cache = manager();
     await cache.set('k', 'old');
