@@ -33,10 +33,11 @@
  *    request: L1 hits, L2 hits, and the few origin calls. Target: Keel ≥ 3× BentoCache;
  *    cache-manager (`wrap`) reported.
  *
- * Alternation: after each contender's warm-up, BENCH_ROUNDS rounds in a rotated order.
+ * Alternation: after each contender's warm-up, and a settling time of unmeasured rounds for each
+ * (`settle` tells why), BENCH_ROUNDS rounds in a rotated order.
  * Each round gives every contender one rate; a ratio is the median over rounds of Keel's rate ÷
  * the peer's in the same round (paired, so the drift of a shared machine cancels), and the tables
- * also show each rate's median and range over rounds. Ratios are the result; absolute rates are
+ * also show the quartiles of those per-round ratios and each rate's median and range over rounds. Ratios are the result; absolute rates are
  * context for this machine (Redis shares its CPUs with the benchmark). Knobs: BENCH_ROUNDS
  * (default 15), BENCH_SLICE_MS (A, default 400), BENCH_ZIPF_OPS (B, default 40,000),
  * BENCH_ZIPF_WARMUP, BENCH_SCENARIOS (`get`, `zipf` or both). Many short rounds rather than a few
@@ -54,6 +55,7 @@ import {
   ROUNDS,
   SCENARIOS,
   SEED,
+  SETTLE_MS,
   SLICE_MS,
   TARGET_GET_VS_BENTO,
   TARGET_GET_VS_RAW,
@@ -70,7 +72,7 @@ import type { KeelCounts, RoundResult } from './l2/measure.js';
 import { ContenderProcess } from './l2/processes.js';
 import { redactedUrl, redisVersion, unlinkMatching } from './l2/redis-admin.js';
 import { newIn, seededRandom, zipfDraws } from './l2/workload.js';
-import { formatRate, median, target } from './lib/harness.js';
+import { formatRate, median, quantile, target } from './lib/harness.js';
 
 const GET_CONTENDERS: ContenderName[] = ['keel', 'bentocache', 'cache-manager', 'ioredis GET+unpack'];
 const ZIPF_CONTENDERS: ContenderName[] = ['keel', 'bentocache', 'cache-manager'];
@@ -89,6 +91,21 @@ async function cleanUp(scenario: string, names: readonly ContenderName[]): Promi
 }
 
 /**
+ * Unmeasured rounds (round −1: B re-serves the end of its warm-up, A reads a pass as any round
+ * does) until SETTLE_MS have passed. The contenders are prepared one after the other, so the first
+ * one then idles through the others' preparation (about 20 s); on the machines this runs on, a
+ * process that has idled that long runs at half speed for its next second of work (measured for
+ * Keel alone: 61k and 68k getOrSet/s in the two rounds after a 20 s pause, 144k and 150k after none;
+ * and for L1-only work as well), which would fall on the first measured rounds of whoever idled
+ * longest. Settling every contender the same way removes that bias.
+ */
+async function settle(contender: ContenderProcess): Promise<void> {
+  const until = performance.now() + SETTLE_MS;
+  do await contender.round(-1);
+  while (performance.now() < until);
+}
+
+/**
  * Starts one process per contender, prepares them one after the other (each scenario warms its
  * contender up there), runs ROUNDS rotated rounds, and stops them.
  */
@@ -97,6 +114,7 @@ async function runScenario(scenario: string, names: readonly ContenderName[]): P
   const processes = names.map((name) => new ContenderProcess(name, scenario));
   try {
     for (const contender of processes) await contender.prepare();
+    for (const contender of processes) await settle(contender);
     const rounds: Rounds = new Map(names.map((name) => [name, []]));
     for (let round = 0; round < ROUNDS; round++) {
       for (let k = 0; k < processes.length; k++) {
@@ -122,8 +140,13 @@ function ratesOf(rounds: Rounds): Map<ContenderName, number[]> {
  * a round cancels most of the drift of a shared machine, which a ratio of medians would keep.
  */
 function pairedRatio(rates: Map<ContenderName, number[]>, peer: ContenderName): number {
+  return median(roundRatios(rates, peer));
+}
+
+/** Keel's rate ÷ `peer`'s, round by round. */
+function roundRatios(rates: Map<ContenderName, number[]>, peer: ContenderName): number[] {
   const theirs = rates.get(peer)!;
-  return median(rates.get('keel')!.map((rate, round) => rate / theirs[round]!));
+  return rates.get('keel')!.map((rate, round) => rate / theirs[round]!);
 }
 
 /** Table rows: median rate, the range over rounds, and Keel's paired ratio to each contender. */
@@ -137,9 +160,14 @@ function rateRows(
       [label]: formatRate(median(values)),
       'rounds min–max': `${formatRate(Math.min(...values))} – ${formatRate(Math.max(...values))}`,
       'keel ÷ this': pairedRatio(rates, name).toFixed(2),
+      'per round, quartiles': quartiles(roundRatios(rates, name)),
     };
   }
   return rows;
+}
+
+function quartiles(values: number[]): string {
+  return `${quantile(values, 0.25).toFixed(2)} – ${quantile(values, 0.75).toFixed(2)}`;
 }
 
 /** Keel's counters summed over its rounds. */

@@ -30,9 +30,16 @@ export async function opsPerSecond(op: (i: number) => Promise<unknown>, duration
 }
 
 export function median(values: number[]): number {
+  return quantile(values, 0.5);
+}
+
+/** The q-quantile (0..1) of `values`, interpolating between the two nearest ranks. */
+export function quantile(values: number[], q: number): number {
   const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+  const rank = q * (sorted.length - 1);
+  const below = Math.floor(rank);
+  const above = Math.min(below + 1, sorted.length - 1);
+  return sorted[below]! + (sorted[above]! - sorted[below]!) * (rank - below);
 }
 
 /** Median ops/s per contender over `rounds` alternating rounds of `sliceMs` each (after one warm-up slice). */
