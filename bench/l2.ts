@@ -55,7 +55,7 @@ import {
   ROUNDS,
   SCENARIOS,
   SEED,
-  SETTLE_MS,
+  SETTLE_ROUNDS,
   SLICE_MS,
   TARGET_GET_VS_BENTO,
   TARGET_GET_VS_RAW,
@@ -91,18 +91,17 @@ async function cleanUp(scenario: string, names: readonly ContenderName[]): Promi
 }
 
 /**
- * Unmeasured rounds (round −1: B re-serves the end of its warm-up, A reads a pass as any round
- * does) until SETTLE_MS have passed. The contenders are prepared one after the other, so the first
- * one then idles through the others' preparation (about 20 s); on the machines this runs on, a
- * process that has idled that long runs at half speed for its next second of work (measured for
- * Keel alone: 61k and 68k getOrSet/s in the two rounds after a 20 s pause, 144k and 150k after none;
- * and for L1-only work as well), which would fall on the first measured rounds of whoever idled
- * longest. Settling every contender the same way removes that bias.
+ * SETTLE_ROUNDS unmeasured rounds, numbered −1, −2, …: B re-serves the last windows of its warm-up
+ * (draws every contender has already served once, so the caches' contents barely move), A reads
+ * passes as any round does. The contenders are prepared one after the other, so the first one then
+ * idles through the others' preparation (about 20 s); on the machines this runs on, a process that
+ * has idled that long runs at half speed for its next second of work (measured for Keel alone:
+ * 61k and 68k getOrSet/s in the two rounds after a 20 s pause, 144k and 150k after none), which
+ * would fall on the first measured rounds of whoever idled longest. Settling every contender the
+ * same way removes that bias.
  */
 async function settle(contender: ContenderProcess): Promise<void> {
-  const until = performance.now() + SETTLE_MS;
-  do await contender.round(-1);
-  while (performance.now() < until);
+  for (let round = 1; round <= SETTLE_ROUNDS; round++) await contender.round(-round);
 }
 
 /**

@@ -6,8 +6,8 @@ import type { MemoryLayer } from './contenders.js';
 import { loopbackRedisUrl } from './redis-admin.js';
 
 export const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 15);
-/** Unmeasured work per contender after all are prepared, before the first round (see bench/l2.ts `settle`). */
-export const SETTLE_MS = 1_500;
+/** Unmeasured rounds per contender after all are prepared, before the first round (bench/l2.ts `settle`). */
+export const SETTLE_ROUNDS = 3;
 /** A: measured time per contender per round. */
 export const SLICE_MS = Number(process.env.BENCH_SLICE_MS ?? 400);
 /** B: getOrSet calls per contender per round. */

@@ -7,7 +7,7 @@
  *    measured reading, and returns the rate. Opening and closing instances is not timed.
  * B. `ZipfScenario`: one instance, warmed up on the first ZIPF_WARMUP draws; round r serves the
  *    r-th window of ZIPF_OPS draws, the same window for every contender, and returns the rate and
- *    the origin calls (round −1, the unmeasured settling round, re-serves the warm-up's last window).
+ *    the origin calls (the unmeasured settling rounds −1, −2, … re-serve the warm-up's last windows).
  * Every read is checked (the right product for its key); Keel's statistics ride along, for the
  * report and for the check that no A read was answered from L1.
  */

@@ -81,7 +81,7 @@ import { RedisSmartCache } from './redis/redis-smart-cache.js';
 import { FillNotifier, loadOnce } from './redis/stampede.js';
 import { SingleFlight } from './single-flight.js';
 import { LatencyHistogram, SpaceSaving } from './stats/index.js';
-import { TtlPolicy } from './ttl-policy.js';
+import { isAdaptiveTtl, TtlPolicy } from './ttl-policy.js';
 
 export type { Factory, GetOrSetOptions, SetOptions } from './call-options.js';
 
@@ -456,7 +456,7 @@ export class OptimizedCacheManager {
       key,
       dataType,
       sizeBytes: serialized.byteLength,
-      accessCount: this.accessCount(key),
+      accessCount: isAdaptiveTtl(options.adaptive, options.ttlMs) ? this.accessCount(key) : 0,
       explicitTtlMs: options.ttlMs,
       adaptive: options.adaptive,
     });

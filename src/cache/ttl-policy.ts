@@ -278,7 +278,12 @@ export class TtlPolicy {
 }
 
 function isAdaptive(input: TtlInput): boolean {
-  return input.adaptive ?? input.explicitTtlMs === undefined;
+  return isAdaptiveTtl(input.adaptive, input.explicitTtlMs);
+}
+
+/** Whether `ttlFor` adapts a TTL (see TtlInput.adaptive): a caller can skip counting accesses otherwise. */
+export function isAdaptiveTtl(adaptive: boolean | undefined, explicitTtlMs: number | undefined): boolean {
+  return adaptive ?? explicitTtlMs === undefined;
 }
 
 /** A TTL taken as given: whole milliseconds, rounded up; `Infinity` stays. */
