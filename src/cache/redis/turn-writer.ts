@@ -15,7 +15,7 @@
  * read batcher calls it for a full batch, so Redis can start on it before the turn ends.
  *
  * Measured in `npm run bench:l2` against BentoCache, same hour, paired rounds: Zipf getOrSet
- * went from 2.67× and 2.85× to 3.02× and 3.39×; L2 gets of a fresh instance did not lose (median
+ * went from 2.67× and 2.85× to 3.02× and 3.39×; L2 gets of a fresh instance gained too (median
  * rates of Keel alone 92k, 94k, 72k/s against 75k, 94k, 66k/s), where corking without the early
  * flush of full batches lost a tenth.
  *
