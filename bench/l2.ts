@@ -37,12 +37,12 @@
  * (`settle` tells why), BENCH_ROUNDS rounds in a rotated order.
  * Each round gives every contender one rate; a ratio is the median over rounds of Keel's rate ÷
  * the peer's in the same round (paired, so the drift of a shared machine cancels), and the tables
- * also show the quartiles of those per-round ratios and each rate's median and range over rounds. Ratios are the result; absolute rates are
- * context for this machine (Redis shares its CPUs with the benchmark). Knobs: BENCH_ROUNDS
- * (default 15), BENCH_SLICE_MS (A, default 400), BENCH_ZIPF_OPS (B, default 40,000),
- * BENCH_ZIPF_WARMUP, BENCH_SCENARIOS (`get`, `zipf` or both). Many short rounds rather than a few
- * long ones: a burst of the machine's other work then spoils one pair of a round, which the median
- * over rounds sets aside. Exit code 1 when a target fails.
+ * also show the quartiles of those per-round ratios and each rate's median and range over rounds.
+ * Ratios are the result; absolute rates are context for this machine (Redis shares its CPUs with
+ * the benchmark). Knobs: BENCH_ROUNDS (default 15), BENCH_SLICE_MS (A, default 400),
+ * BENCH_ZIPF_OPS (B, default 40,000), BENCH_ZIPF_WARMUP, BENCH_SCENARIOS (`get`, `zipf` or both).
+ * Many short rounds rather than a few long ones: a burst of the machine's other work then spoils
+ * one pair of a round, which the median over rounds sets aside. Exit code 1 when a target fails.
  */
 import { cpus } from 'node:os';
 import { Redis } from 'ioredis';

@@ -215,7 +215,7 @@ export class TtlPolicy {
   ttlFor(input: TtlInput): number {
     const explicit = input.explicitTtlMs;
     if (explicit !== undefined) checkExplicitTtl(explicit);
-    if (!isAdaptive(input)) return asGiven(explicit ?? this.defaultMs);
+    if (!isAdaptiveTtl(input.adaptive, input.explicitTtlMs)) return asGiven(explicit ?? this.defaultMs);
     const unclamped =
       (explicit ?? this.defaultMs) *
       this.typeMultiplier(input.dataType) *
@@ -230,7 +230,7 @@ export class TtlPolicy {
     const explicit = input.explicitTtlMs;
     if (explicit !== undefined) checkExplicitTtl(explicit);
     const baseMs = explicit ?? this.defaultMs;
-    if (!isAdaptive(input)) {
+    if (!isAdaptiveTtl(input.adaptive, input.explicitTtlMs)) {
       const ttlMs = asGiven(baseMs);
       return {
         baseMs,
@@ -275,10 +275,6 @@ export class TtlPolicy {
     if (ms >= this.maxMs) return this.maxMs;
     return Math.round(ms);
   }
-}
-
-function isAdaptive(input: TtlInput): boolean {
-  return isAdaptiveTtl(input.adaptive, input.explicitTtlMs);
 }
 
 /** Whether `ttlFor` adapts a TTL (see TtlInput.adaptive): a caller can skip counting accesses otherwise. */

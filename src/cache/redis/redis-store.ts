@@ -2,8 +2,9 @@
  * RedisStore: the Redis operations of the tier, one method per thing the cache needs, with no
  * policy (no retries, no breaker, no batching of callers: see resilience.ts and read-batcher.ts).
  *
- * Every command is issued through `issue()`, which holds the socket's writes until the end of the
- * turn (turn-writer.ts): the commands of a turn leave in one write.
+ * Commands are issued through `issue()`, which holds the socket's writes until the end of the turn
+ * (turn-writer.ts), so the commands of a turn leave in one write; only PING and SCAN, each awaited
+ * before anything else is sent, go out directly.
  *
  * Cluster. Every command names keys of one slot: MGET is split by slot, UNLINK is grouped by slot,
  * scripts touch one key each (scripts.ts), and SCAN runs on every master. Commands issued together
