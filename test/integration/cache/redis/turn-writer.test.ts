@@ -19,6 +19,11 @@ afterAll(async () => {
   await server.stop();
 });
 
+/** Blocks this thread (timers, I/O and all) for `ms`. */
+function blockFor(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
 /** Read events Redis has processed (INFO stats), including the one of this INFO command. */
 async function redisReads(): Promise<number> {
   const stats = await client.info('stats');
@@ -64,5 +69,21 @@ describe('TurnWriter', () => {
     await endOfTurn();
     expect(client.stream.writableCorked).toBe(0);
     expect([await first, await second]).toEqual(['value 1', 'value 2']);
+  });
+
+  it('a reply arriving sends what is held at once, without waiting for the end of the turn', async () => {
+    const writer = new TurnWriter(client);
+    // In a timer callback: the replies that arrive are read before the turn ends.
+    const corkedWhenTheReplyCame = await new Promise<number>((resolve) => {
+      setTimeout(() => {
+        const ping = client.ping();
+        blockFor(20); // PING's reply is now waiting in this process's socket buffer
+        writer.hold();
+        void client.set('after-reply', 'sent');
+        void ping.then(() => resolve(client.stream.writableCorked));
+      }, 0);
+    });
+    expect(corkedWhenTheReplyCame).toBe(0);
+    expect(await client.get('after-reply')).toBe('sent');
   });
 });
