@@ -225,12 +225,15 @@ export class OptimizedCacheManager {
       if (options.forceFresh !== true) {
         const entry = this.l1.get(key);
         if (entry !== undefined) {
-          const value = this.freshValue(key, entry);
-          if (value !== undefined) {
-            this.countL1Hit(key, sampled, started);
-            return Promise.resolve(value as T);
-          }
+          // A fresh entry that fails to decode is dropped (decodeEntry), so it is no stale fallback.
           if (coarseNow() >= entry.freshUntil) stale = entry;
+          else {
+            const value = this.valueOf(key, entry);
+            if (value !== undefined) {
+              this.countL1Hit(key, sampled, started);
+              return Promise.resolve(value as T);
+            }
+          }
         }
       }
       return this.getOrSetBeyondL1(key, factory, options, stale, sampled, started);

@@ -71,7 +71,7 @@ describe('TurnWriter', () => {
     expect([await first, await second]).toEqual(['value 1', 'value 2']);
   });
 
-  it('a reply arriving sends what is held at once, without waiting for the end of the turn', async () => {
+  it('the first reply of a turn sends what is held at once, without waiting for the end of the turn', async () => {
     const writer = new TurnWriter(client);
     // In a timer callback: the replies that arrive are read before the turn ends.
     const corkedWhenTheReplyCame = await new Promise<number>((resolve) => {
