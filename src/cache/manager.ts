@@ -142,6 +142,7 @@ export class OptimizedCacheManager {
     this.l1 = new SmartCache<string, L1Entry>({
       maxBytes: this.options.memory.resolvedMaxBytes,
       maxEntries: this.options.memory.maxEntries,
+      windowFraction: this.options.memory.windowFraction,
       onEvict: (key, entry) => this.index.unlink(key, entry.tags, entry.dependsOn),
     });
     this.l2 =

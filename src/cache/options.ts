@@ -37,6 +37,8 @@ const schema = z
         maxEntries: positiveInt.optional(),
         maxEntryBytes: positiveInt.optional(),
         compressAboveBytes: z.union([positiveInt, z.literal(false)]).default(DEFAULT_COMPRESS_ABOVE_BYTES),
+        /** Fixes the L1's admission window share (0..1); without it the share adapts (window-tuner.ts). */
+        windowFraction: z.number().min(0).max(1).optional(),
       })
       .strict()
       .default({

@@ -356,11 +356,32 @@ describe('OptimizedCacheManager: statistics and load', () => {
 });
 
 describe('OptimizedCacheManager: configuration', () => {
+  it('memory.windowFraction fixes the L1 admission window; without it the window adapts', async () => {
+    const fill = async (cache: OptimizedCacheManager) => {
+      // keys read twice and then left: the cache fills, evicts, and the tuner takes its first share
+      for (let k = 0; k < 400; k++)
+        for (let read = 0; read < 2; read++) await cache.getOrSet(`k${k}`, async () => k);
+      return cache.getPerformanceStats().eviction.windowFraction;
+    };
+    const fixed = new OptimizedCacheManager({
+      load: false,
+      memory: { maxBytes: 10_000_000, maxEntries: 100, windowFraction: 0.01 },
+    });
+    const adaptive = new OptimizedCacheManager({
+      load: false,
+      memory: { maxBytes: 10_000_000, maxEntries: 100 },
+    });
+    expect(await fill(fixed)).toBe(0.01);
+    expect(await fill(adaptive)).not.toBe(0.01);
+    await Promise.all([fixed.close(), adaptive.close()]);
+  });
+
   it('names the bad setting', () => {
     const cases: Array<[CacheManagerOptions, string]> = [
       [{ namespace: 'a*b' }, 'namespace'],
       [{ memory: { maxBytes: -5 } }, 'memory.maxBytes'],
       [{ memory: { maxBytes: 1000, maxEntryBytes: 2000 } }, 'memory.maxEntryBytes'],
+      [{ memory: { windowFraction: 1.5 } }, 'memory.windowFraction'],
       [{ defaults: { softTimeoutMs: 500, hardTimeoutMs: 100 } }, 'defaults.softTimeoutMs'],
       [{ colour: 'blue' } as CacheManagerOptions, 'colour'],
     ];
