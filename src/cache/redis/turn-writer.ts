@@ -29,7 +29,7 @@
  * end of the turn (L2 gets of a fresh instance issue all their commands so, and never flush on a
  * reply). Against the same build without it, paired rounds: Zipf getOrSet 1.017× (40 rounds), and
  * 1.06× and 1.12× in a younger service, whose origin answers 7.5 % of the requests instead of
- * 4 %, where the callers parked on fills are what limits the throughput.
+ * 4 %, so that more of the requests wait on fills.
  *
  * Only a single node (or a Sentinel-managed primary) has one socket; a Cluster client keeps
  * ioredis's per-node auto-pipelining and `hold` does nothing. Each cork is matched by one uncork:
