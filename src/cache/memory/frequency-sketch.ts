@@ -167,17 +167,6 @@ export class FrequencySketch {
     this.additions = Math.max(0, (this.additions - (truncated >>> 2)) >>> 1);
   }
 
-  /** Makes this sketch an exact copy of `source`: same size, counters, doorkeepers and period. */
-  copyFrom(source: FrequencySketch): void {
-    this.table = source.table.slice();
-    this.blockMask = source.blockMask;
-    this.doorkeeper = source.doorkeeper.slice();
-    this.previousDoorkeeper = source.previousDoorkeeper.slice();
-    this.doorkeeperMask = source.doorkeeperMask;
-    this.additions = source.additions;
-    this.period = source.period;
-  }
-
   /** Forgets all history. */
   clear(): void {
     this.table.fill(0);

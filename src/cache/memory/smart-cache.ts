@@ -49,6 +49,14 @@ import { ConfigError, KeelError } from '../../errors.js';
 import { coarseNow } from '../clock.js';
 import { FrequencySketch } from './frequency-sketch.js';
 import { hashKey } from './hash.js';
+import {
+  HASH_FLOOD_ODDS,
+  HASH_FLOOD_THRESHOLD,
+  PROTECTED_SHARE,
+  RANDOM_SEED,
+  REUSED_FREQUENCY,
+  xorshift32,
+} from './policy.js';
 import { TimerWheel } from './timer-wheel.js';
 import { INITIAL_SHARE, WindowTuner } from './window-tuner.js';
 
@@ -100,19 +108,12 @@ const FREE = 3;
 const FIRST_SLOT = 3;
 /** A link that points at no entry. */
 const NONE = -1;
-/** Share of the main space the protected segment may fill (the SLRU split of TinyLFU's paper). */
-const PROTECTED_SHARE = 0.8;
-/** A losing candidate this warm (frequency ≥ this) is still admitted once in HASH_FLOOD_ODDS. */
-const HASH_FLOOD_THRESHOLD = 6;
-const HASH_FLOOD_ODDS = 128;
 /**
  * The window tuner starts when the cache is this full: before, no share changes anything (nothing
  * is evicted), and a cache that never gets there pays nothing; starting before the first eviction
  * gives its shadows time to warm up.
  */
 const TUNER_START_FILL = 0.25;
-/** A sketch frequency of at least this means the key was read more than once recently. */
-const REUSED_FREQUENCY = 2;
 /** Resident entries whose frequency is sampled at the first eviction. */
 const REUSE_SAMPLE = 256;
 /** Most expired entries removed by the timer wheel during one operation. */
@@ -150,7 +151,7 @@ export class SmartCache<K extends string | number, V> {
   private windowShare = INITIAL_SHARE;
   private windowLimit = 0;
   private protectedLimit = 0;
-  private randomState = 0x9e3779b9;
+  private randomState = RANDOM_SEED;
   private readonly onEvict: ((key: K, value: V, reason: EvictionReason) => void) | undefined;
   private readonly clock: () => number;
   private readonly counters: SmartCacheStats = {
@@ -377,24 +378,6 @@ export class SmartCache<K extends string | number, V> {
     this.applyWindowShare(validShare(share));
   }
 
-  /**
-   * A copy of this cache (entries, queues, access history, deadlines) whose window share is fixed
-   * at `windowFraction`; statistics start at zero and `onEvict` is not carried over. The window
-   * tuner forks its shadow caches so they continue from the history the cache really had.
-   */
-  fork(windowFraction: number): SmartCache<K, V> {
-    const copy = new SmartCache<K, V>({
-      maxEntries: this.entryLimit,
-      maxBytes: this.byteLimit,
-      maxEntryBytes: this.entryByteLimit,
-      windowFraction,
-      now: this.clock,
-    });
-    copy.adoptStateOf(this);
-    copy.applyWindowShare(windowFraction);
-    return copy;
-  }
-
   // ---- access order ------------------------------------------------------------------------------
 
   /** Records an access: frequency, then recency within the entry's queue (probation → protected). */
@@ -509,7 +492,8 @@ export class SmartCache<K extends string | number, V> {
   private outranks(candidateFrequency: number, victimFrequency: number): boolean {
     if (candidateFrequency > victimFrequency) return true;
     if (candidateFrequency < HASH_FLOOD_THRESHOLD) return false;
-    return this.nextRandom() % HASH_FLOOD_ODDS === 0;
+    this.randomState = xorshift32(this.randomState);
+    return (this.randomState >>> 0) % HASH_FLOOD_ODDS === 0;
   }
 
   /** Main's next victim: probation's oldest entry, else protected's; NONE when main is empty. */
@@ -558,11 +542,7 @@ export class SmartCache<K extends string | number, V> {
   }
 
   private createTuner(capacity: number): WindowTuner {
-    return new WindowTuner(
-      capacity,
-      (maxEntries, windowFraction) => new SmartCache<number, true>({ maxEntries, windowFraction }),
-      (share) => this.applyWindowShare(share),
-    );
+    return new WindowTuner(capacity, (share) => this.applyWindowShare(share));
   }
 
   private updateLimits(): void {
@@ -592,25 +572,6 @@ export class SmartCache<K extends string | number, V> {
       (this.byteLimit !== undefined && this.byteCount > this.byteLimit) ||
       (this.entryLimit !== undefined && this.slotOf.size > this.entryLimit)
     );
-  }
-
-  /** Copies the entries, queues and history of `source` (same bounds) into this empty cache. */
-  private adoptStateOf(source: SmartCache<K, V>): void {
-    for (const [key, slot] of source.slotOf) this.slotOf.set(key, slot);
-    this.keyAt = source.keyAt.slice();
-    this.valueAt = source.valueAt.slice();
-    this.hashAt = source.hashAt.slice();
-    this.sizeAt = source.sizeAt.slice();
-    this.queueAt = source.queueAt.slice();
-    this.prev = source.prev.slice();
-    this.next = source.next.slice();
-    this.freeSlots = source.freeSlots.slice();
-    this.nextUnusedSlot = source.nextUnusedSlot;
-    this.wheel = source.wheel.copy((slot) => this.remove(slot, 'expired'));
-    this.sketch.copyFrom(source.sketch);
-    this.queueWeight.set(source.queueWeight);
-    this.byteCount = source.byteCount;
-    this.sampledReuse = source.sampledReuse;
   }
 
   // ---- expiry ------------------------------------------------------------------------------------
@@ -779,16 +740,6 @@ export class SmartCache<K extends string | number, V> {
       (this.entryByteLimit !== undefined && size > this.entryByteLimit) ||
       (this.byteLimit !== undefined && size > this.byteLimit)
     );
-  }
-
-  /** xorshift32: cheap randomness for the hash-flooding defence; quality is irrelevant here. */
-  private nextRandom(): number {
-    let x = this.randomState;
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    this.randomState = x;
-    return x >>> 0;
   }
 }
 

@@ -78,17 +78,6 @@ export class TimerWheel {
     this.nextTickAt = tickEnd(now);
   }
 
-  /** An independent copy of this wheel (same deadlines and buckets) that expires through `expire`. */
-  copy(expire: (index: number) => void): TimerWheel {
-    const copy = new TimerWheel(0, this.time, expire);
-    copy.deadlines = this.deadlines.slice();
-    copy.prev = this.prev.slice();
-    copy.next = this.next.slice();
-    copy.nextTickAt = this.nextTickAt;
-    copy.scheduledCount = this.scheduledCount;
-    return copy;
-  }
-
   /** Number of nodes with a deadline. */
   get scheduled(): number {
     return this.scheduledCount;

@@ -48,19 +48,13 @@
  *
  * Cost. The shadows hold `capacity × rate` entries each, where the rate keeps them at most
  * SHADOW_ENTRIES and never samples more than MAX_SAMPLED_SHARE of the keys, so a read costs, on
- * average, at most CANDIDATE_SHARES.length × MAX_SAMPLED_SHARE shadow lookups. Their memory is a
- * few kilobytes per shadow.
+ * average, at most CANDIDATE_SHARES.length × MAX_SAMPLED_SHARE shadow reads. A shadow is a bare
+ * simulation of the policy (shadow-cache.ts), and all of them share one frequency sketch, which
+ * records each sampled read once. Their memory is a few kilobytes per shadow.
  */
-
-/** What the tuner needs of a shadow cache: a SmartCache with a fixed window share. */
-export interface ShadowCache {
-  get(key: number): unknown;
-  set(key: number, value: true): boolean;
-  /** A copy of this shadow, same contents and history, with another window share. */
-  fork(windowShare: number): ShadowCache;
-}
-
-export type ShadowFactory = (maxEntries: number, windowShare: number) => ShadowCache;
+import { FrequencySketch } from './frequency-sketch.js';
+import { hashNumber } from './hash.js';
+import { ShadowCache } from './shadow-cache.js';
 
 /**
  * The window shares raced, from frequency-biased to plain LRU. Over the shared traces the best of
@@ -96,6 +90,8 @@ const SHARES = CANDIDATE_SHARES.length;
 
 export class WindowTuner {
   private shadows: ShadowCache[] = [];
+  /** The shadows' popularity history: they all see the same reads (shadow-cache.ts). */
+  private sketch = new FrequencySketch(1);
   private readonly hit = new Uint8Array(SHARES);
   /** wins[a × SHARES + b]: decayed count of sampled requests shadow a hit and shadow b missed. */
   private readonly wins = new Float64Array(SHARES * SHARES);
@@ -110,7 +106,6 @@ export class WindowTuner {
   /** @param apply called with each new share the tuner decides on */
   constructor(
     capacity: number,
-    private readonly createShadow: ShadowFactory,
     private readonly apply: (share: number) => void,
   ) {
     this.resize(capacity);
@@ -126,7 +121,8 @@ export class WindowTuner {
     const rate = Math.min(MAX_SAMPLED_SHARE, SHADOW_ENTRIES / Math.max(1, capacity));
     this.threshold = rate * TWO_POW_32;
     this.shadowEntries = Math.max(1, Math.round(capacity * rate));
-    this.shadows = CANDIDATE_SHARES.map((share) => this.createShadow(this.shadowEntries, share));
+    this.sketch = new FrequencySketch(this.shadowEntries);
+    this.shadows = CANDIDATE_SHARES.map((share) => new ShadowCache(this.shadowEntries, share, this.sketch));
     this.wins.fill(0);
     this.samples = 0;
     this.sampledSinceDecay = 0;
@@ -146,15 +142,18 @@ export class WindowTuner {
   /** Records one read of the key with this hash. */
   record(hash: number): void {
     if (Math.imul(hash, SAMPLING_MIX) >>> 0 >= this.threshold) return;
+    // The sampling test selected these hashes by their bits; hashed again, they spread evenly over
+    // the sketch's counters.
+    const key = hashNumber(hash);
+    this.sketch.increment(key);
     const { shadows, hit, wins } = this;
     let hits = 0;
     for (let i = 0; i < SHARES; i++) {
-      if (shadows[i].get(hash) === undefined) {
-        shadows[i].set(hash, true);
-        hit[i] = 0;
-      } else {
+      if (shadows[i].read(key)) {
         hit[i] = 1;
         hits++;
+      } else {
+        hit[i] = 0;
       }
     }
     this.samples++;

@@ -56,19 +56,6 @@ describe('FrequencySketch', () => {
     expect(sketch.frequency(once)).toBe(0);
   });
 
-  it('copyFrom makes an independent copy', () => {
-    const source = new FrequencySketch(1_000);
-    const hash = hashKey('k');
-    for (let i = 0; i < 5; i++) source.increment(hash);
-    const copy = new FrequencySketch(1);
-    copy.copyFrom(source);
-    expect(copy.frequency(hash)).toBe(5);
-    expect(copy.samplePeriod).toBe(source.samplePeriod);
-    copy.increment(hash);
-    expect(copy.frequency(hash)).toBe(6);
-    expect(source.frequency(hash)).toBe(5);
-  });
-
   it('clear forgets everything', () => {
     const sketch = new FrequencySketch(10);
     const hash = hashKey(42);

@@ -261,28 +261,6 @@ describe('SmartCache window share changes', () => {
     expect(evicted).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
   });
 
-  it('fork copies entries, history and deadlines, then lives on its own', () => {
-    const clock = manualClock();
-    const cache = new SmartCache<string, number>({ maxEntries: 10, now: clock.now });
-    cache.set('a', 1, { ttlMs: 1_000 });
-    cache.set('b', 2);
-    for (let i = 0; i < 4; i++) cache.get('b');
-    const copy = cache.fork(0.2);
-    expect(copy.windowFraction()).toBe(0.2);
-    expect(copy.peek('a')).toBe(1);
-    expect(copy.frequency('b')).toBe(cache.frequency('b'));
-    expect(copy.expiresAt('a')).toBe(cache.expiresAt('a'));
-    copy.set('c', 3);
-    copy.delete('b');
-    expect(cache.peek('c')).toBeUndefined();
-    expect(cache.peek('b')).toBe(2);
-    clock.time += 1_001;
-    expect(copy.get('a')).toBeUndefined();
-    expect(copy.stats.expirations).toBe(1);
-    expect(cache.stats.expirations).toBe(0);
-    expect(cache.peek('a')).toBeUndefined();
-  });
-
   it('an adaptive cache starts as LRU and stays LRU when its first eviction finds no reuse', () => {
     const cache = new SmartCache<number, number>({ maxEntries: 100 });
     expect(cache.windowFraction()).toBe(1);

@@ -1,21 +1,14 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { hashKey } from '../../../../src/cache/memory/hash.js';
 import { SmartCache } from '../../../../src/cache/memory/index.js';
-import {
-  CANDIDATE_SHARES,
-  INITIAL_SHARE,
-  type ShadowFactory,
-  WindowTuner,
-} from '../../../../src/cache/memory/window-tuner.js';
+import { ShadowCache } from '../../../../src/cache/memory/shadow-cache.js';
+import { CANDIDATE_SHARES, INITIAL_SHARE, WindowTuner } from '../../../../src/cache/memory/window-tuner.js';
 
 function readThrough(cache: SmartCache<number, true>, key: number): boolean {
   if (cache.get(key) !== undefined) return true;
   cache.set(key, true);
   return false;
 }
-
-const shadows: ShadowFactory = (maxEntries, windowFraction) =>
-  new SmartCache<number, true>({ maxEntries, windowFraction });
 
 /** Each key read three times within a span of 30 reads, then never again: LRU is optimal. */
 function* burstsOfThree(reads: number): Generator<number> {
@@ -30,25 +23,30 @@ function* loop(keys: number, passes: number): Generator<number> {
 }
 
 describe('WindowTuner', () => {
-  it('starts as LRU and races one shadow per candidate share', () => {
-    const created: number[] = [];
-    const tuner = new WindowTuner(
-      100,
-      (maxEntries, share) => {
-        created.push(share);
-        expect(maxEntries).toBeGreaterThan(0);
-        return shadows(maxEntries, share);
-      },
-      () => {},
-    );
+  afterEach(() => {
+    vi.restoreAllMocks();
+  });
+
+  it('starts as LRU and hands every sampled read to one shadow per candidate share', () => {
+    const reads = vi.spyOn(ShadowCache.prototype, 'read');
+    const tuner = new WindowTuner(100, () => {});
     expect(tuner.windowShare).toBe(INITIAL_SHARE);
     expect(INITIAL_SHARE).toBe(1);
-    expect(created).toEqual([...CANDIDATE_SHARES]);
+    // a cache of 100 entries: the shadows are smaller than 1,024, so the sampling rate is capped
+    for (let key = 0; key < 8_000; key++) tuner.record(hashKey(key));
+    const sampled = reads.mock.calls.length / CANDIDATE_SHARES.length;
+    expect(Number.isInteger(sampled)).toBe(true);
+    expect(sampled / 8_000).toBeGreaterThan(0.1);
+    expect(sampled / 8_000).toBeLessThan(0.15);
+    // a key is sampled on every read or never
+    reads.mockClear();
+    for (let repeat = 0; repeat < 3; repeat++) tuner.record(hashKey(0));
+    expect([0, 3 * CANDIDATE_SHARES.length]).toContain(reads.mock.calls.length);
   });
 
   it('stays LRU on a recency-only workload', () => {
     const decided: number[] = [];
-    const tuner = new WindowTuner(100, shadows, (share) => decided.push(share));
+    const tuner = new WindowTuner(100, (share) => decided.push(share));
     for (const key of burstsOfThree(300_000)) tuner.record(hashKey(key));
     expect(decided).toEqual([]);
     expect(tuner.windowShare).toBe(1);
@@ -56,36 +54,27 @@ describe('WindowTuner', () => {
 
   it('moves to the smallest window on a loop a little larger than the cache', () => {
     const decided: number[] = [];
-    const tuner = new WindowTuner(512, shadows, (share) => decided.push(share));
+    const tuner = new WindowTuner(512, (share) => decided.push(share));
     for (const key of loop(700, 200)) tuner.record(hashKey(key));
     expect(decided.length).toBeGreaterThan(0);
     expect(tuner.windowShare).toBe(CANDIDATE_SHARES[0]);
   });
 
   it('restarts the race from forks of the shadow that followed the cache when it switches', () => {
-    const forks: number[] = [];
-    const counting: ShadowFactory = (maxEntries, share) => {
-      const shadow = new SmartCache<number, true>({ maxEntries, windowFraction: share });
-      const fork = shadow.fork.bind(shadow);
-      return Object.assign(shadow, {
-        fork: (next: number) => {
-          forks.push(next);
-          return fork(next);
-        },
-      });
-    };
+    const forks = vi.spyOn(ShadowCache.prototype, 'fork');
     const decided: number[] = [];
-    const tuner = new WindowTuner(512, counting, (share) => decided.push(share));
+    const tuner = new WindowTuner(512, (share) => decided.push(share));
     for (const key of loop(700, 200)) tuner.record(hashKey(key));
     expect(decided.length).toBeGreaterThan(0);
     // the first switch leaves LRU: the LRU shadow is the one followed, the others are its forks
-    expect(forks.slice(0, 3)).toEqual(CANDIDATE_SHARES.filter((share) => share !== 1));
-    expect(forks.length).toBe((CANDIDATE_SHARES.length - 1) * decided.length);
+    const forkedShares = forks.mock.calls.map(([share]) => share);
+    expect(forkedShares.slice(0, 3)).toEqual(CANDIDATE_SHARES.filter((share) => share !== 1));
+    expect(forkedShares.length).toBe((CANDIDATE_SHARES.length - 1) * decided.length);
   });
 
   it('does not oscillate when two shares are equally good', () => {
     const decided: number[] = [];
-    const tuner = new WindowTuner(1_000, shadows, (share) => decided.push(share));
+    const tuner = new WindowTuner(1_000, (share) => decided.push(share));
     // everything fits: every shadow hits on every repeated read, so there is no evidence either way
     for (let i = 0; i < 500_000; i++) tuner.record(hashKey(i % 500));
     expect(decided).toEqual([]);
