@@ -10,8 +10,8 @@
  * their cost is paid several times over on the reads of the real cache; without that machinery a
  * shadow read costs a probe of a hash table and a few array writes.
  *
- * Storage. The entries' links live in typed arrays indexed by slot, as in SmartCache, and the key
- * to slot index is an open-addressing table in two more typed arrays: linear probing from the key's
+ * Storage. The entries' links live in typed arrays indexed by slot, SmartCache's queues
+ * (slot-queues.ts), and the key to slot index is an open-addressing table in two more typed arrays: linear probing from the key's
  * low bits (the keys are well-mixed hashes), at most half full, deletion by backward shift (Knuth,
  * TAOCP vol. 3, 6.4, Algorithm R) so no tombstones accumulate. A JavaScript Map would allocate as
  * it rehashes and costs several times as much per lookup for integer keys.
@@ -39,13 +39,8 @@ import {
   REUSED_FREQUENCY,
   xorshift32,
 } from './policy.js';
+import { FIRST_SLOT, NONE, PROBATION, PROTECTED, SlotQueues, WINDOW } from './slot-queues.js';
 
-/** Queue ids, which are also the slots of the queues' sentinel nodes. */
-const WINDOW = 0;
-const PROBATION = 1;
-const PROTECTED = 2;
-const FIRST_SLOT = 3;
-const NONE = -1;
 /** Slot number that marks an empty position of the key table (slots start at FIRST_SLOT). */
 const EMPTY = 0;
 
@@ -56,12 +51,10 @@ export class ShadowCache {
   private readonly tableMask: number;
   private entries = 0;
   private readonly keyAt: Int32Array;
-  private readonly queueAt: Uint8Array;
-  private readonly prev: Int32Array;
-  private readonly next: Int32Array;
+  /** The queues, in which every entry weighs 1. */
+  private readonly queues: SlotQueues;
   private readonly freeSlots: Int32Array;
   private freeCount = 0;
-  private readonly queueSize = new Int32Array(3);
   private readonly windowLimit: number;
   private readonly protectedLimit: number;
   private randomState = RANDOM_SEED;
@@ -80,19 +73,13 @@ export class ShadowCache {
     // One slot over the capacity: a new entry is linked before eviction brings the count back.
     const slots = FIRST_SLOT + capacity + 1;
     this.keyAt = new Int32Array(slots);
-    this.queueAt = new Uint8Array(slots);
-    this.prev = new Int32Array(slots);
-    this.next = new Int32Array(slots);
+    this.queues = new SlotQueues(slots);
     this.freeSlots = new Int32Array(capacity + 1);
     const positions = 2 ** Math.ceil(Math.log2(2 * (capacity + 1)));
     this.tableKey = new Int32Array(positions);
     this.tableSlot = new Int32Array(positions);
     this.tableMask = positions - 1;
     for (let slot = slots - 1; slot >= FIRST_SLOT; slot--) this.freeSlots[this.freeCount++] = slot;
-    for (const queue of [WINDOW, PROBATION, PROTECTED]) {
-      this.prev[queue] = queue;
-      this.next[queue] = queue;
-    }
     this.windowLimit = Math.floor(capacity * windowShare);
     this.protectedLimit = Math.floor((capacity - this.windowLimit) * PROTECTED_SHARE);
   }
@@ -107,12 +94,9 @@ export class ShadowCache {
     copy.tableSlot.set(this.tableSlot);
     copy.entries = this.entries;
     copy.keyAt.set(this.keyAt);
-    copy.queueAt.set(this.queueAt);
-    copy.prev.set(this.prev);
-    copy.next.set(this.next);
+    copy.queues.copyFrom(this.queues);
     copy.freeSlots.set(this.freeSlots);
     copy.freeCount = this.freeCount;
-    copy.queueSize.set(this.queueSize);
     copy.randomState = this.randomState;
     copy.applyWindowShare();
     return copy;
@@ -134,12 +118,12 @@ export class ShadowCache {
   }
 
   private touch(slot: number): void {
-    const queue = this.queueAt[slot];
+    const queue = this.queues.queueAt[slot];
     if (queue === PROBATION) {
-      this.moveTo(slot, PROTECTED);
+      this.queues.moveTo(slot, PROTECTED, 1);
       this.demoteProtectedOverflow();
     } else {
-      this.moveTo(slot, queue);
+      this.queues.moveTo(slot, queue, 1);
     }
   }
 
@@ -150,7 +134,7 @@ export class ShadowCache {
     this.tableSlot[position] = slot;
     this.entries++;
     this.keyAt[slot] = key;
-    this.append(WINDOW, slot);
+    this.queues.append(WINDOW, slot, 1);
     this.evict();
   }
 
@@ -160,16 +144,16 @@ export class ShadowCache {
     if (this.entries <= this.capacity) return;
     let candidateQueue = PROBATION;
     let victimQueue = PROBATION;
-    let victim = this.first(PROBATION);
+    let victim = this.queues.first(PROBATION);
     while (this.entries > this.capacity) {
       if (candidate === NONE && candidateQueue === PROBATION) {
         candidateQueue = WINDOW;
-        candidate = this.first(WINDOW);
+        candidate = this.queues.first(WINDOW);
       }
       if (candidate === NONE && victim === NONE) {
         if (victimQueue === WINDOW) return;
         victimQueue = victimQueue === PROBATION ? PROTECTED : WINDOW;
-        victim = this.first(victimQueue);
+        victim = this.queues.first(victimQueue);
       } else if (victim === NONE) {
         candidate = this.evictAndAdvance(candidate);
       } else if (candidate === NONE) {
@@ -179,7 +163,7 @@ export class ShadowCache {
         candidate = NONE;
       } else if (this.admit(candidate, victim)) {
         victim = this.evictAndAdvance(victim);
-        candidate = this.after(candidate);
+        candidate = this.queues.after(candidate);
       } else {
         candidate = this.evictAndAdvance(candidate);
       }
@@ -196,8 +180,8 @@ export class ShadowCache {
   }
 
   private evictAndAdvance(slot: number): number {
-    const following = this.after(slot);
-    this.unlink(slot);
+    const following = this.queues.after(slot);
+    this.queues.free(slot, 1);
     this.forget(this.keyAt[slot]);
     this.freeSlots[this.freeCount++] = slot;
     return following;
@@ -228,16 +212,18 @@ export class ShadowCache {
 
   private moveWindowOverflowToProbation(): number {
     let firstMoved = NONE;
-    while (this.queueSize[WINDOW] > this.windowLimit) {
-      const oldest = this.next[WINDOW];
-      this.moveTo(oldest, PROBATION);
+    while (this.queues.weight[WINDOW] > this.windowLimit) {
+      const oldest = this.queues.first(WINDOW);
+      this.queues.moveTo(oldest, PROBATION, 1);
       if (firstMoved === NONE) firstMoved = oldest;
     }
     return firstMoved;
   }
 
   private demoteProtectedOverflow(): void {
-    while (this.queueSize[PROTECTED] > this.protectedLimit) this.moveTo(this.next[PROTECTED], PROBATION);
+    while (this.queues.weight[PROTECTED] > this.protectedLimit) {
+      this.queues.moveTo(this.queues.first(PROTECTED), PROBATION, 1);
+    }
   }
 
   // ---- a change of share (SmartCache's applyWindowShare) ----------------------------------------
@@ -251,65 +237,26 @@ export class ShadowCache {
 
   private fillWindowFromMain(): void {
     let anchor = WINDOW;
-    while (this.queueSize[WINDOW] < this.windowLimit) {
+    while (this.queues.weight[WINDOW] < this.windowLimit) {
       const oldest = this.oldestInMain();
       if (oldest === NONE) return;
-      this.unlink(oldest);
-      this.linkAfter(WINDOW, anchor, oldest);
+      this.queues.unlink(oldest, 1);
+      this.queues.linkAfter(WINDOW, anchor, oldest, 1);
       anchor = oldest;
     }
   }
 
   private moveWindowOverflowToMain(): void {
-    while (this.queueSize[WINDOW] > this.windowLimit) {
-      const oldest = this.next[WINDOW];
+    while (this.queues.weight[WINDOW] > this.windowLimit) {
+      const oldest = this.queues.first(WINDOW);
       const reused = this.sketch.frequency(this.keyAt[oldest]) >= REUSED_FREQUENCY;
-      const fits = this.queueSize[PROTECTED] < this.protectedLimit;
-      this.moveTo(oldest, reused && fits ? PROTECTED : PROBATION);
+      const fits = this.queues.weight[PROTECTED] < this.protectedLimit;
+      this.queues.moveTo(oldest, reused && fits ? PROTECTED : PROBATION, 1);
     }
   }
 
   private oldestInMain(): number {
-    const oldest = this.first(PROBATION);
-    return oldest !== NONE ? oldest : this.first(PROTECTED);
-  }
-
-  // ---- queues ------------------------------------------------------------------------------------
-
-  private append(queue: number, slot: number): void {
-    this.linkAfter(queue, this.prev[queue], slot);
-  }
-
-  private linkAfter(queue: number, anchor: number, slot: number): void {
-    const following = this.next[anchor];
-    this.prev[slot] = anchor;
-    this.next[slot] = following;
-    this.next[anchor] = slot;
-    this.prev[following] = slot;
-    this.queueAt[slot] = queue;
-    this.queueSize[queue]++;
-  }
-
-  private unlink(slot: number): void {
-    const before = this.prev[slot];
-    const after = this.next[slot];
-    this.next[before] = after;
-    this.prev[after] = before;
-    this.queueSize[this.queueAt[slot]]--;
-  }
-
-  private moveTo(slot: number, queue: number): void {
-    this.unlink(slot);
-    this.append(queue, slot);
-  }
-
-  private first(queue: number): number {
-    const slot = this.next[queue];
-    return slot < FIRST_SLOT ? NONE : slot;
-  }
-
-  private after(slot: number): number {
-    const following = this.next[slot];
-    return following < FIRST_SLOT ? NONE : following;
+    const oldest = this.queues.first(PROBATION);
+    return oldest !== NONE ? oldest : this.queues.first(PROTECTED);
   }
 }

@@ -57,6 +57,7 @@ import {
   REUSED_FREQUENCY,
   xorshift32,
 } from './policy.js';
+import { FIRST_SLOT, FREE, NONE, PROBATION, PROTECTED, SlotQueues, WINDOW } from './slot-queues.js';
 import { TimerWheel } from './timer-wheel.js';
 import { INITIAL_SHARE, WindowTuner } from './window-tuner.js';
 
@@ -98,16 +99,6 @@ export interface SmartCacheStats {
   rejections: number;
 }
 
-/** Queue ids, which are also the slots of the queues' sentinel nodes. */
-const WINDOW = 0;
-const PROBATION = 1;
-const PROTECTED = 2;
-/** Queue id of a slot that holds no entry. */
-const FREE = 3;
-/** First slot that holds an entry. */
-const FIRST_SLOT = 3;
-/** A link that points at no entry. */
-const NONE = -1;
 /**
  * The window tuner starts when the cache is this full: before, no share changes anything (nothing
  * is evicted), and a cache that never gets there pays nothing; starting before the first eviction
@@ -127,9 +118,7 @@ export class SmartCache<K extends string | number, V> {
   private valueAt: (V | undefined)[] = [];
   private hashAt: Int32Array;
   private sizeAt: Float64Array;
-  private queueAt: Uint8Array;
-  private prev: Int32Array;
-  private next: Int32Array;
+  private readonly queues: SlotQueues;
   private freeSlots: number[] = [];
   private nextUnusedSlot = FIRST_SLOT;
   private wheel: TimerWheel;
@@ -139,8 +128,6 @@ export class SmartCache<K extends string | number, V> {
   /** Whether the residents showed reuse at the first eviction; undefined before it. */
   private sampledReuse: boolean | undefined;
   private adaptWindow: boolean;
-  /** Weight held by each queue: bytes (at least `weightFloor` an entry) when bounded by bytes, else entries. */
-  private readonly queueWeight = new Float64Array(3);
   /** With both bounds, `maxBytes / maxEntries`: the least an entry weighs (see the design note). */
   private weightFloor = 0;
   private byteCount = 0;
@@ -175,10 +162,8 @@ export class SmartCache<K extends string | number, V> {
     const slots = FIRST_SLOT + Math.min(INITIAL_SLOTS, this.slotLimit());
     this.hashAt = new Int32Array(slots);
     this.sizeAt = new Float64Array(slots);
-    this.queueAt = new Uint8Array(slots).fill(FREE);
-    this.prev = new Int32Array(slots);
-    this.next = new Int32Array(slots);
-    this.resetQueues();
+    // Queue weights are bytes (at least `weightFloor` an entry) when bounded by bytes, else entries.
+    this.queues = new SlotQueues(slots);
     this.wheel = new TimerWheel(slots, this.clock(), (slot) => this.remove(slot, 'expired'));
     this.sketch = new FrequencySketch(this.entryLimit ?? slots);
     this.adaptWindow = options.windowFraction === undefined;
@@ -261,13 +246,11 @@ export class SmartCache<K extends string | number, V> {
     this.slotOf.clear();
     this.keyAt = [];
     this.valueAt = [];
-    this.queueAt.fill(FREE);
+    this.queues.clear();
     this.freeSlots = [];
     this.nextUnusedSlot = FIRST_SLOT;
-    this.queueWeight.fill(0);
     this.byteCount = 0;
-    this.resetQueues();
-    this.wheel = new TimerWheel(this.queueAt.length, this.clock(), (slot) => this.remove(slot, 'expired'));
+    this.wheel = new TimerWheel(this.queues.slots, this.clock(), (slot) => this.remove(slot, 'expired'));
     this.sketch.clear();
     if (this.adaptWindow) {
       this.windowShare = INITIAL_SHARE;
@@ -383,20 +366,19 @@ export class SmartCache<K extends string | number, V> {
   /** Records an access: frequency, then recency within the entry's queue (probation → protected). */
   private touch(slot: number): void {
     this.sketch.increment(this.hashAt[slot]);
-    const queue = this.queueAt[slot];
+    const queue = this.queues.queueAt[slot];
     if (queue === PROBATION) {
       this.moveTo(slot, PROTECTED);
       this.demoteProtectedOverflow();
     } else {
-      this.unlink(slot);
-      this.append(queue, slot);
+      this.moveTo(slot, queue);
     }
   }
 
   private demoteProtectedOverflow(): void {
-    while (this.queueWeight[PROTECTED] > this.protectedLimit) {
-      const oldest = this.next[PROTECTED];
-      if (oldest === PROTECTED) return;
+    while (this.queues.weight[PROTECTED] > this.protectedLimit) {
+      const oldest = this.queues.first(PROTECTED);
+      if (oldest === NONE) return;
       this.moveTo(oldest, PROBATION);
     }
   }
@@ -411,7 +393,7 @@ export class SmartCache<K extends string | number, V> {
     // Every write and resize passes here, and no eviction happens before the cache is filled past
     // TUNER_START_FILL, so this is the one place the tuner needs to start.
     if (this.tuner === undefined && this.adaptWindow && this.filledPast(TUNER_START_FILL)) {
-      this.tuner = this.createTuner(this.entryLimit ?? this.queueAt.length);
+      this.tuner = this.createTuner(this.entryLimit ?? this.queues.slots);
     }
     if (this.sampledReuse === undefined && this.tuner !== undefined && this.overBounds()) {
       this.sampledReuse = this.residentsShowReuse();
@@ -464,9 +446,9 @@ export class SmartCache<K extends string | number, V> {
   /** Moves the window's oldest entries to probation until the window fits; returns the first moved. */
   private moveWindowOverflowToProbation(): number {
     let firstMoved = NONE;
-    while (this.queueWeight[WINDOW] > this.windowLimit) {
-      const oldest = this.next[WINDOW];
-      if (oldest === WINDOW) break;
+    while (this.queues.weight[WINDOW] > this.windowLimit) {
+      const oldest = this.queues.first(WINDOW);
+      if (oldest === NONE) break;
       this.moveTo(oldest, PROBATION);
       if (firstMoved === NONE) firstMoved = oldest;
     }
@@ -507,12 +489,13 @@ export class SmartCache<K extends string | number, V> {
     // Main's entries join the window's oldest end in the order main would have evicted them
     // (probation's oldest first), so the window evicts them in that order too.
     let anchor = WINDOW;
-    while (this.queueWeight[WINDOW] < this.windowLimit) {
+    while (this.queues.weight[WINDOW] < this.windowLimit) {
       const oldest = this.oldestInMain();
-      if (oldest === NONE || this.queueWeight[WINDOW] + this.weightOf(this.sizeAt[oldest]) > this.windowLimit)
-        return;
-      this.unlink(oldest);
-      this.linkAfter(WINDOW, anchor, oldest);
+      if (oldest === NONE) return;
+      const weight = this.slotWeight(oldest);
+      if (this.queues.weight[WINDOW] + weight > this.windowLimit) return;
+      this.queues.unlink(oldest, weight);
+      this.queues.linkAfter(WINDOW, anchor, oldest, weight);
       anchor = oldest;
     }
   }
@@ -532,11 +515,11 @@ export class SmartCache<K extends string | number, V> {
    * window would leave everything in probation, and the first scan would flush its hottest keys.
    */
   private moveWindowOverflowToMain(): void {
-    while (this.queueWeight[WINDOW] > this.windowLimit) {
-      const oldest = this.next[WINDOW];
-      if (oldest === WINDOW) break;
+    while (this.queues.weight[WINDOW] > this.windowLimit) {
+      const oldest = this.queues.first(WINDOW);
+      if (oldest === NONE) break;
       const reused = this.sketch.frequency(this.hashAt[oldest]) >= REUSED_FREQUENCY;
-      const fits = this.queueWeight[PROTECTED] + this.weightOf(this.sizeAt[oldest]) <= this.protectedLimit;
+      const fits = this.queues.weight[PROTECTED] + this.slotWeight(oldest) <= this.protectedLimit;
       this.moveTo(oldest, reused && fits ? PROTECTED : PROBATION);
     }
   }
@@ -599,7 +582,7 @@ export class SmartCache<K extends string | number, V> {
   private allocate(key: K, value: V, size: number): number {
     let slot = this.freeSlots.pop();
     if (slot === undefined) {
-      if (this.nextUnusedSlot === this.queueAt.length) this.grow();
+      if (this.nextUnusedSlot === this.queues.slots) this.grow();
       slot = this.nextUnusedSlot++;
     }
     this.slotOf.set(key, slot);
@@ -609,7 +592,7 @@ export class SmartCache<K extends string | number, V> {
     this.sizeAt[slot] = size;
     this.byteCount += size;
     this.sketch.increment(this.hashAt[slot]);
-    this.append(WINDOW, slot);
+    this.queues.append(WINDOW, slot, this.weightOf(size));
     return slot;
   }
 
@@ -617,8 +600,7 @@ export class SmartCache<K extends string | number, V> {
   private remove(slot: number, reason: EvictionReason | undefined): void {
     const key = this.keyAt[slot] as K;
     const value = this.valueAt[slot] as V;
-    this.unlink(slot);
-    this.queueAt[slot] = FREE;
+    this.queues.free(slot, this.slotWeight(slot));
     this.byteCount -= this.sizeAt[slot];
     this.slotOf.delete(key);
     this.wheel.cancel(slot);
@@ -632,22 +614,16 @@ export class SmartCache<K extends string | number, V> {
   }
 
   private reweigh(slot: number, size: number): void {
-    const queue = this.queueAt[slot];
-    this.queueWeight[queue] += this.weightOf(size) - this.weightOf(this.sizeAt[slot]);
+    this.queues.weight[this.queues.queueAt[slot]] += this.weightOf(size) - this.slotWeight(slot);
     this.byteCount += size - this.sizeAt[slot];
     this.sizeAt[slot] = size;
   }
 
   private grow(): void {
-    const slots = Math.min(
-      FIRST_SLOT + this.slotLimit(),
-      FIRST_SLOT + (this.queueAt.length - FIRST_SLOT) * 2,
-    );
+    const slots = Math.min(FIRST_SLOT + this.slotLimit(), FIRST_SLOT + (this.queues.slots - FIRST_SLOT) * 2);
     this.hashAt = grown(this.hashAt, new Int32Array(slots));
     this.sizeAt = grown(this.sizeAt, new Float64Array(slots));
-    this.queueAt = grown(this.queueAt, new Uint8Array(slots).fill(FREE));
-    this.prev = grown(this.prev, new Int32Array(slots));
-    this.next = grown(this.next, new Int32Array(slots));
+    this.queues.grow(slots);
     this.wheel.grow(slots);
     if (this.entryLimit === undefined) {
       this.sketch.ensureCapacity(slots);
@@ -662,50 +638,20 @@ export class SmartCache<K extends string | number, V> {
 
   // ---- queues ------------------------------------------------------------------------------------
 
-  private resetQueues(): void {
-    for (const queue of [WINDOW, PROBATION, PROTECTED]) {
-      this.prev[queue] = queue;
-      this.next[queue] = queue;
-    }
-  }
-
-  /** Links `slot` into `queue` at its newest end. */
-  private append(queue: number, slot: number): void {
-    this.linkAfter(queue, this.prev[queue], slot);
-  }
-
-  /** Links `slot` into `queue` right after `anchor` (the queue's sentinel: at its oldest end). */
-  private linkAfter(queue: number, anchor: number, slot: number): void {
-    const following = this.next[anchor];
-    this.prev[slot] = anchor;
-    this.next[slot] = following;
-    this.next[anchor] = slot;
-    this.prev[following] = slot;
-    this.queueAt[slot] = queue;
-    this.queueWeight[queue] += this.weightOf(this.sizeAt[slot]);
-  }
-
-  private unlink(slot: number): void {
-    const before = this.prev[slot];
-    const after = this.next[slot];
-    this.next[before] = after;
-    this.prev[after] = before;
-    this.queueWeight[this.queueAt[slot]] -= this.weightOf(this.sizeAt[slot]);
-  }
-
   private moveTo(slot: number, queue: number): void {
-    this.unlink(slot);
-    this.append(queue, slot);
+    this.queues.moveTo(slot, queue, this.slotWeight(slot));
   }
 
   private first(queue: number): number {
-    const slot = this.next[queue];
-    return slot < FIRST_SLOT ? NONE : slot;
+    return this.queues.first(queue);
   }
 
   private after(slot: number): number {
-    const following = this.next[slot];
-    return following < FIRST_SLOT ? NONE : following;
+    return this.queues.after(slot);
+  }
+
+  private slotWeight(slot: number): number {
+    return this.weightOf(this.sizeAt[slot]);
   }
 
   private weightOf(size: number): number {
@@ -714,10 +660,10 @@ export class SmartCache<K extends string | number, V> {
 
   /** Sums the queues' weights afresh (after the bounds, and so the weight floor, changed). */
   private reweighAll(): void {
-    this.queueWeight.fill(0);
+    const { weight, queueAt } = this.queues;
+    weight.fill(0);
     for (let slot = FIRST_SLOT; slot < this.nextUnusedSlot; slot++) {
-      const queue = this.queueAt[slot];
-      if (queue !== FREE) this.queueWeight[queue] += this.weightOf(this.sizeAt[slot]);
+      if (queueAt[slot] !== FREE) weight[queueAt[slot]] += this.slotWeight(slot);
     }
   }
 
@@ -757,7 +703,7 @@ function validShare(share: number): number {
   return share;
 }
 
-function grown<T extends Int32Array | Float64Array | Uint8Array>(old: T, fresh: T): T {
+function grown<T extends Int32Array | Float64Array>(old: T, fresh: T): T {
   fresh.set(old);
   return fresh;
 }

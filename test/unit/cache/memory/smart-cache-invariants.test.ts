@@ -11,7 +11,7 @@ import { mulberry32 } from '../../../../src/util/random.js';
 
 /** The sum of the cache's queue weights (private state, read for this check only). */
 function totalQueueWeight(cache: SmartCache<number, number>): number {
-  const weights = (cache as unknown as { queueWeight: Float64Array }).queueWeight;
+  const weights = (cache as unknown as { queues: { weight: Float64Array } }).queues.weight;
   return weights[0]! + weights[1]! + weights[2]!;
 }
 describe('SmartCache invariants under random operations', () => {
