@@ -10,10 +10,10 @@
  * their cost is paid several times over on the reads of the real cache; without that machinery a
  * shadow read costs a probe of a hash table and a few array writes.
  *
- * Storage. The entries' links live in typed arrays indexed by slot, SmartCache's queues
- * (slot-queues.ts), and the key to slot index is an open-addressing table in two more typed arrays: linear probing from the key's
- * low bits (the keys are well-mixed hashes), at most half full, deletion by backward shift (Knuth,
- * TAOCP vol. 3, 6.4, Algorithm R) so no tombstones accumulate. A JavaScript Map would allocate as
+ * Storage. The entries' links live in SmartCache's queues (slot-queues.ts), and the key to slot
+ * index is an open-addressing table in two typed arrays: linear probing from the key's low bits
+ * (the keys are well-mixed hashes), at most half full, deletion by backward shift (Knuth, TAOCP
+ * vol. 3, 6.4, Algorithm R) so no tombstones accumulate. A JavaScript Map would allocate as
  * it rehashes and costs several times as much per lookup for integer keys.
  *
  * The shared sketch. Each shadow sees every sampled read, and each read is either a hit (which
@@ -23,8 +23,8 @@
  * that is the order in which SmartCache records and then admits. A fork shares it too, so a fork
  * costs no sketch copy.
  *
- * Decisions, as SmartCache's, with its parameters (policy.ts; smart-cache.ts has the reasoning): a new key enters the window's
- * newest end; window overflow moves to probation and competes, oldest first, with probation's
+ * Decisions, as SmartCache's, with its parameters (policy.ts; smart-cache.ts has the reasoning):
+ * a new key enters the window's newest end; window overflow moves to probation and competes, oldest first, with probation's
  * oldest entries, the sketch's more popular side staying (a warm loser still wins once in
  * HASH_FLOOD_ODDS); a probation hit moves to protected, whose overflow returns to probation; a
  * change of share hands entries between the window and the main space as SmartCache's does. A
@@ -238,7 +238,7 @@ export class ShadowCache {
   private fillWindowFromMain(): void {
     let anchor = WINDOW;
     while (this.queues.weight[WINDOW] < this.windowLimit) {
-      const oldest = this.oldestInMain();
+      const oldest = this.queues.oldestInMain();
       if (oldest === NONE) return;
       this.queues.unlink(oldest, 1);
       this.queues.linkAfter(WINDOW, anchor, oldest, 1);
@@ -253,10 +253,5 @@ export class ShadowCache {
       const fits = this.queues.weight[PROTECTED] < this.protectedLimit;
       this.queues.moveTo(oldest, reused && fits ? PROTECTED : PROBATION, 1);
     }
-  }
-
-  private oldestInMain(): number {
-    const oldest = this.queues.first(PROBATION);
-    return oldest !== NONE ? oldest : this.queues.first(PROTECTED);
   }
 }

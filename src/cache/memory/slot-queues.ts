@@ -108,6 +108,12 @@ export class SlotQueues {
     return slot < FIRST_SLOT ? NONE : slot;
   }
 
+  /** Main's next victim: probation's oldest entry, else protected's; NONE when main is empty. */
+  oldestInMain(): number {
+    const oldest = this.first(PROBATION);
+    return oldest !== NONE ? oldest : this.first(PROTECTED);
+  }
+
   /** The entry linked after `slot` in its queue (the next newer one), or NONE at the newest end. */
   after(slot: number): number {
     const following = this.next[slot];

@@ -327,7 +327,7 @@ export class SmartCache<K extends string | number, V> {
     const frequency = this.sketch.frequency(hash);
     let admitted = frequency > 0;
     if (admitted && this.filledPast(1)) {
-      const victim = this.oldestInMain();
+      const victim = this.queues.oldestInMain();
       admitted = victim === NONE || this.outranks(frequency, this.sketch.frequency(this.hashAt[victim]));
     }
     if (!admitted) this.sketch.increment(hash);
@@ -403,16 +403,16 @@ export class SmartCache<K extends string | number, V> {
     if (!this.overBounds()) return;
     let candidateQueue = PROBATION;
     let victimQueue = PROBATION;
-    let victim = this.first(PROBATION);
+    let victim = this.queues.first(PROBATION);
     while (this.overBounds()) {
       if (candidate === NONE && candidateQueue === PROBATION) {
         candidateQueue = WINDOW;
-        candidate = this.first(WINDOW);
+        candidate = this.queues.first(WINDOW);
       }
       if (candidate === NONE && victim === NONE) {
         if (victimQueue === WINDOW) return;
         victimQueue = victimQueue === PROBATION ? PROTECTED : WINDOW;
-        victim = this.first(victimQueue);
+        victim = this.queues.first(victimQueue);
       } else if (
         victim === NONE ||
         (candidate !== NONE && this.weightOf(this.sizeAt[candidate]) > this.budget())
@@ -425,7 +425,7 @@ export class SmartCache<K extends string | number, V> {
         candidate = NONE;
       } else if (this.admit(candidate, victim)) {
         victim = this.evictAndAdvance(victim);
-        candidate = this.after(candidate);
+        candidate = this.queues.after(candidate);
       } else {
         candidate = this.evictAndAdvance(candidate);
       }
@@ -457,7 +457,7 @@ export class SmartCache<K extends string | number, V> {
 
   /** Evicts the entry and returns the one after it in its queue (NONE at the end). */
   private evictAndAdvance(slot: number): number {
-    const following = this.after(slot);
+    const following = this.queues.after(slot);
     this.remove(slot, 'capacity');
     return following;
   }
@@ -478,19 +478,13 @@ export class SmartCache<K extends string | number, V> {
     return (this.randomState >>> 0) % HASH_FLOOD_ODDS === 0;
   }
 
-  /** Main's next victim: probation's oldest entry, else protected's; NONE when main is empty. */
-  private oldestInMain(): number {
-    const oldest = this.first(PROBATION);
-    return oldest !== NONE ? oldest : this.first(PROTECTED);
-  }
-
   /** After the window's share grew: hands main's oldest entries to the window until it is full. */
   private fillWindowFromMain(): void {
     // Main's entries join the window's oldest end in the order main would have evicted them
     // (probation's oldest first), so the window evicts them in that order too.
     let anchor = WINDOW;
     while (this.queues.weight[WINDOW] < this.windowLimit) {
-      const oldest = this.oldestInMain();
+      const oldest = this.queues.oldestInMain();
       if (oldest === NONE) return;
       const weight = this.slotWeight(oldest);
       if (this.queues.weight[WINDOW] + weight > this.windowLimit) return;
@@ -640,14 +634,6 @@ export class SmartCache<K extends string | number, V> {
 
   private moveTo(slot: number, queue: number): void {
     this.queues.moveTo(slot, queue, this.slotWeight(slot));
-  }
-
-  private first(queue: number): number {
-    return this.queues.first(queue);
-  }
-
-  private after(slot: number): number {
-    return this.queues.after(slot);
   }
 
   private slotWeight(slot: number): number {
