@@ -40,7 +40,8 @@
  * also show the quartiles of those per-round ratios and each rate's median and range over rounds.
  * Ratios are the result; absolute rates are context for this machine (Redis shares its CPUs with
  * the benchmark). Knobs: BENCH_ROUNDS (default 15), BENCH_SLICE_MS (A, default 400),
- * BENCH_ZIPF_OPS (B, default 40,000), BENCH_ZIPF_WARMUP, BENCH_SCENARIOS (`get`, `zipf` or both).
+ * BENCH_ZIPF_OPS (B, default 40,000), BENCH_ZIPF_WARMUP, BENCH_SCENARIOS (`get`, `zipf` or both),
+ * BENCH_PIN_CPU (the CPU of each contender's JavaScript thread, default 0, or `off`: l2/pinning.ts).
  * Many short rounds rather than a few long ones: a burst of the machine's other work then spoils
  * one pair of a round, which the median over rounds sets aside. Exit code 1 when a target fails.
  */
@@ -69,6 +70,7 @@ import {
 } from './l2/config.js';
 import { type ContenderName, contenderNamed } from './l2/contenders.js';
 import type { KeelCounts, RoundResult } from './l2/measure.js';
+import { describePlacement, placementFromEnv } from './l2/pinning.js';
 import { ContenderProcess } from './l2/processes.js';
 import { redactedUrl, redisVersion, unlinkMatching } from './l2/redis-admin.js';
 import { newIn, seededRandom, zipfDraws } from './l2/workload.js';
@@ -78,6 +80,7 @@ const GET_CONTENDERS: ContenderName[] = ['keel', 'bentocache', 'cache-manager', 
 const ZIPF_CONTENDERS: ContenderName[] = ['keel', 'bentocache', 'cache-manager'];
 
 const admin = new Redis(REDIS_URL.href, { enableAutoPipelining: true });
+const placement = placementFromEnv();
 
 /** Results per contender, one per round, in round order. */
 type Rounds = Map<ContenderName, RoundResult[]>;
@@ -110,8 +113,12 @@ async function settle(contender: ContenderProcess): Promise<void> {
  */
 async function runScenario(scenario: string, names: readonly ContenderName[]): Promise<Rounds> {
   await cleanUp(scenario, names);
-  const processes = names.map((name) => new ContenderProcess(name, scenario));
+  const processes: ContenderProcess[] = [];
   try {
+    for (const name of names) processes.push(await ContenderProcess.start(name, scenario, placement));
+    for (const { name, placement: actual } of processes) {
+      if ('cpu' in placement && !('cpu' in actual)) console.log(`   ${name}: ${describePlacement(actual)}`);
+    }
     for (const contender of processes) await contender.prepare();
     for (const contender of processes) await settle(contender);
     const rounds: Rounds = new Map(names.map((name) => [name, []]));
@@ -192,7 +199,8 @@ try {
   );
   console.log(
     `${ROUNDS} alternating rounds, each contender in its own process; concurrency ${CONCURRENCY}; ` +
-      `A: slices of ${SLICE_MS} ms; B: ${ZIPF_OPS.toLocaleString('en')} getOrSet per contender per round\n`,
+      `A: slices of ${SLICE_MS} ms; B: ${ZIPF_OPS.toLocaleString('en')} getOrSet per contender per round; ` +
+      `${describePlacement(placement)}\n`,
   );
 
   if (SCENARIOS.has('get')) {

@@ -7,29 +7,52 @@
  * call patterns at once. Measured on scenario B: in one process, Keel ÷ BentoCache moved with the
  * length of a round (2.56× at 40,000 getOrSet per round, 2.99× at 100,000); in processes of their
  * own it does not (2.78×, 2.80×). A production service runs one cache library, in its own process.
+ *
+ * A process is started with `ContenderProcess.start`, which waits for the worker's `ready` and then
+ * pins its JavaScript thread (pinning.ts tells why).
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { ContenderName } from './contenders.js';
 import type { RoundResult } from './measure.js';
+import { type Placement, pinThread } from './pinning.js';
 import type { Answer, Request } from './worker.js';
 
 const WORKER = fileURLToPath(new URL('./worker.ts', import.meta.url));
 
 export class ContenderProcess {
   private readonly child: ChildProcess;
+  private readonly started: Promise<void>;
+  /** Where the process's JavaScript thread runs (set by `start`). */
+  placement: Placement = { unpinned: 'not started' };
+
+  /** Starts the contender's process and, once it runs, places its JavaScript thread. */
+  static async start(name: ContenderName, scenario: string, placement: Placement): Promise<ContenderProcess> {
+    const contender = new ContenderProcess(name, scenario);
+    await contender.started;
+    contender.placement = await pinThread(contender.child.pid as number, placement);
+    return contender;
+  }
+
   private nextId = 0;
   private readonly pending = new Map<
     number,
     { resolve: (value: unknown) => void; reject: (error: Error) => void }
   >();
 
-  constructor(
+  private constructor(
     readonly name: ContenderName,
     scenario: string,
   ) {
     this.child = fork(WORKER, [scenario, name], { execArgv: ['--import', 'tsx'], stdio: 'inherit' });
-    this.child.on('message', (answer: Answer) => {
+    this.started = new Promise((resolve, reject) => {
+      this.child.once('message', () => resolve());
+      this.child.once('exit', (code) =>
+        reject(new Error(`${name}'s process exited (${code}) before it was ready`)),
+      );
+    });
+    this.child.on('message', (answer: Answer | 'ready') => {
+      if (answer === 'ready') return;
       const waiter = this.pending.get(answer.id);
       this.pending.delete(answer.id);
       if (answer.error === undefined) waiter?.resolve(answer.result);

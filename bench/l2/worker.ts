@@ -1,6 +1,7 @@
 /**
  * One contender's process in `npm run bench:l2`. Started by bench/l2/processes.ts with the
- * scenario and the contender's name as arguments; then answers the coordinating process's
+ * scenario and the contender's name as arguments; says `ready` once loaded (the coordinating
+ * process then pins its JavaScript thread: pinning.ts); then answers the coordinating process's
  * requests one at a time over IPC: `prepare`, `round` (with its index), `finish`. Each answer
  * carries the request's id and either the result or the error's message; the process exits after
  * `finish`.
@@ -34,6 +35,8 @@ async function answer(request: Request): Promise<unknown> {
       return scenario.finish();
   }
 }
+
+process.send?.('ready');
 
 process.on('message', (request: Request) => {
   answer(request).then(
