@@ -18,7 +18,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import type { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -55,17 +55,23 @@ let exitListenersInstalled = false;
 
 /**
  * Spawns `redis-server` on 127.0.0.1:`port` with persistence off plus `extraArgs(dir)` (dir is the
- * server's temporary directory) and resolves once it answers PING. Throws RedisLaunchError, with
- * the server's last log lines, if it exits first or is not ready within READY_TIMEOUT_MS.
+ * server's temporary directory) and resolves once it answers PING. `configFile`, when given, is
+ * written to the directory and named first on the command line (Sentinel needs a file it can
+ * rewrite). Throws RedisLaunchError, with the server's last log lines, if it exits first or is not
+ * ready within READY_TIMEOUT_MS.
  */
 export async function launchRedisServer(
   port: number,
   extraArgs: (dir: string) => string[] = () => [],
+  configFile?: string,
 ): Promise<RedisProcess> {
   const [command, ...prefix] = await serverCommand();
   const dir = await mkdtemp(join(tmpdir(), 'keel-redis-'));
+  const config = configFile === undefined ? [] : [join(dir, 'redis.conf')];
+  if (configFile !== undefined) await writeFile(config[0] as string, configFile);
   const args = [
     ...prefix,
+    ...config,
     ...['--port', String(port), '--bind', LOOPBACK],
     ...['--save', '', '--appendonly', 'no', '--daemonize', 'no'],
     ...extraArgs(dir),

@@ -5,6 +5,7 @@
  * - redisUrl(): the Redis ordinary tests share (REDIS_URL, else 127.0.0.1:6379, else a spawned one).
  * - startRedisServer(): a server of the test's own, to kill, restart and pause.
  * - startRedisCluster(masters): a masters-only Redis Cluster, ready when every node says ok.
+ * - startRedisSentinel(): a primary, a replica and a Sentinel, with a forced failover.
  * - startTlsRedisServer(): a server with a TLS port and a test CA, for rediss:// URLs.
  * - startTcpProxy(target): drop, blackhole or refuse connections between a client and a server.
  * - freePort(): a free loopback port.
@@ -16,6 +17,7 @@
 export { freePort, freePorts } from './free-port.js';
 export { type ClusterNode, type RedisClusterHandle, startRedisCluster } from './redis-cluster.js';
 export { pingRedis, type RedisTarget, withRedis } from './redis-probe.js';
+export { type RedisSentinelHandle, startRedisSentinel } from './redis-sentinel.js';
 export { type RedisServerHandle, startRedisServer } from './redis-server.js';
 export { startTlsRedisServer, type TlsRedisHandle } from './redis-tls.js';
 export { redisUrl } from './redis-url.js';

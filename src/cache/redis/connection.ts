@@ -15,6 +15,10 @@
  *   per node — except MGET, which the tier already batches per tick itself.
  * - the reconnect strategy never gives up (backoff capped at RECONNECT_MAX_DELAY_MS): a cache
  *   started without Redis keeps trying and takes Redis into use when it appears.
+ * - Sentinel: `failoverDetector` subscribes to the Sentinels' `+switch-master`, so both connections
+ *   leave a demoted primary as soon as a failover ends. Without it they stay on the old primary
+ *   until Sentinel reconfigures it (seconds later), and what they write there meanwhile is lost
+ *   when it resynchronizes from the new one.
  *
  * Credentials in URLs are redacted wherever a URL is shown (`describeTarget`).
  */
@@ -76,6 +80,7 @@ export function openConnections(options: ResolvedRedisOptions): Connections {
       ...base,
       sentinels: options.sentinel.sentinels.map(toHostPort),
       name: options.sentinel.name,
+      failoverDetector: true,
     };
     return {
       commands: new Redis(sentinelOptions),

@@ -8,11 +8,10 @@ import {
   type TcpProxyHandle,
   waitUntil,
 } from '../../../support/index.js';
-import { Managers, sleep, uniqueNamespace } from './managers.js';
+import { Managers, sleep, startLoad, uniqueNamespace } from './managers.js';
 
 /** The issue's bound: once Redis is back, the cache uses it again within 5 s. */
 const RECOVERY_MS = 5_000;
-const KEYS = 200;
 /** Fast failure detection for the tests: short timeouts, a breaker that opens after 3 failures. */
 const FAST_FAILURE = {
   commandTimeoutMs: 100,
@@ -38,41 +37,6 @@ afterAll(async () => {
   await proxy.close();
   await server.stop();
 });
-
-/** Workers issuing get / set / getOrSet until stopped; every error a caller sees is collected. */
-function startLoad(cache: OptimizedCacheManager) {
-  const errors: unknown[] = [];
-  let operations = 0;
-  let stopped = false;
-  const worker = async (seed: number) => {
-    let i = seed;
-    while (!stopped) {
-      const key = `k${(i * 7919) % KEYS}`;
-      try {
-        const kind = i % 3;
-        if (kind === 0) await cache.get(key);
-        else if (kind === 1) await cache.set(key, { i });
-        else await cache.getOrSet(key, () => ({ i }));
-        operations++;
-      } catch (error) {
-        errors.push(error);
-      }
-      i++;
-      if (i % 50 === 0) await sleep(1);
-    }
-  };
-  const workers = Array.from({ length: 16 }, (_, seed) => worker(seed));
-  return {
-    errors,
-    get operations() {
-      return operations;
-    },
-    async stop() {
-      stopped = true;
-      await Promise.all(workers);
-    },
-  };
-}
 
 async function recovered(cache: OptimizedCacheManager): Promise<boolean> {
   return waitUntil(async () => cache.getPerformanceStats().l2?.state === 'ready', RECOVERY_MS);

@@ -33,3 +33,41 @@ export class Managers {
 }
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Keys the load of `startLoad` spreads over. */
+const LOAD_KEYS = 200;
+
+/** Workers issuing get / set / getOrSet until stopped; every error a caller sees is collected. */
+export function startLoad(cache: OptimizedCacheManager) {
+  const errors: unknown[] = [];
+  let operations = 0;
+  let stopped = false;
+  const worker = async (seed: number) => {
+    let i = seed;
+    while (!stopped) {
+      const key = `k${(i * 7919) % LOAD_KEYS}`;
+      try {
+        const kind = i % 3;
+        if (kind === 0) await cache.get(key);
+        else if (kind === 1) await cache.set(key, { i });
+        else await cache.getOrSet(key, () => ({ i }));
+        operations++;
+      } catch (error) {
+        errors.push(error);
+      }
+      i++;
+      if (i % 50 === 0) await sleep(1);
+    }
+  };
+  const workers = Array.from({ length: 16 }, (_, seed) => worker(seed));
+  return {
+    errors,
+    get operations() {
+      return operations;
+    },
+    async stop() {
+      stopped = true;
+      await Promise.all(workers);
+    },
+  };
+}

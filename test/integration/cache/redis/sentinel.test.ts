@@ -1,0 +1,80 @@
+import type { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type RedisSentinelHandle, startRedisSentinel, waitUntil } from '../../../support/index.js';
+import { Managers, sleep, startLoad, uniqueNamespace } from './managers.js';
+
+/** The issue's bound for taking Redis into use again, applied to a failover. */
+const RECOVERY_MS = 5_000;
+
+let deployment: RedisSentinelHandle;
+const managers = new Managers();
+const clients: Redis[] = [];
+
+beforeAll(async () => {
+  deployment = await startRedisSentinel();
+}, 30_000);
+
+afterAll(async () => {
+  await managers.closeAll();
+  await Promise.all(clients.map((client) => client.quit().catch(() => {})));
+  await deployment?.stop();
+});
+
+function clientOf(port: number): Redis {
+  const client = deployment.clientOf(port);
+  client.on('error', () => {});
+  clients.push(client);
+  return client;
+}
+
+describe('Redis tier on a Sentinel-managed primary', () => {
+  it('finds the primary through Sentinel and shares values and invalidations between instances', async () => {
+    const ns = uniqueNamespace('sen');
+    const redis = { sentinel: { sentinels: deployment.sentinels, name: deployment.name } };
+    const a = await managers.open(ns, redis);
+    const b = await managers.open(ns, redis);
+    await a.set('price', 100);
+    expect(await clientOf(await deployment.primaryPort()).exists(`${ns}#v:price`)).toBe(1);
+    expect(await b.get('price')).toBe(100);
+    expect(b.getPerformanceStats().requests.l2Hits).toBe(1);
+    await a.set('price', 90);
+    expect(await waitUntil(async () => (await b.get('price')) === 90, 2_000)).toBe(true);
+  });
+
+  it('follows a failover under load: no errors to callers, the new primary in use within 5 s, nothing stale', async () => {
+    const ns = uniqueNamespace('senfo');
+    const redis = {
+      sentinel: { sentinels: deployment.sentinels, name: deployment.name },
+      commandTimeoutMs: 200,
+      breaker: { failures: 3, halfOpenAfterMs: 300 },
+    };
+    const a = await managers.open(ns, redis);
+    const b = await managers.open(ns, redis);
+    const loadA = startLoad(a);
+    const loadB = startLoad(b);
+    await sleep(300);
+
+    const newPrimary = clientOf(await deployment.failover());
+    const switched = Date.now();
+    let probe = 0;
+    const inUse = await waitUntil(async () => {
+      const key = `after-failover-${probe++}`;
+      await a.set(key, 'written');
+      return (await newPrimary.exists(`${ns}#v:${key}`)) === 1;
+    }, RECOVERY_MS);
+    expect(inUse).toBe(true);
+    expect(Date.now() - switched).toBeLessThan(RECOVERY_MS);
+    await sleep(300);
+    await loadA.stop();
+    await loadB.stop();
+    expect(loadA.errors).toEqual([]);
+    expect(loadB.errors).toEqual([]);
+    expect(loadA.operations).toBeGreaterThan(0);
+
+    await a.set('price', 70);
+    expect(await waitUntil(async () => (await b.get('price')) === 70, 2_000)).toBe(true);
+    await b.delete('price');
+    expect(await waitUntil(async () => (await a.get('price')) === undefined, 2_000)).toBe(true);
+    expect(await newPrimary.exists(`${ns}#v:price`)).toBe(0);
+  });
+});
