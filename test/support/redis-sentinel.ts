@@ -28,6 +28,8 @@ export interface RedisSentinelHandle {
   /** Where the Sentinel listens; pass as `redis.sentinel.sentinels`. */
   readonly sentinels: { host: string; port: number }[];
   readonly name: string;
+  /** The data servers' ports as started: the primary's, then the replica's. */
+  readonly dataPorts: readonly [number, number];
   /** The port of the server the Sentinel names as primary now. */
   primaryPort(): Promise<number>;
   /** Forces a failover and resolves once the Sentinel names the replica as primary; returns its port. */
@@ -74,6 +76,7 @@ export async function startRedisSentinel(): Promise<RedisSentinelHandle> {
   return {
     sentinels: [{ host: LOOPBACK, port: sentinelPort }],
     name: SENTINEL_MASTER_NAME,
+    dataPorts: [primaryPort, replicaPort],
     primaryPort: primaryPortNow,
     async failover() {
       const before = await primaryPortNow();

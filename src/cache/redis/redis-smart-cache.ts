@@ -19,7 +19,10 @@
  * instances' own indexes may not know.
  *
  * Availability: reads use Redis only while the command connection is up, the breaker is closed
- * (or half-open) and no journaled invalidation awaits replay; otherwise they answer "miss" at once.
+ * (or half-open), the server has been identified since the last (re)connection, and no journaled
+ * invalidation awaits replay; otherwise they answer "miss" at once. A connection that comes back
+ * to another server (a failover, a restart) journals this instance's recent changes first, since
+ * that server may have lost them (recent-changes.ts).
  * Writes and invalidations are tried whenever the connection is up and the breaker lets them.
  * Replays are attempted when the breaker closes and every `breaker.halfOpenAfterMs` while the
  * journal is not empty.
@@ -32,6 +35,7 @@ import { InvalidationJournal, type JournalSnapshot } from './invalidation-journa
 import { KeyLayout } from './key-layout.js';
 import type { ResolvedRedisOptions } from './options.js';
 import { ReadBatcher } from './read-batcher.js';
+import { RecentChanges } from './recent-changes.js';
 import { RedisStore, type StoredWrite } from './redis-store.js';
 import { type BreakerState, Resilience } from './resilience.js';
 
@@ -75,7 +79,13 @@ export class RedisSmartCache {
   private readonly batcher: ReadBatcher;
   private readonly resilience: Resilience;
   private readonly journal: InvalidationJournal;
+  private readonly recent: RecentChanges;
   private readonly bus: InvalidationBus;
+  /** The server the command connection was last on (serverIdentity), undefined before the first. */
+  private server: string | undefined;
+  /** True from a (re)connection until the server has been identified: reads wait for it. */
+  private identifying = false;
+  private identification: Promise<void> = Promise.resolve();
   private readonly replayTimer: NodeJS.Timeout;
   private replaying: Promise<void> | undefined;
   private hits = 0;
@@ -111,6 +121,7 @@ export class RedisSmartCache {
       () => this.store.flush(),
     );
     this.journal = new InvalidationJournal(options.maxPendingInvalidations);
+    this.recent = new RecentChanges(options.maxPendingInvalidations);
     this.bus = new InvalidationBus(
       subscriber,
       layout.channel,
@@ -118,6 +129,11 @@ export class RedisSmartCache {
       (message) => this.resilience.write(() => this.store.publish(layout.channel, message)),
       handlers,
     );
+    if (!cluster) {
+      commands.on('ready', () => {
+        this.identification = this.identifyServer();
+      });
+    }
     this.replayTimer = setInterval(() => {
       if (!this.journal.isEmpty) this.scheduleReplay();
     }, options.breaker.halfOpenAfterMs);
@@ -136,6 +152,7 @@ export class RedisSmartCache {
       if (subscriber.status === 'wait') await subscriber.connect();
       await this.bus.start();
       await this.store.ping();
+      await this.identification;
     })();
     try {
       await withTimeout(attempt, this.options.connectTimeoutMs);
@@ -154,7 +171,7 @@ export class RedisSmartCache {
 
   /** False while reads must not use Redis (see the file's note). */
   get available(): boolean {
-    return this.writable && this.journal.isEmpty && this.replaying === undefined;
+    return this.writable && !this.identifying && this.journal.isEmpty && this.replaying === undefined;
   }
 
   /**
@@ -181,7 +198,7 @@ export class RedisSmartCache {
 
   /** Broadcasts that these keys changed (after a write), so other instances drop them from L1. */
   announceChanged(keys: Iterable<string>): void {
-    this.bus.keysChanged(keys);
+    this.changedKeys(keys);
   }
 
   /** Broadcasts that `key` was filled by a stampede-lock holder. */
@@ -214,8 +231,8 @@ export class RedisSmartCache {
       this.failedWrites++;
       this.journal.addTags(tags);
     }
-    this.bus.tagsChanged(tags);
-    if (result !== undefined) this.bus.keysChanged(result.dependents);
+    this.changedTags(tags);
+    if (result !== undefined) this.changedKeys(result.dependents);
     return result?.removed;
   }
 
@@ -237,8 +254,8 @@ export class RedisSmartCache {
       this.failedWrites++;
       this.journal.addPattern(pattern);
     }
-    this.bus.patternChanged(pattern);
-    if (result !== undefined) this.bus.keysChanged(result.dependents);
+    this.changedPattern(pattern);
+    if (result !== undefined) this.changedKeys(result.dependents);
     return result?.removed;
   }
 
@@ -249,7 +266,7 @@ export class RedisSmartCache {
       this.failedWrites++;
       this.journal.addFlush();
     }
-    this.bus.cleared();
+    this.changedAll();
     return removed;
   }
 
@@ -315,7 +332,7 @@ export class RedisSmartCache {
       // the roots, which is safe (their new values are in L1 and are written again on the next set).
       this.journal.addKeys(keys);
     }
-    this.bus.keysChanged(
+    this.changedKeys(
       result === undefined ? keys : includeRoots ? [...keys, ...result.dependents] : result.dependents,
     );
     return result?.removed;
@@ -356,6 +373,42 @@ export class RedisSmartCache {
     return { removed, dependents };
   }
 
+  /** Broadcasts that keys changed, and remembers it for a server that may lose it (recent-changes.ts). */
+  private changedKeys(keys: Iterable<string>): void {
+    const list = [...keys];
+    this.recent.add('keys', list);
+    this.bus.keysChanged(list);
+  }
+
+  private changedTags(tags: readonly string[]): void {
+    this.recent.add('tags', tags);
+    this.bus.tagsChanged(tags);
+  }
+
+  private changedPattern(pattern: string): void {
+    this.recent.add('pattern', [pattern]);
+    this.bus.patternChanged(pattern);
+  }
+
+  private changedAll(): void {
+    this.recent.add('flush', []);
+    this.bus.cleared();
+  }
+
+  /**
+   * After each (re)connection: when the server is not the one the connection left (a failover,
+   * a restart), or cannot be identified, this instance's recent changes are journaled, so they are
+   * applied to it before Redis is read again (recent-changes.ts).
+   */
+  private async identifyServer(): Promise<void> {
+    this.identifying = true;
+    const server = await this.resilience.run(() => this.store.serverIdentity());
+    if (this.server !== undefined && server !== this.server) this.recent.copyInto(this.journal);
+    if (server !== undefined) this.server = server;
+    this.identifying = false;
+    this.scheduleReplay();
+  }
+
   private scheduleReplay(): void {
     if (this.replaying !== undefined || this.journal.isEmpty || this.closed) return;
     this.replaying = this.replay().finally(() => {
@@ -372,10 +425,10 @@ export class RedisSmartCache {
       return;
     }
     this.replays++;
-    if (snapshot.flushAll) this.bus.cleared();
-    this.bus.keysChanged(snapshot.keys);
-    this.bus.tagsChanged(snapshot.tags);
-    for (const pattern of snapshot.patterns) this.bus.patternChanged(pattern);
+    if (snapshot.flushAll) this.changedAll();
+    this.changedKeys(snapshot.keys);
+    this.changedTags(snapshot.tags);
+    for (const pattern of snapshot.patterns) this.changedPattern(pattern);
   }
 
   private async apply(snapshot: JournalSnapshot): Promise<void> {

@@ -148,6 +148,19 @@ export class RedisStore {
     await this.issue().publish(channel, message);
   }
 
+  /**
+   * Which server, and which replication history, the single-node connection is on: `run_id`
+   * changes when a server restarts, `master_replid` when a replica is promoted or a primary is
+   * made a replica (its data then replaced by the new primary's).
+   */
+  async serverIdentity(): Promise<string> {
+    const [server, replication] = await Promise.all([
+      this.issue().info('server'),
+      this.issue().info('replication'),
+    ]);
+    return `${infoField(server, 'run_id')}/${infoField(replication, 'master_replid')}`;
+  }
+
   async ping(): Promise<void> {
     if (this.cluster) await Promise.all((this.client as Cluster).nodes('master').map((node) => node.ping()));
     else await (this.client as Redis).ping();
@@ -189,6 +202,12 @@ export class RedisStore {
     );
     return counts.reduce((sum, count) => sum + count, 0);
   }
+}
+
+/** A field of an INFO reply (`name:value` lines); empty when absent. */
+function infoField(info: string, name: string): string {
+  const line = info.split('\r\n').find((candidate) => candidate.startsWith(`${name}:`));
+  return line === undefined ? '' : line.slice(name.length + 1);
 }
 
 /** Positions of the keys by their Cluster slot. */

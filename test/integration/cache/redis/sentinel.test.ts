@@ -20,8 +20,8 @@ afterAll(async () => {
   await deployment?.stop();
 });
 
-function clientOf(port: number): Redis {
-  const client = deployment.clientOf(port);
+function clientOf(port: number, of = deployment): Redis {
+  const client = of.clientOf(port);
   client.on('error', () => {});
   clients.push(client);
   return client;
@@ -76,5 +76,40 @@ describe('Redis tier on a Sentinel-managed primary', () => {
     await b.delete('price');
     expect(await waitUntil(async () => (await a.get('price')) === undefined, 2_000)).toBe(true);
     expect(await newPrimary.exists(`${ns}#v:price`)).toBe(0);
+  });
+
+  it('a delete that the old primary acknowledged but never replicated is applied again to the new one', async () => {
+    const own = await startRedisSentinel();
+    try {
+      const ns = uniqueNamespace('senlost');
+      const redis = {
+        sentinel: { sentinels: own.sentinels, name: own.name },
+        commandTimeoutMs: 200,
+        breaker: { failures: 3, halfOpenAfterMs: 300 },
+      };
+      const a = await managers.open(ns, redis);
+      const b = await managers.open(ns, redis);
+      const [primaryPort, replicaPort] = own.dataPorts;
+      const primary = clientOf(primaryPort, own);
+      const replica = clientOf(replicaPort, own);
+      const key = `${ns}#v:price`;
+      await a.set('price', 100);
+      expect(await waitUntil(async () => (await replica.exists(key)) === 1, 2_000)).toBe(true);
+
+      // Cut replication: the replica loses its link and can no longer authenticate to come back.
+      await primary.config('SET', 'requirepass', 'cut-off');
+      await primary.client('KILL', 'TYPE', 'replica');
+      expect(await a.delete('price')).toBe(true);
+      expect(await primary.exists(key)).toBe(0);
+      expect(await replica.exists(key)).toBe(1);
+
+      expect(await own.failover()).toBe(replicaPort);
+      expect(await waitUntil(async () => (await replica.exists(key)) === 0, RECOVERY_MS)).toBe(true);
+      expect(await waitUntil(async () => (await b.get('price')) === undefined, 2_000)).toBe(true);
+      expect(await a.get('price')).toBeUndefined();
+    } finally {
+      await managers.closeAll();
+      await own.stop();
+    }
   });
 });

@@ -3,6 +3,7 @@ import { ChangeClock } from '../../../../src/cache/change-clock.js';
 import { redactUrl } from '../../../../src/cache/redis/connection.js';
 import { InvalidationJournal } from '../../../../src/cache/redis/invalidation-journal.js';
 import { KeyLayout } from '../../../../src/cache/redis/key-layout.js';
+import { RECENT_CHANGES_MS, RecentChanges } from '../../../../src/cache/redis/recent-changes.js';
 
 describe('InvalidationJournal', () => {
   it('remembers keys, tags and patterns once each, and hands them over on drain', () => {
@@ -24,6 +25,46 @@ describe('InvalidationJournal', () => {
     journal.addKeys(['e']);
     journal.merge(snapshot);
     expect(journal.drain().flushAll).toBe(true);
+  });
+});
+
+describe('RecentChanges', () => {
+  it('journals the changes of the last RECENT_CHANGES_MS, by kind, and forgets older ones', () => {
+    let now = 1_000_000;
+    const recent = new RecentChanges(100, () => now);
+    recent.add('keys', ['old']);
+    now += RECENT_CHANGES_MS + 1;
+    recent.add('keys', ['a', 'b']);
+    recent.add('tags', ['sale']);
+    recent.add('pattern', ['user:*']);
+    const journal = new InvalidationJournal(100);
+    recent.copyInto(journal);
+    expect(journal.drain()).toEqual({
+      keys: ['a', 'b'],
+      tags: ['sale'],
+      patterns: ['user:*'],
+      flushAll: false,
+    });
+    now += RECENT_CHANGES_MS + 1;
+    recent.copyInto(journal);
+    expect(journal.isEmpty).toBe(true);
+  });
+
+  it('replays a flush, and remembers an overflowing window as one, until the window has passed', () => {
+    let now = 0;
+    const recent = new RecentChanges(3, () => now);
+    const journal = new InvalidationJournal(100);
+    recent.add('flush', []);
+    recent.copyInto(journal);
+    expect(journal.drain().flushAll).toBe(true);
+    recent.add('keys', ['a', 'b']);
+    recent.add('keys', ['c', 'd']);
+    recent.copyInto(journal);
+    expect(journal.drain().flushAll).toBe(true);
+    now += RECENT_CHANGES_MS + 1;
+    recent.add('keys', ['e']);
+    recent.copyInto(journal);
+    expect(journal.drain()).toEqual({ keys: ['e'], tags: [], patterns: [], flushAll: false });
   });
 });
 
