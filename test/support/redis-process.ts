@@ -57,13 +57,14 @@ let exitListenersInstalled = false;
  * Spawns `redis-server` on 127.0.0.1:`port` with persistence off plus `extraArgs(dir)` (dir is the
  * server's temporary directory) and resolves once it answers PING. `configFile`, when given, is
  * written to the directory and named first on the command line (Sentinel needs a file it can
- * rewrite). Throws RedisLaunchError, with the server's last log lines, if it exits first or is not
+ * rewrite); `password` is the one it requires, for the readiness PING. Throws RedisLaunchError, with the server's last log lines, if it exits first or is not
  * ready within READY_TIMEOUT_MS.
  */
 export async function launchRedisServer(
   port: number,
   extraArgs: (dir: string) => string[] = () => [],
   configFile?: string,
+  password?: string,
 ): Promise<RedisProcess> {
   const [command, ...prefix] = await serverCommand();
   const dir = await mkdtemp(join(tmpdir(), 'keel-redis-'));
@@ -80,7 +81,10 @@ export async function launchRedisServer(
   const server = new RedisProcess(child, port, dir);
   const ready = await Promise.race([
     waitUntil(
-      () => pingRedis({ host: LOOPBACK, port }),
+      () =>
+        pingRedis(
+          password === undefined ? { host: LOOPBACK, port } : `redis://:${password}@${LOOPBACK}:${port}`,
+        ),
       READY_TIMEOUT_MS,
       () => server.hasExited,
     ),

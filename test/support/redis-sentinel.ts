@@ -39,9 +39,13 @@ export interface RedisSentinelHandle {
   stop(): Promise<void>;
 }
 
-export async function startRedisSentinel(): Promise<RedisSentinelHandle> {
+/** `sentinelPassword`: the Sentinel requires it (`requirepass` in its configuration). */
+export async function startRedisSentinel(
+  options: { sentinelPassword?: string } = {},
+): Promise<RedisSentinelHandle> {
   const [primaryPort, replicaPort, sentinelPort] = (await freePorts(3)) as [number, number, number];
   const servers: RedisProcess[] = [];
+  const ask = (...args: string[]) => sentinel(sentinelPort, options.sentinelPassword, ...args);
   const stop = () => Promise.all(servers.map((server) => server.terminate('SIGTERM'))).then(() => {});
   try {
     servers.push(await launchRedisServer(primaryPort));
@@ -50,13 +54,16 @@ export async function startRedisSentinel(): Promise<RedisSentinelHandle> {
       (await info(replicaPort, 'replication')).includes('master_link_status:up'),
     );
     const config = [
+      ...(options.sentinelPassword === undefined ? [] : [`requirepass ${options.sentinelPassword}`]),
       `sentinel monitor ${SENTINEL_MASTER_NAME} ${LOOPBACK} ${primaryPort} 1`,
       `sentinel down-after-milliseconds ${SENTINEL_MASTER_NAME} ${DOWN_AFTER_MS}`,
       `sentinel failover-timeout ${SENTINEL_MASTER_NAME} ${FAILOVER_TIMEOUT_MS}`,
     ].join('\n');
-    servers.push(await launchRedisServer(sentinelPort, () => ['--sentinel'], `${config}\n`));
+    servers.push(
+      await launchRedisServer(sentinelPort, () => ['--sentinel'], `${config}\n`, options.sentinelPassword),
+    );
     await expectWithin(READY_TIMEOUT_MS, 'the Sentinel to see the replica', async () => {
-      const replicas = (await sentinel(sentinelPort, 'REPLICAS', SENTINEL_MASTER_NAME)) as string[][];
+      const replicas = (await ask('REPLICAS', SENTINEL_MASTER_NAME)) as string[][];
       return replicas.some(
         (fields) => field(fields, 'port') === String(replicaPort) && field(fields, 'flags') === 'slave',
       );
@@ -66,11 +73,7 @@ export async function startRedisSentinel(): Promise<RedisSentinelHandle> {
     throw error;
   }
   const primaryPortNow = async () => {
-    const [, port] = (await sentinel(
-      sentinelPort,
-      'GET-MASTER-ADDR-BY-NAME',
-      SENTINEL_MASTER_NAME,
-    )) as string[];
+    const [, port] = (await ask('GET-MASTER-ADDR-BY-NAME', SENTINEL_MASTER_NAME)) as string[];
     return Number(port);
   };
   return {
@@ -80,7 +83,7 @@ export async function startRedisSentinel(): Promise<RedisSentinelHandle> {
     primaryPort: primaryPortNow,
     async failover() {
       const before = await primaryPortNow();
-      await sentinel(sentinelPort, 'FAILOVER', SENTINEL_MASTER_NAME);
+      await ask('FAILOVER', SENTINEL_MASTER_NAME);
       await expectWithin(FAILOVER_TIMEOUT_MS, 'the Sentinel to switch primaries', async () => {
         const now = await primaryPortNow();
         return now !== before && (await info(now, 'replication')).includes('role:master');
@@ -102,8 +105,10 @@ function info(port: number, section: string): Promise<string> {
   return withRedis({ host: LOOPBACK, port }, (client) => client.info(section));
 }
 
-function sentinel(port: number, ...args: string[]): Promise<unknown> {
-  return withRedis({ host: LOOPBACK, port }, (client) => client.call('SENTINEL', ...args));
+function sentinel(port: number, password: string | undefined, ...args: string[]): Promise<unknown> {
+  const target =
+    password === undefined ? { host: LOOPBACK, port } : `redis://:${password}@${LOOPBACK}:${port}`;
+  return withRedis(target, (client) => client.call('SENTINEL', ...args));
 }
 
 async function expectWithin(ms: number, what: string, condition: () => Promise<boolean>): Promise<void> {

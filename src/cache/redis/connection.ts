@@ -22,6 +22,7 @@
  *
  * Credentials in URLs are redacted wherever a URL is shown (`describeTarget`).
  */
+import type { ConnectionOptions } from 'node:tls';
 import { Cluster, type RedisOptions as IORedisOptions, Redis } from 'ioredis';
 import type { ResolvedRedisOptions } from './options.js';
 
@@ -76,10 +77,16 @@ export function openConnections(options: ResolvedRedisOptions): Connections {
     };
   }
   if (options.sentinel !== undefined) {
-    const sentinelOptions = {
+    const { sentinels, name, username, password, tls } = options.sentinel;
+    const sentinelOptions: IORedisOptions = {
       ...base,
-      sentinels: options.sentinel.sentinels.map(toHostPort),
-      name: options.sentinel.name,
+      sentinels: sentinels.map(toHostPort),
+      name,
+      sentinelUsername: username,
+      sentinelPassword: password,
+      sentinelTLS: tlsOptions(tls),
+      // Without it ioredis reaches the primary Sentinel names in plain text whatever `tls` says.
+      enableTLSForSentinelMode: base.tls !== undefined,
       failoverDetector: true,
     };
     return {
@@ -115,12 +122,15 @@ export function redactUrl(url: string): string {
   });
 }
 
+function tlsOptions(tls: ResolvedRedisOptions['tls']): ConnectionOptions | undefined {
+  return tls === true ? {} : tls === false ? undefined : tls;
+}
+
 function clientOptions(options: ResolvedRedisOptions): IORedisOptions {
-  const tls = options.tls === true ? {} : options.tls === false ? undefined : options.tls;
   return {
     username: options.username,
     password: options.password,
-    tls,
+    tls: tlsOptions(options.tls),
     commandTimeout: options.commandTimeoutMs,
     connectTimeout: options.connectTimeoutMs,
     enableOfflineQueue: false,

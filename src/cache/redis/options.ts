@@ -4,7 +4,9 @@
  *
  * Where Redis is: `url` (redis:// or rediss:// for TLS, credentials allowed), or `cluster.nodes`
  * for Redis Cluster, or `sentinel` for a Sentinel-managed primary, or an existing ioredis `client`
- * (Keel then never closes it). `tls`, `username` and `password` add to any of them.
+ * (Keel then never closes it). `tls`, `username` and `password` add to any of them; with Sentinel
+ * they are the data servers', and `sentinel.username`, `sentinel.password` and `sentinel.tls` the
+ * Sentinels' own.
  *
  * The defaults are those of a cache in front of a slow origin: a Redis that does not answer within
  * `commandTimeoutMs` is treated as a miss, five consecutive failures open the breaker for
@@ -52,7 +54,14 @@ export const redisOptionsSchema = z
       .strict()
       .optional(),
     sentinel: z
-      .object({ sentinels: z.array(hostPort).min(1), name: z.string().min(1) })
+      .object({
+        sentinels: z.array(hostPort).min(1),
+        name: z.string().min(1),
+        /** The Sentinels' own credentials and TLS (`username`, `password` and `tls` are the data servers'). */
+        username: z.string().min(1).optional(),
+        password: z.string().min(1).optional(),
+        tls: z.union([z.boolean(), z.custom<ConnectionOptions>(isObject, 'expected TLS options')]).optional(),
+      })
       .strict()
       .optional(),
     tls: z.union([z.boolean(), z.custom<ConnectionOptions>(isObject, 'expected TLS options')]).optional(),

@@ -112,4 +112,28 @@ describe('Redis tier on a Sentinel-managed primary', () => {
       await own.stop();
     }
   });
+
+  it('authenticates to Sentinels that require a password, and names them when it cannot', async () => {
+    const own = await startRedisSentinel({ sentinelPassword: 'sentinel-secret' });
+    try {
+      const ns = uniqueNamespace('senauth');
+      const sentinels = own.sentinels;
+      const cache = await managers.open(ns, {
+        sentinel: { sentinels, name: own.name, password: 'sentinel-secret' },
+        required: true,
+      });
+      await cache.set('price', 100);
+      expect(await clientOf(await own.primaryPort(), own).exists(`${ns}#v:price`)).toBe(1);
+      await expect(
+        managers.open(ns, {
+          sentinel: { sentinels, name: own.name },
+          required: true,
+          connectTimeoutMs: 1_000,
+        }),
+      ).rejects.toMatchObject({ code: 'REDIS_UNAVAILABLE', message: expect.stringContaining('keel-test') });
+    } finally {
+      await managers.closeAll();
+      await own.stop();
+    }
+  });
 });
