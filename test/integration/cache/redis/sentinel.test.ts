@@ -20,6 +20,15 @@ afterAll(async () => {
   await deployment?.stop();
 });
 
+/** Redis options through `of`'s Sentinel, with fast failure detection for the failover tests. */
+function failingFast(of: RedisSentinelHandle) {
+  return {
+    sentinel: { sentinels: of.sentinels, name: of.name },
+    commandTimeoutMs: 200,
+    breaker: { failures: 3, halfOpenAfterMs: 300 },
+  };
+}
+
 function clientOf(port: number, of = deployment): Redis {
   const client = of.clientOf(port);
   client.on('error', () => {});
@@ -43,11 +52,7 @@ describe('Redis tier on a Sentinel-managed primary', () => {
 
   it('follows a failover under load: no errors to callers, the new primary in use within 5 s, nothing stale', async () => {
     const ns = uniqueNamespace('senfo');
-    const redis = {
-      sentinel: { sentinels: deployment.sentinels, name: deployment.name },
-      commandTimeoutMs: 200,
-      breaker: { failures: 3, halfOpenAfterMs: 300 },
-    };
+    const redis = failingFast(deployment);
     const a = await managers.open(ns, redis);
     const b = await managers.open(ns, redis);
     const loadA = startLoad(a);
@@ -82,11 +87,7 @@ describe('Redis tier on a Sentinel-managed primary', () => {
     const own = await startRedisSentinel();
     try {
       const ns = uniqueNamespace('senlost');
-      const redis = {
-        sentinel: { sentinels: own.sentinels, name: own.name },
-        commandTimeoutMs: 200,
-        breaker: { failures: 3, halfOpenAfterMs: 300 },
-      };
+      const redis = failingFast(own);
       const a = await managers.open(ns, redis);
       const b = await managers.open(ns, redis);
       const [primaryPort, replicaPort] = own.dataPorts;
