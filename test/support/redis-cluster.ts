@@ -5,8 +5,8 @@
  * cluster bus port (`--cluster-port`, Redis 7+) rather than the default port + 10000, which can
  * fall outside the port range or be taken. `redis-cli --cluster create` splits the 16384 slots
  * evenly and joins the nodes; we then wait until every node itself reports `cluster_state:ok`, so
- * a client that starts from any node sees the full slot map. Replicas are not started: failover is
- * not what these tests exercise, and each replica would double the start-up cost.
+ * a client that starts from any node sees the full slot map. Replicas are started only when asked
+ * for (`replicas: true`, one per master, for failover tests): each doubles the start-up cost.
  *
  * Start-up takes about 1–3 s (redis-cli waits for the gossip to converge). The short
  * `--cluster-node-timeout` keeps that convergence, and any failure detection, quick.
@@ -38,19 +38,28 @@ export interface ClusterNode {
 export interface RedisClusterHandle {
   /** The masters (the first holds the lowest slots); pass them to `new Cluster(nodes)`. */
   readonly nodes: ClusterNode[];
+  /** With `replicas`: the replica of each master, in the order of `nodes`. */
+  readonly replicas: ClusterNode[];
   /** Stops every node (SIGTERM, waits for exit) and removes their directories; safe to call twice. */
   stop(): Promise<void>;
 }
 
-/** Starts `masters` cluster-enabled servers, creates the cluster and waits until it is ok. */
-export async function startRedisCluster(masters = MIN_MASTERS): Promise<RedisClusterHandle> {
+/**
+ * Starts `masters` cluster-enabled servers (and, with `replicas: true`, one replica of each),
+ * creates the cluster and waits until it is ok and every replica is in sync.
+ */
+export async function startRedisCluster(
+  masters = MIN_MASTERS,
+  options: { replicas?: boolean } = {},
+): Promise<RedisClusterHandle> {
   if (!Number.isInteger(masters) || masters < MIN_MASTERS) {
     throw new Error(`A Redis Cluster needs at least ${MIN_MASTERS} masters; got ${masters}.`);
   }
   const redisCli = await requireExecutable('redis-cli');
-  const ports = await freePorts(masters * 2); // a client port and a cluster bus port per node
+  const count = options.replicas === true ? masters * 2 : masters;
+  const ports = await freePorts(count * 2); // a client port and a cluster bus port per node
   const launches = await Promise.allSettled(
-    Array.from({ length: masters }, (_, i) => launchNode(ports[2 * i], ports[2 * i + 1])),
+    Array.from({ length: count }, (_, i) => launchNode(ports[2 * i], ports[2 * i + 1])),
   );
   const servers = launches.flatMap((launch) => (launch.status === 'fulfilled' ? [launch.value] : []));
   const stop = async () => {
@@ -59,10 +68,11 @@ export async function startRedisCluster(masters = MIN_MASTERS): Promise<RedisClu
   try {
     const failed = launches.find((launch) => launch.status === 'rejected');
     if (failed !== undefined) throw failed.reason;
-    const nodes = servers.map((server) => ({ host: LOOPBACK, port: server.port }));
-    await createCluster(redisCli, nodes);
-    await waitForClusterOk(nodes);
-    return { nodes, stop };
+    const all = servers.map((server) => ({ host: LOOPBACK, port: server.port }));
+    await createCluster(redisCli, all, options.replicas === true ? 1 : 0);
+    await waitForClusterOk(all);
+    const { nodes, replicas } = await roles(all, options.replicas === true ? 1 : 0);
+    return { nodes, replicas, stop };
   } catch (error) {
     await stop();
     throw error;
@@ -77,9 +87,9 @@ function launchNode(port: number, busPort: number): Promise<RedisProcess> {
   ]);
 }
 
-async function createCluster(redisCli: string, nodes: ClusterNode[]): Promise<void> {
+async function createCluster(redisCli: string, nodes: ClusterNode[], replicas: number): Promise<void> {
   const addresses = nodes.map((node) => `${node.host}:${node.port}`);
-  const args = ['--cluster', 'create', ...addresses, '--cluster-replicas', '0', '--cluster-yes'];
+  const args = ['--cluster', 'create', ...addresses, '--cluster-replicas', String(replicas), '--cluster-yes'];
   const { code, output } = await run(redisCli, args, CREATE_TIMEOUT_MS);
   if (code !== 0) {
     throw new Error(
@@ -100,6 +110,53 @@ async function waitForClusterOk(nodes: ClusterNode[]): Promise<void> {
       `Redis Cluster on ports ${ports} did not reach cluster_state:ok within ${CLUSTER_OK_TIMEOUT_MS} ms`,
     );
   }
+}
+
+/**
+ * The masters, ordered by their first slot, and the replica of each, once every node's view agrees
+ * (`replicasPerMaster` replicas each, links up), from CLUSTER NODES (`<id> <host:port@bus> <flags>
+ * <master id or -> <ping> <pong> <epoch> <link> <slots>...`): right after the create, gossip may
+ * still show a replica as a master without slots.
+ */
+async function roles(
+  all: ClusterNode[],
+  replicasPerMaster: number,
+): Promise<{ nodes: ClusterNode[]; replicas: ClusterNode[] }> {
+  let found: { nodes: ClusterNode[]; replicas: ClusterNode[] } | undefined;
+  const settled = async () => {
+    const lines = (await withRedis(all[0] as ClusterNode, (client) => client.cluster('NODES'))) as string;
+    const parsed = lines
+      .trim()
+      .split('\n')
+      .map((line) => {
+        const [id, address, , masterId, , , , , slots] = line.split(' ');
+        const port = Number((address as string).split('@')[0]?.split(':')[1]);
+        return {
+          id,
+          port,
+          masterId,
+          firstSlot: slots === undefined ? undefined : Number(slots.split('-')[0]),
+        };
+      });
+    const masters = parsed
+      .filter((node) => node.firstSlot !== undefined)
+      .sort((a, b) => (a.firstSlot as number) - (b.firstSlot as number));
+    const replicas = masters.flatMap((master) => parsed.filter((node) => node.masterId === master.id));
+    if (replicas.length !== masters.length * replicasPerMaster) return false;
+    const infos = await Promise.all(
+      replicas.map((node) =>
+        withRedis({ host: LOOPBACK, port: node.port }, (client) => client.info('replication')),
+      ),
+    );
+    if (!infos.every((info) => info.includes('master_link_status:up'))) return false;
+    const address = (node: { port: number }) => ({ host: LOOPBACK, port: node.port });
+    found = { nodes: masters.map(address), replicas: replicas.map(address) };
+    return true;
+  };
+  if (!(await waitUntil(settled, CLUSTER_OK_TIMEOUT_MS)) || found === undefined) {
+    throw new Error(`Redis Cluster roles did not settle within ${CLUSTER_OK_TIMEOUT_MS} ms`);
+  }
+  return found;
 }
 
 /** Runs a program to completion (or kills it at `timeoutMs`, giving code null) and keeps its output. */

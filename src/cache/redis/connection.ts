@@ -33,6 +33,12 @@ const RECONNECT_MAX_DELAY_MS = 1_000;
  * in an auto-pipeline of one costs more than it saves.
  */
 const ALREADY_BATCHED = ['mget'];
+/**
+ * Cluster: how often the slot map is re-read. ioredis otherwise re-reads it only when a node
+ * redirects a command, so a failover would go unnoticed until traffic reached the moved slots;
+ * the tier compares the masters after each refresh (redis-smart-cache.ts, noteMasters).
+ */
+const SLOTS_REFRESH_MS = 1_000;
 /** First pause between reconnection attempts; it doubles up to RECONNECT_MAX_DELAY_MS. */
 const RECONNECT_BASE_DELAY_MS = 50;
 
@@ -67,6 +73,7 @@ export function openConnections(options: ResolvedRedisOptions): Connections {
       enableAutoPipelining: true,
       autoPipeliningIgnoredCommands: ALREADY_BATCHED,
       clusterRetryStrategy: reconnectDelay,
+      slotsRefreshInterval: SLOTS_REFRESH_MS,
       lazyConnect: true,
     };
     return {

@@ -21,13 +21,14 @@
  * Availability: reads use Redis only while the command connection is up, the breaker is closed
  * (or half-open), the server has been identified since the last (re)connection, and no journaled
  * invalidation awaits replay; otherwise they answer "miss" at once. A connection that comes back
- * to another server (a failover, a restart) journals this instance's recent changes first, since
- * that server may have lost them (recent-changes.ts).
+ * to another server (a failover, a restart), or a Cluster slot map with a new master, journals
+ * this instance's recent changes first, since that server may have lost them (recent-changes.ts).
  * Writes and invalidations are tried whenever the connection is up and the breaker lets them.
  * Replays are attempted when the breaker closes and every `breaker.halfOpenAfterMs` while the
  * journal is not empty.
  */
 import { randomUUID } from 'node:crypto';
+import type { Cluster } from 'ioredis';
 import { KeelError } from '../../errors.js';
 import { type BusHandlers, InvalidationBus } from './bus.js';
 import { type Connections, describeTarget, openConnections } from './connection.js';
@@ -83,6 +84,8 @@ export class RedisSmartCache {
   private readonly bus: InvalidationBus;
   /** The server the command connection was last on (serverIdentity), undefined before the first. */
   private server: string | undefined;
+  /** Cluster: the masters' addresses at the last slot refresh, undefined before the first. */
+  private masters: Set<string> | undefined;
   /** True from a (re)connection until the server has been identified: reads wait for it. */
   private identifying = false;
   private identification: Promise<void> = Promise.resolve();
@@ -129,7 +132,8 @@ export class RedisSmartCache {
       (message) => this.resilience.write(() => this.store.publish(layout.channel, message)),
       handlers,
     );
-    if (!cluster) {
+    if (cluster) commands.on('refresh', () => this.noteMasters(commands as Cluster));
+    else {
       commands.on('ready', () => {
         this.identification = this.identifyServer();
       });
@@ -406,6 +410,20 @@ export class RedisSmartCache {
     if (this.server !== undefined && server !== this.server) this.recent.copyInto(this.journal);
     if (server !== undefined) this.server = server;
     this.identifying = false;
+    this.scheduleReplay();
+  }
+
+  /**
+   * Cluster: after each refresh of the slot map, a master that was not one before (a promoted
+   * replica, or a new node) may lack this instance's recent changes: they are journaled and
+   * replayed, as for a single server that changed (identifyServer).
+   */
+  private noteMasters(cluster: Cluster): void {
+    const masters = new Set(cluster.nodes('master').map(({ options }) => `${options.host}:${options.port}`));
+    const before = this.masters;
+    this.masters = masters;
+    if (before === undefined || [...masters].every((address) => before.has(address))) return;
+    this.recent.copyInto(this.journal);
     this.scheduleReplay();
   }
 

@@ -1,6 +1,11 @@
-import { Cluster } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RedisClusterHandle, startRedisCluster, waitUntil } from '../../../support/index.js';
+import {
+  type ClusterNode,
+  type RedisClusterHandle,
+  startRedisCluster,
+  waitUntil,
+} from '../../../support/index.js';
 import { Managers, uniqueNamespace } from './managers.js';
 
 let cluster: RedisClusterHandle;
@@ -73,4 +78,55 @@ describe('Redis tier on a 3-master Redis Cluster', () => {
     await instances[0].set('cold', 'updated');
     expect(await waitUntil(async () => (await instances[2].get('cold')) === 'updated', 2_000)).toBe(true);
   });
+
+  it('after a failover, a delete the old master acknowledged but never replicated is applied again', async () => {
+    const own = await startRedisCluster(3, { replicas: true });
+    const direct: Redis[] = [];
+    const clientOf = (node: ClusterNode) => {
+      const client = new Redis({ ...node, maxRetriesPerRequest: 1 });
+      client.on('error', () => {});
+      direct.push(client);
+      return client;
+    };
+    try {
+      const ns = uniqueNamespace('clfo');
+      const redis = {
+        cluster: { nodes: own.nodes },
+        commandTimeoutMs: 200,
+        breaker: { failures: 3, halfOpenAfterMs: 300 },
+      };
+      const a = await managers.open(ns, redis);
+      const b = await managers.open(ns, redis);
+      const key = `${ns}#v:price`;
+      await a.set('price', 100);
+      const masters = own.nodes.map(clientOf);
+      // The masters without the key's slot answer MOVED.
+      const holder = (await Promise.all(masters.map((master) => master.exists(key).catch(() => 0)))).indexOf(
+        1,
+      );
+      const master = masters[holder] as Redis;
+      const replica = clientOf(own.replicas[holder] as ClusterNode);
+      await replica.call('READONLY');
+      expect(await waitUntil(async () => (await replica.exists(key)) === 1, 2_000)).toBe(true);
+
+      // Cut replication: the replica loses its link and can no longer authenticate to come back.
+      await master.config('SET', 'requirepass', 'cut-off');
+      await master.client('KILL', 'TYPE', 'replica');
+      expect(await a.delete('price')).toBe(true);
+      expect(await master.exists(key)).toBe(0);
+      expect(await replica.exists(key)).toBe(1);
+
+      await replica.cluster('FAILOVER', 'TAKEOVER');
+      expect(
+        await waitUntil(async () => (await replica.info('replication')).includes('role:master'), 5_000),
+      ).toBe(true);
+      // The tier re-reads the slot map every second, sees the new master and replays.
+      expect(await waitUntil(async () => (await replica.exists(key)) === 0, 5_000)).toBe(true);
+      expect(await waitUntil(async () => (await b.get('price')) === undefined, 2_000)).toBe(true);
+    } finally {
+      await managers.closeAll();
+      for (const client of direct) client.disconnect();
+      await own.stop();
+    }
+  }, 60_000);
 });
