@@ -6,7 +6,7 @@ import {
   startRedisCluster,
   waitUntil,
 } from '../../../support/index.js';
-import { Managers, uniqueNamespace } from './managers.js';
+import { deleteWhileReplicationIsCut, Managers, uniqueNamespace } from './managers.js';
 
 let cluster: RedisClusterHandle;
 let raw: Cluster;
@@ -107,14 +107,7 @@ describe('Redis tier on a 3-master Redis Cluster', () => {
       const master = masters[holder] as Redis;
       const replica = clientOf(own.replicas[holder] as ClusterNode);
       await replica.call('READONLY');
-      expect(await waitUntil(async () => (await replica.exists(key)) === 1, 2_000)).toBe(true);
-
-      // Cut replication: the replica loses its link and can no longer authenticate to come back.
-      await master.config('SET', 'requirepass', 'cut-off');
-      await master.client('KILL', 'TYPE', 'replica');
-      expect(await a.delete('price')).toBe(true);
-      expect(await master.exists(key)).toBe(0);
-      expect(await replica.exists(key)).toBe(1);
+      await deleteWhileReplicationIsCut(a, master, replica, key);
 
       await replica.cluster('FAILOVER', 'TAKEOVER');
       expect(

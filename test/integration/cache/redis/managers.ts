@@ -1,7 +1,10 @@
 /** Builds managers sharing a Redis namespace for the Redis-tier integration tests, and closes them. */
 import { randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import { expect } from 'vitest';
 import { type CacheManagerOptions, OptimizedCacheManager } from '../../../../src/cache/index.js';
 import type { RedisOptions } from '../../../../src/cache/redis/options.js';
+import { waitUntil } from '../../../support/index.js';
 
 export function uniqueNamespace(label: string): string {
   return `t-${label}-${randomUUID().slice(0, 8)}`;
@@ -70,4 +73,23 @@ export function startLoad(cache: OptimizedCacheManager) {
       await Promise.all(workers);
     },
   };
+}
+
+/**
+ * The write a failover can roll back: once `replica` holds `cache`'s `price` (Redis key `key`),
+ * replication is cut (the replica loses its link and can no longer authenticate to come back)
+ * and `price` is deleted through `cache`, so only `primary` knows of the delete.
+ */
+export async function deleteWhileReplicationIsCut(
+  cache: OptimizedCacheManager,
+  primary: Redis,
+  replica: Redis,
+  key: string,
+): Promise<void> {
+  expect(await waitUntil(async () => (await replica.exists(key)) === 1, 2_000)).toBe(true);
+  await primary.config('SET', 'requirepass', 'cut-off');
+  await primary.client('KILL', 'TYPE', 'replica');
+  expect(await cache.delete('price')).toBe(true);
+  expect(await primary.exists(key)).toBe(0);
+  expect(await replica.exists(key)).toBe(1);
 }

@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RedisSentinelHandle, startRedisSentinel, waitUntil } from '../../../support/index.js';
-import { Managers, sleep, startLoad, uniqueNamespace } from './managers.js';
+import { deleteWhileReplicationIsCut, Managers, sleep, startLoad, uniqueNamespace } from './managers.js';
 
 /** The issue's bound for taking Redis into use again, applied to a failover. */
 const RECOVERY_MS = 5_000;
@@ -95,14 +95,7 @@ describe('Redis tier on a Sentinel-managed primary', () => {
       const replica = clientOf(replicaPort, own);
       const key = `${ns}#v:price`;
       await a.set('price', 100);
-      expect(await waitUntil(async () => (await replica.exists(key)) === 1, 2_000)).toBe(true);
-
-      // Cut replication: the replica loses its link and can no longer authenticate to come back.
-      await primary.config('SET', 'requirepass', 'cut-off');
-      await primary.client('KILL', 'TYPE', 'replica');
-      expect(await a.delete('price')).toBe(true);
-      expect(await primary.exists(key)).toBe(0);
-      expect(await replica.exists(key)).toBe(1);
+      await deleteWhileReplicationIsCut(a, primary, replica, key);
 
       expect(await own.failover()).toBe(replicaPort);
       expect(await waitUntil(async () => (await replica.exists(key)) === 0, RECOVERY_MS)).toBe(true);
