@@ -46,6 +46,7 @@ export class RecentChanges {
     private readonly now: () => number = Date.now,
   ) {}
 
+  /** Records a change; `items` is kept as it is, so it must not change afterwards. */
   add(kind: Kind, items: readonly string[]): void {
     if (kind !== 'flush' && items.length === 0) return;
     const at = this.now();

@@ -201,7 +201,7 @@ export class RedisSmartCache {
   }
 
   /** Broadcasts that these keys changed (after a write), so other instances drop them from L1. */
-  announceChanged(keys: Iterable<string>): void {
+  announceChanged(keys: readonly string[]): void {
     this.changedKeys(keys);
   }
 
@@ -378,14 +378,13 @@ export class RedisSmartCache {
   }
 
   /** Broadcasts that keys changed, and remembers it for a server that may lose it (recent-changes.ts). */
-  private changedKeys(keys: Iterable<string>): void {
-    const list = [...keys];
-    this.recent.add('keys', list);
-    this.bus.keysChanged(list);
+  private changedKeys(keys: readonly string[]): void {
+    this.recent.add('keys', keys);
+    this.bus.keysChanged(keys);
   }
 
   private changedTags(tags: readonly string[]): void {
-    this.recent.add('tags', tags);
+    this.recent.add('tags', [...tags]); // the caller's array: kept, so copied
     this.bus.tagsChanged(tags);
   }
 
