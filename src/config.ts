@@ -6,11 +6,28 @@
  * One table (SETTINGS) lists each setting with its variable, its flag, its default and how to read
  * it; the CLI builds its `--help` from the same table, so the two never disagree. A value that does
  * not parse fails start-up with a ConfigError naming the variable (or flag) and what was expected.
- * Durations accept `30s`, `5m`…; sizes `256mb`…
+ * Durations accept `30s`, `5m`…; sizes `256mb`…; numbers are plain decimal digits (whole-number.ts).
+ *
+ * A variable set to the empty string is an error, not "unset": `KEEL_ORIGIN=` left empty by a
+ * deployment template would otherwise start the bundled sample origin, and `KEEL_PORT=` a random
+ * port. Values are shown in messages as written, except secrets (***) and the userinfo of URLs
+ * (`http://***:***@host/`), which stays in the parsed URL for the gateway to use.
  */
 import { ConfigError } from './errors.js';
 import { parseBytes } from './util/bytes.js';
-import { parseDuration } from './util/duration.js';
+import { formatDuration, parseDuration } from './util/duration.js';
+import { parseWholeNumber } from './util/whole-number.js';
+
+/**
+ * Origin timeouts, for KEEL_UPSTREAM_TIMEOUT and the routes file's `timeout`: at least 1 ms, since
+ * undici reads 0 as "wait forever" and a hung origin would then hold a connection for ever; at
+ * most 10 minutes, far beyond any API answer a client still waits for.
+ */
+export const ORIGIN_TIMEOUT_MS = { min: 1, max: 10 * 60_000 } as const;
+/** The bundled sample origin's added latency: a demo setting, at most a minute. */
+const MAX_SAMPLE_LATENCY_MS = 60_000;
+/** Shortest admin token: 16 characters (64 bits even as hex digits; `openssl rand -hex 32` makes 64). */
+const ADMIN_TOKEN_MIN_LENGTH = 16;
 
 type Reader<T> = (text: string) => T | undefined;
 
@@ -27,22 +44,25 @@ interface Setting<T> {
   secret?: boolean;
 }
 
-const text: Reader<string> = (value) => (value === '' ? undefined : value);
-const url: Reader<URL> = (value) => {
+const text: Reader<string> = (value) => value;
+/** The origin: scheme, host and port only, since the gateway forwards each client's path and query as sent. */
+const origin: Reader<URL> = (value) => {
+  let parsed: URL;
   try {
-    const parsed = new URL(value);
-    return parsed.protocol === 'http:' || parsed.protocol === 'https:' ? parsed : undefined;
+    parsed = new URL(value);
   } catch {
     return undefined;
   }
+  const bare = parsed.pathname === '/' && !/[?#]/.test(value);
+  return (parsed.protocol === 'http:' || parsed.protocol === 'https:') && bare ? parsed : undefined;
 };
 const port: Reader<number> = (value) => {
-  const n = Number(value);
-  return Number.isInteger(n) && n >= 0 && n <= 65535 ? n : undefined;
+  const n = parseWholeNumber(value);
+  return n !== undefined && n <= 65535 ? n : undefined;
 };
 const positive: Reader<number> = (value) => {
-  const n = Number(value);
-  return Number.isInteger(n) && n > 0 ? n : undefined;
+  const n = parseWholeNumber(value);
+  return n !== undefined && n > 0 ? n : undefined;
 };
 const boolean: Reader<boolean> = (value) =>
   ['1', 'true', 'yes', 'on'].includes(value.toLowerCase())
@@ -50,9 +70,19 @@ const boolean: Reader<boolean> = (value) =>
     : ['0', 'false', 'no', 'off'].includes(value.toLowerCase())
       ? false
       : undefined;
-const duration: Reader<number> = (value) => parseDuration(value);
+const durationWithin =
+  (min: number, max: number): Reader<number> =>
+  (value) => {
+    const ms = parseDuration(value);
+    return ms !== undefined && ms >= min && ms <= max ? ms : undefined;
+  };
 const bytes: Reader<number> = (value) => parseBytes(value);
 const memory: Reader<number | 'auto'> = (value) => (value === 'auto' ? 'auto' : parseBytes(value));
+/** Visible ASCII (what an Authorization header carries intact), long enough, and not one character repeated. */
+const adminToken: Reader<string> = (value) =>
+  value.length >= ADMIN_TOKEN_MIN_LENGTH && /^[\x21-\x7e]+$/.test(value) && !/^(.)\1*$/.test(value)
+    ? value
+    : undefined;
 const logLevel: Reader<string> = (value) =>
   ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(value) ? value : undefined;
 
@@ -70,8 +100,9 @@ export const SETTINGS = {
     flag: 'origin',
     description: 'the API to put the cache in front of; without it, the bundled sample origin starts',
     fallback: undefined,
-    expected: 'an http:// or https:// URL',
-    read: url,
+    expected:
+      "an http:// or https:// URL with no path, query or fragment (the gateway forwards the client's path as is)",
+    read: origin,
   }),
   routes: setting({
     env: 'KEEL_ROUTES',
@@ -135,8 +166,8 @@ export const SETTINGS = {
     flag: 'admin-token',
     description: 'enables /admin/* for requests bearing this token',
     fallback: undefined,
-    expected: 'a token of 16 or more characters',
-    read: (v) => (v.length >= 16 ? v : undefined),
+    expected: `a token of ${ADMIN_TOKEN_MIN_LENGTH} or more visible ASCII characters, no spaces, not one character repeated (openssl rand -hex 32 makes one)`,
+    read: adminToken,
     secret: true,
   }),
   stickyKey: setting({
@@ -153,8 +184,8 @@ export const SETTINGS = {
     flag: 'upstream-timeout',
     description: 'origin timeout for requests no route sets one for',
     fallback: '10s',
-    expected: 'a duration like 10s',
-    read: duration,
+    expected: `a duration from ${formatDuration(ORIGIN_TIMEOUT_MS.min)} to ${formatDuration(ORIGIN_TIMEOUT_MS.max)}, like 10s`,
+    read: durationWithin(ORIGIN_TIMEOUT_MS.min, ORIGIN_TIMEOUT_MS.max),
   }),
   upstreamConnections: setting({
     env: 'KEEL_UPSTREAM_CONNECTIONS',
@@ -193,8 +224,8 @@ export const SETTINGS = {
     flag: 'sample-latency',
     description: 'added latency of the bundled sample origin',
     fallback: '40ms',
-    expected: 'a duration like 40ms',
-    read: duration,
+    expected: `a duration up to ${formatDuration(MAX_SAMPLE_LATENCY_MS)}, like 40ms`,
+    read: durationWithin(0, MAX_SAMPLE_LATENCY_MS),
   }),
   logLevel: setting({
     env: 'LOG_LEVEL',
@@ -228,15 +259,16 @@ export function loadConfig(
     const fromFlag = flags[name];
     const raw = fromFlag ?? env[definition.env] ?? definition.fallback;
     if (raw === undefined) continue;
-    const value = definition.read(String(raw));
+    const source =
+      fromFlag !== undefined
+        ? `--${definition.flag}`
+        : env[definition.env] !== undefined
+          ? definition.env
+          : `${definition.env} (default)`;
+    if (raw === '') throw emptySetting(source, definition, fromFlag !== undefined);
+    const value = definition.read(raw);
     if (value === undefined) {
-      const source =
-        fromFlag !== undefined
-          ? `--${definition.flag}`
-          : env[definition.env] !== undefined
-            ? definition.env
-            : `${definition.env} (default)`;
-      const shown = definition.secret ? '***' : JSON.stringify(raw);
+      const shown = definition.secret ? '***' : JSON.stringify(maskUserinfo(raw));
       throw new ConfigError(source, `expected ${definition.expected} (got ${shown})`);
     }
     config[name] = value;
@@ -244,13 +276,39 @@ export function loadConfig(
   return config as ServeConfig;
 }
 
-/** The configuration for display: secrets replaced by ***, URLs as text. */
+function emptySetting(source: string, definition: Setting<unknown>, isFlag: boolean): ConfigError {
+  const instead = isFlag ? 'leave the flag out' : `unset ${definition.env}`;
+  const fallback = definition.fallback === undefined ? '' : ` (${definition.fallback})`;
+  return new ConfigError(
+    source,
+    `is empty, which is not read as unset: ${instead} to use the default${fallback}, or give ${definition.expected}`,
+  );
+}
+
+/** The configuration for display: secrets replaced by ***, URLs as text with their userinfo masked. */
 export function describeConfig(config: ServeConfig): Record<string, unknown> {
   const shown: Record<string, unknown> = {};
   for (const [name, definition] of Object.entries(SETTINGS) as [SettingName, Setting<unknown>][]) {
     const value = config[name];
     if (value === undefined) continue;
-    shown[definition.env] = definition.secret ? '***' : value instanceof URL ? value.href : value;
+    shown[definition.env] = definition.secret ? '***' : value instanceof URL ? displayUrl(value) : value;
   }
   return shown;
+}
+
+/** A URL for display: `http://user:pass@host/` as `http://***:***@host/`. */
+export function displayUrl(url: URL): string {
+  if (url.username === '' && url.password === '') return url.href;
+  const masked = new URL(url.href);
+  if (masked.username !== '') masked.username = '***';
+  if (masked.password !== '') masked.password = '***';
+  return masked.href;
+}
+
+/** The same masking for text that may not parse as a URL (shown in error messages). */
+function maskUserinfo(text: string): string {
+  return text.replace(
+    /^([A-Za-z][A-Za-z0-9+.-]*:\/\/)([^/?#]*)@/,
+    (_, scheme: string, userinfo: string) => `${scheme}${userinfo.includes(':') ? '***:***' : '***'}@`,
+  );
 }

@@ -22,6 +22,7 @@ import {
 } from '../operations/index.js';
 import { SAMPLE_ROUTES_YAML } from '../sample-origin/routes.js';
 import { parseDuration } from '../util/duration.js';
+import { parseWholeNumber } from '../util/whole-number.js';
 
 const DEFAULT_GATEWAY = 'http://127.0.0.1:8080';
 
@@ -32,9 +33,8 @@ function table(head: string[], rows: (string | number)[][]): string {
 }
 
 function positiveInt(text: string, flag: string): number {
-  const n = Number(text);
-  if (!Number.isInteger(n) || n <= 0)
-    throw new ConfigError(flag, `expected a positive integer (got "${text}")`);
+  const n = parseWholeNumber(text);
+  if (n === undefined || n === 0) throw new ConfigError(flag, `expected a positive integer (got "${text}")`);
   return n;
 }
 
@@ -310,8 +310,8 @@ export function operationsCommands(program: Command): void {
     )
     .option('--base-url <url>', 'the gateway', DEFAULT_GATEWAY)
     .action(async (percentText: string, names: string[], options: { baseUrl: string }) => {
-      const percent = Number(percentText);
-      if (!Number.isInteger(percent) || percent < 0 || percent > 100)
+      const percent = parseWholeNumber(percentText);
+      if (percent === undefined || percent > 100)
         throw new ConfigError('percent', `expected an integer 0–100 (got "${percentText}")`);
       const admin = new AdminClient(new URL(options.baseUrl), process.env.KEEL_ADMIN_TOKEN);
       for (const change of await admin.setEnablement(names, percent))

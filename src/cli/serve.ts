@@ -4,7 +4,7 @@
  */
 import type { Command } from 'commander';
 import pc from 'picocolors';
-import { loadConfig, SETTINGS, type SettingName } from '../config.js';
+import { displayUrl, loadConfig, SETTINGS, type SettingName } from '../config.js';
 import { startSampleOrigin } from '../sample-origin/index.js';
 import { startServer } from '../server/index.js';
 import { formatBytes } from '../util/bytes.js';
@@ -51,7 +51,7 @@ export function serveCommand(program: Command): void {
       `  API        ${pc.cyan(server.url)}   (cached per the routes: ${server.routes.routes.length} routes)`,
       `  dashboard  ${pc.cyan(`${server.url}/dashboard`)}`,
       `  metrics    ${pc.cyan(`${server.url}/metrics`)}   status ${pc.cyan(`${server.url}/api/status`)}`,
-      `  origin     ${server.originUrl}${server.sampleOrigin === undefined ? '' : pc.dim('   (bundled sample: a commerce API over embedded PostgreSQL)')}`,
+      `  origin     ${config.origin === undefined ? server.originUrl : displayUrl(config.origin)}${server.sampleOrigin === undefined ? '' : pc.dim('   (bundled sample: a commerce API over embedded PostgreSQL)')}`,
       `  cache      L1 ${formatBytes(perf.memory.budgetBytes)}${config.redisUrl === undefined ? pc.dim(' · L1 only (set REDIS_URL for the shared L2)') : ` · Redis L2 ${perf.l2?.state}`}`,
       `  admin      ${config.adminToken === undefined ? pc.dim('off (set KEEL_ADMIN_TOKEN)') : `${server.url}/admin`}`,
     ];

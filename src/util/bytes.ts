@@ -1,16 +1,18 @@
 /**
  * Byte sizes as people write them in configuration: `512kb`, `256mb`, `1gb` (powers of 1,024),
- * or a bare number of bytes.
+ * or a bare number of bytes. As strict as durations (duration.ts): decimal digits, an optional
+ * fraction, one optional space before the unit, and nothing else.
  */
 const UNIT_BYTES: Readonly<Record<string, number>> = { b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 };
+const SIZE = /^(\d+(?:\.\d+)?)(?: ?(b|kb|mb|gb))?$/i;
 
-/** Bytes of a written size, or undefined when it is not one. */
+/** Bytes of a written size (positive, a safe integer), or undefined when it is not one. */
 export function parseBytes(text: string | number): number | undefined {
   if (typeof text === 'number') return Number.isSafeInteger(text) && text > 0 ? text : undefined;
-  const match = /^(\d+(?:\.\d+)?)\s*(b|kb|mb|gb)?$/i.exec(text.trim());
+  const match = SIZE.exec(text);
   if (match === null) return undefined;
   const bytes = Math.round(Number(match[1]) * (UNIT_BYTES[(match[2] ?? 'b').toLowerCase()] as number));
-  return bytes > 0 ? bytes : undefined;
+  return Number.isSafeInteger(bytes) && bytes > 0 ? bytes : undefined;
 }
 
 /** `268435456` → `256 MiB`. */

@@ -3,24 +3,33 @@
  * of milliseconds, or a combination (`1m30s`). Code works in milliseconds; this is the one place
  * that reads the written forms, so a routes file, an environment variable and a CLI flag accept
  * the same spellings.
+ *
+ * The syntax is strict: decimal digits (a fraction is allowed: `1.5s`), units, nothing else: no
+ * sign, no exponent, no hexadecimal, no surrounding whitespace. The result is whole milliseconds
+ * but not bounded: each caller refuses what is out of its own range (and says the range).
  */
 
 const UNIT_MS: Readonly<Record<string, number>> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 const PART = /(\d+(?:\.\d+)?)(ms|s|m|h|d)/gy;
 
-/** Milliseconds of a written duration, or undefined when it is not one. */
+const BARE_MS = /^\d+(?:\.\d+)?$/;
+
+/** Whole milliseconds of a written duration (a number: of ms), or undefined when it is not one. */
 export function parseDuration(text: string | number): number | undefined {
-  if (typeof text === 'number') return Number.isFinite(text) && text >= 0 ? text : undefined;
-  const trimmed = text.trim();
-  if (/^\d+(?:\.\d+)?$/.test(trimmed)) return Number(trimmed);
+  if (typeof text === 'number') return wholeMs(text);
+  if (BARE_MS.test(text)) return wholeMs(Number(text));
   PART.lastIndex = 0;
   let total = 0;
   let matched = 0;
-  for (let part = PART.exec(trimmed); part !== null; part = PART.exec(trimmed)) {
+  for (let part = PART.exec(text); part !== null; part = PART.exec(text)) {
     total += Number(part[1]) * (UNIT_MS[part[2] as string] as number);
     matched = PART.lastIndex;
   }
-  return matched > 0 && matched === trimmed.length ? Math.round(total) : undefined;
+  return matched > 0 && matched === text.length ? wholeMs(total) : undefined;
+}
+
+function wholeMs(ms: number): number | undefined {
+  return Number.isFinite(ms) && ms >= 0 ? Math.round(ms) : undefined;
 }
 
 /** A duration for messages: `90000` → `1m30s`. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { describeConfig, loadConfig } from '../../../src/config.js';
+import { describeConfig, displayUrl, loadConfig } from '../../../src/config.js';
 import { ConfigError } from '../../../src/errors.js';
 import { bucketOf, parseStickyKey } from '../../../src/server/enablement.js';
 
@@ -55,6 +55,79 @@ describe('configuration', () => {
     );
     expect(() => loadConfig({}, { origin: 'ftp://x' })).toThrow(/^--origin: expected an http/);
     expect(() => loadConfig({ LOG_LEVEL: 'loud' })).toThrow(/^LOG_LEVEL: /);
+  });
+
+  it('reads numbers as plain decimal digits only, in every numeric setting', () => {
+    for (const bad of ['0x1F9B', '8.1e3', '+8080', ' 8080', '8080 ', '65536'])
+      expect(() => loadConfig({ KEEL_PORT: bad }), bad).toThrow(/^KEEL_PORT: expected a port number/);
+    for (const [env, bad] of [
+      ['KEEL_UPSTREAM_CONNECTIONS', '1e2'],
+      ['KEEL_UPSTREAM_CONNECTIONS', '0x10'],
+      ['KEEL_MAX_BODY_BYTES', ' 8mb'],
+      ['KEEL_MAX_BODY_BYTES', '1e3kb'],
+      ['KEEL_MEMORY_MAX_BYTES', '0x100000'],
+      ['KEEL_UPSTREAM_TIMEOUT', '1e4'],
+      ['KEEL_SAMPLE_LATENCY', '-1ms'],
+    ] as const) {
+      expect(() => loadConfig({ [env]: bad }), `${env}=${bad}`).toThrow(new RegExp(`^${env}: expected`));
+    }
+  });
+
+  it('refuses an empty variable or flag instead of reading it as unset (or as 0)', () => {
+    expect(() => loadConfig({ KEEL_PORT: '' })).toThrow(
+      /^KEEL_PORT: is empty, which is not read as unset: unset KEEL_PORT to use the default \(8080\)/,
+    );
+    expect(() => loadConfig({ KEEL_ORIGIN: '' })).toThrow(/^KEEL_ORIGIN: is empty/);
+    expect(() => loadConfig({}, { port: '' })).toThrow(/^--port: is empty, .*leave the flag out/);
+  });
+
+  it('bounds the origin timeout: 1ms to 10m, never 0 (no timeout at all)', () => {
+    expect(loadConfig({ KEEL_UPSTREAM_TIMEOUT: '10m' }).upstreamTimeout).toBe(600_000);
+    expect(loadConfig({ KEEL_UPSTREAM_TIMEOUT: '1ms' }).upstreamTimeout).toBe(1);
+    for (const bad of ['0', '0s', '10m1s', '1d'])
+      expect(() => loadConfig({ KEEL_UPSTREAM_TIMEOUT: bad }), bad).toThrow(
+        /^KEEL_UPSTREAM_TIMEOUT: expected a duration from 1ms to 10m/,
+      );
+  });
+
+  it('takes an admin token of 16+ visible characters, not one character repeated', () => {
+    expect(loadConfig({ KEEL_ADMIN_TOKEN: 'abcdefghijklmnop' }).adminToken).toBe('abcdefghijklmnop');
+    for (const bad of [
+      ' '.repeat(16),
+      'a'.repeat(32),
+      'abcdefghijklmno',
+      'abcdefgh ijklmnop',
+      'abcdefghijklmnop\n',
+      'abcdefghijklmnopé',
+    ])
+      expect(() => loadConfig({ KEEL_ADMIN_TOKEN: bad }), JSON.stringify(bad)).toThrow(
+        /^KEEL_ADMIN_TOKEN: expected a token of 16 or more visible ASCII characters.* \(got \*\*\*\)$/,
+      );
+  });
+
+  it('takes an origin of scheme, host and port only: the client path is forwarded as is', () => {
+    expect(loadConfig({ KEEL_ORIGIN: 'https://api.internal:3000' }).origin?.href).toBe(
+      'https://api.internal:3000/',
+    );
+    for (const bad of ['http://api/v1', 'http://api/?x=1', 'http://api?', 'http://api/#top', 'http://api#'])
+      expect(() => loadConfig({ KEEL_ORIGIN: bad }), bad).toThrow(
+        /^KEEL_ORIGIN: expected an http:\/\/ or https:\/\/ URL with no path, query or fragment \(the gateway forwards the client's path as is\)/,
+      );
+  });
+
+  it('keeps the origin credentials for the gateway and masks them wherever the config is shown', () => {
+    const config = loadConfig({ KEEL_ORIGIN: 'http://svc:s3cret@api.internal:3000' });
+    expect([config.origin?.username, config.origin?.password]).toEqual(['svc', 's3cret']);
+    expect(describeConfig(config).KEEL_ORIGIN).toBe('http://***:***@api.internal:3000/');
+    expect(displayUrl(new URL('http://svc@api/'))).toBe('http://***@api/');
+    let message = '';
+    try {
+      loadConfig({ KEEL_ORIGIN: 'http://svc:s3cr@t@api.internal/v1' });
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    expect(message).toMatch(/\(got "http:\/\/\*\*\*:\*\*\*@api\.internal\/v1"\)$/);
+    expect(message).not.toMatch(/s3cr|svc/);
   });
 
   it('never shows secrets, in errors or in the effective configuration', () => {
