@@ -6,6 +6,8 @@ export {
   type DecodedEnvelope,
   deserializeValue,
   type EnvelopeMeta,
+  MAX_DATA_TYPE_BYTES,
+  MAX_TAGS,
   serializeValue,
 } from './codec.js';
 export { MAX_KEY_BYTES } from './keys.js';

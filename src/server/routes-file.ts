@@ -17,12 +17,27 @@
  * A file that cannot be used fails start-up with a ConfigError naming the file, the line and the
  * field (`routes.yaml:14:10: routes[2].ttl: …`): YAML syntax errors carry their own position, and a
  * schema error is placed at the YAML node of the field (or of its parent when the field is missing).
+ * Messages read `expected … (got …)`, in the file's own terms rather than the schema library's.
+ *
+ * Everything the gateway would fail on later is refused here, at start-up:
+ * - Paths follow one grammar: segments of static text, `:name` parameters filling a whole segment
+ *   (each name once), and `*` as the last segment only. Two routes whose paths have the same shape
+ *   (`/a/:id` and `/a/:name`; `/a` and `/a/`, which the router treats alike) for a common method
+ *   would match the same requests, so only one of them could ever answer: that is an error too.
+ * - Values the cache cannot store: ttl and grace are at most a year each (the cache keeps them as
+ *   48-bit milliseconds, and a year is far past any answer's useful life); a read route has at most
+ *   254 tags (a cached value holds 255, and the gateway adds a `path:` tag to each entry); a
+ *   dataType has at most 255 UTF-8 bytes. Origin timeouts are 1 ms to 10 minutes (config.ts).
+ * - YAML aliases are resolved up to MAX_ALIAS_COUNT nodes, so a small file that expands
+ *   exponentially ("billion laughs") is refused instead of exhausting memory.
  */
 import { readFileSync } from 'node:fs';
-import { LineCounter, parseDocument } from 'yaml';
+import { type Document, isAlias, isMap, isScalar, isSeq, LineCounter, type Node, parseDocument } from 'yaml';
 import { z } from 'zod';
+import { MAX_DATA_TYPE_BYTES, MAX_TAGS } from '../cache/index.js';
+import { ORIGIN_TIMEOUT_MS } from '../config.js';
 import { ConfigError } from '../errors.js';
-import { parseDuration } from '../util/duration.js';
+import { formatDuration, parseDuration } from '../util/duration.js';
 
 const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
 export type HttpMethod = (typeof HTTP_METHODS)[number];
@@ -31,66 +46,113 @@ const READ_METHODS: readonly HttpMethod[] = ['GET', 'HEAD'];
 const DEFAULT_CACHEABLE_STATUSES = [200, 203, 301, 404];
 const DEFAULT_GRACE_MS = 60_000;
 const DEFAULT_TIMEOUT_MS = 10_000;
+/** Longest ttl and grace: a year (the cache could hold 8,900 years; no answer stays useful that long). */
+const MAX_LIFETIME_MS = 365 * 86_400_000;
+/** Tags a route may name: the cache's limit per value, less the `path:` tag the gateway adds. */
+const MAX_ROUTE_TAGS = MAX_TAGS - 1;
+/** Aliased nodes the YAML reader resolves before it gives up (the yaml package's own default). */
+const MAX_ALIAS_COUNT = 100;
 const TEMPLATE_PARAM = /\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
+const PARAM_SEGMENT = /^:[A-Za-z_][A-Za-z0-9_]*$/;
+const PATH_SYNTAX = /^\/[^\s?#]*$/;
 
-const duration = z.union([z.number(), z.string()]).transform((value, context) => {
-  const ms = parseDuration(value);
-  if (ms === undefined) {
-    context.addIssue({
-      code: 'custom',
-      message: `expected a duration like "30s", "5m" or a number of ms (got ${JSON.stringify(value)})`,
-    });
-    return z.NEVER;
-  }
-  return ms;
-});
-const ttl = z.union([z.number(), z.string()]).transform((value, context): number | 'adaptive' | 'origin' => {
+/** A path pattern as the router reads it, and what it takes to compare two of them. */
+interface PathPattern {
+  text: string;
+  params: ReadonlySet<string>;
+  /** The pattern with parameter names dropped and no trailing slash: equal shapes match the same paths. */
+  shape: string;
+}
+
+const durationUpTo = (min: number, max: number, example: string) =>
+  z.unknown().transform((value, context) => {
+    const ms = typeof value === 'number' || typeof value === 'string' ? parseDuration(value) : undefined;
+    if (ms === undefined || ms < min || ms > max) {
+      const range =
+        min > 0 ? `from ${formatDuration(min)} to ${formatDuration(max)}` : `up to ${formatDuration(max)}`;
+      context.addIssue({
+        code: 'custom',
+        message: `expected a duration ${range}, like "${example}" or a number of ms (got ${shown(value)})`,
+      });
+      return z.NEVER;
+    }
+    return ms;
+  });
+const grace = durationUpTo(0, MAX_LIFETIME_MS, '5m');
+const timeout = durationUpTo(ORIGIN_TIMEOUT_MS.min, ORIGIN_TIMEOUT_MS.max, '5s');
+const ttl = z.unknown().transform((value, context): number | 'adaptive' | 'origin' => {
   if (value === 'adaptive' || value === 'origin') return value;
-  const ms = parseDuration(value);
-  if (ms === undefined) {
+  const ms = typeof value === 'number' || typeof value === 'string' ? parseDuration(value) : undefined;
+  if (ms === undefined || ms > MAX_LIFETIME_MS) {
     context.addIssue({
       code: 'custom',
-      message: `expected "adaptive", "origin" or a duration like "5m" (got ${JSON.stringify(value)})`,
+      message: `expected "adaptive", "origin" or a duration up to ${formatDuration(MAX_LIFETIME_MS)}, like "5m" (got ${shown(value)})`,
     });
     return z.NEVER;
   }
   return ms;
 });
 const statuses = z.array(z.number().int().min(100).max(599)).min(1);
+const path = z
+  .string()
+  .regex(PATH_SYNTAX, 'must start with "/" and hold no query, fragment or spaces')
+  .transform((text, context): PathPattern => {
+    const pattern = parsePathPattern(text);
+    if (typeof pattern === 'string') {
+      context.addIssue({ code: 'custom', message: pattern });
+      return z.NEVER;
+    }
+    return pattern;
+  });
+const dataType = z
+  .string()
+  .min(1)
+  .refine((text) => Buffer.byteLength(text, 'utf8') <= MAX_DATA_TYPE_BYTES, {
+    message: `must be at most ${MAX_DATA_TYPE_BYTES} bytes in UTF-8 (the cache stores its length in one byte)`,
+  });
+const tags = z
+  .array(z.string().min(1))
+  .max(
+    MAX_ROUTE_TAGS,
+    `at most ${MAX_ROUTE_TAGS} tags: a cached answer holds ${MAX_TAGS}, one of them the path tag the gateway adds`,
+  );
 
 const routeSchema = z
   .object({
     name: z.string().min(1).optional(),
-    path: z.string().regex(/^\/[^\s?#]*$/, 'must start with "/" and hold no query, fragment or spaces'),
+    path,
     methods: z.array(z.enum(HTTP_METHODS)).min(1).optional(),
-    dataType: z.string().min(1).max(255).optional(),
+    dataType: dataType.optional(),
     ttl: ttl.optional(),
-    grace: duration.optional(),
-    tags: z.array(z.string().min(1)).optional(),
+    grace: grace.optional(),
+    tags: tags.optional(),
     invalidates: z.array(z.string().min(1)).optional(),
     enabled: z.number().int().min(0).max(100).optional(),
     cacheAuthenticated: z.boolean().optional(),
     cacheableStatuses: statuses.optional(),
-    timeout: duration.optional(),
+    timeout: timeout.optional(),
+  })
+  .strict();
+
+const defaultsSchema = z
+  .object({
+    ttl: ttl.optional(),
+    grace: grace.optional(),
+    cacheableStatuses: statuses.optional(),
+    timeout: timeout.optional(),
   })
   .strict();
 
 const fileSchema = z
   .object({
-    defaults: z
-      .object({
-        ttl: ttl.optional(),
-        grace: duration.optional(),
-        cacheableStatuses: statuses.optional(),
-        timeout: duration.optional(),
-      })
-      .strict()
-      .optional(),
+    defaults: defaultsSchema.optional(),
     routes: z.array(routeSchema).min(1, 'list at least one route'),
   })
   .strict();
 
 type RawRoute = z.infer<typeof routeSchema>;
+type Defaults = z.infer<typeof defaultsSchema>;
+type Fail = (path: readonly PropertyKey[], message: string, at?: 'key' | 'value') => never;
 
 export type TtlRule = { kind: 'fixed'; ms: number } | { kind: 'adaptive' } | { kind: 'origin' };
 
@@ -133,6 +195,12 @@ export function loadRoutesFile(path: string): RouteRule[] {
 export function parseRoutes(text: string, source: string): RouteRule[] {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false });
+  const fail: Fail = (path, message, at = 'value') => {
+    throw new ConfigError(
+      `${source}:${positionOf(doc, lineCounter, path, at)}`,
+      `${fieldName(path)}: ${message}`,
+    );
+  };
   const syntaxError = doc.errors[0];
   if (syntaxError !== undefined) {
     const { line, col } = lineCounter.linePos(syntaxError.pos[0]);
@@ -141,39 +209,94 @@ export function parseRoutes(text: string, source: string): RouteRule[] {
       `not valid YAML: ${syntaxError.message.split('\n')[0]}`,
     );
   }
-  const parsed = fileSchema.safeParse(doc.toJS());
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0] as z.core.$ZodIssue;
-    throw new ConfigError(
-      `${source}:${positionOf(doc, lineCounter, issue.path)}`,
-      `${fieldName(issue.path)}: ${issue.message}`,
-    );
-  }
-  const defaults = parsed.data.defaults ?? {};
+  const { defaults = {}, routes } = validate(doc, fail);
+  checkOverlaps(routes, fail);
   const names = new Set<string>();
-  return parsed.data.routes.map((raw, index) => {
-    const fail = (field: string, message: string): never => {
-      const path = ['routes', index, field];
-      throw new ConfigError(
-        `${source}:${positionOf(doc, lineCounter, path)}`,
-        `${fieldName(path)}: ${message}`,
-      );
-    };
-    const route = compileRoute(raw, defaults, fail);
-    if (names.has(route.name)) fail('name', `"${route.name}" names two routes; give one a distinct name`);
+  return routes.map((raw, index) => {
+    const route = compileRoute(raw, defaults, (field, message) => fail(['routes', index, field], message));
+    if (names.has(route.name))
+      fail(['routes', index, 'name'], `"${route.name}" names two routes; give one a distinct name`);
     names.add(route.name);
     return route;
   });
 }
 
+/** The document checked against the schema: a mapping, its aliases within bounds, its fields valid. */
+function validate(doc: Document, fail: Fail): z.infer<typeof fileSchema> {
+  if (doc.contents === null)
+    fail([], 'the file is empty; list the routes under "routes:" (keel routes example)');
+  if (!isMap(doc.contents)) {
+    const got = isSeq(doc.contents)
+      ? 'a list'
+      : isScalar(doc.contents)
+        ? shown(doc.contents.value)
+        : 'an alias';
+    fail([], `expected a mapping with a "routes:" list (got ${got})`);
+  }
+  const parsed = fileSchema.safeParse(resolveAliases(doc, fail), { error: plainMessage });
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0] as z.core.$ZodIssue;
+  if (issue.code === 'unrecognized_keys') {
+    const [key] = issue.keys;
+    fail([...issue.path, key as string], `unknown field; ${knownFields(issue.path)}`, 'key');
+  }
+  return fail(issue.path, issue.message);
+}
+
+/**
+ * A path pattern, or why it is not one. Segments are static text, `:name` (a whole segment, each
+ * name once) or a last `*`; an empty segment is refused except as a trailing slash.
+ */
+function parsePathPattern(text: string): PathPattern | string {
+  const segments = text.split('/').slice(1);
+  const params = new Set<string>();
+  const shape: string[] = [];
+  for (const [index, segment] of segments.entries()) {
+    const last = index === segments.length - 1;
+    if (segment === '') {
+      if (!last) return `"${text}" has an empty segment ("//"); remove it`;
+    } else if (segment === '*') {
+      if (!last) return `"${text}": "*" matches the rest of the path, so it can only be the last segment`;
+      shape.push('*');
+    } else if (segment.startsWith(':')) {
+      if (!PARAM_SEGMENT.test(segment)) {
+        return `"${text}": a parameter is ":" and a name of letters, digits and "_" filling its whole segment (got "${segment}")`;
+      }
+      const name = segment.slice(1);
+      if (params.has(name)) return `"${text}" names the parameter :${name} twice; give each a distinct name`;
+      params.add(name);
+      shape.push(':');
+    } else if (/[:*]/.test(segment)) {
+      return `"${text}": ":" and "*" are only allowed as a whole segment (":name" or a last "*"), not in "${segment}"`;
+    } else {
+      shape.push(segment);
+    }
+  }
+  return { text, params, shape: `/${shape.join('/')}` };
+}
+
+/** Two routes whose paths have the same shape and share a method would match the same requests. */
+function checkOverlaps(routes: readonly RawRoute[], fail: Fail): void {
+  const claimed = new Map<string, number>();
+  for (const [index, route] of routes.entries()) {
+    for (const method of route.methods ?? READ_METHODS) {
+      const key = `${method} ${route.path.shape}`;
+      const other = claimed.get(key);
+      if (other !== undefined) {
+        fail(
+          ['routes', index, 'path'],
+          `"${route.path.text}" matches the same ${method} requests as routes[${other}] ("${routes[other]?.path.text}"); ` +
+            'a request is handled by one route only, so merge the two or remove one',
+        );
+      }
+      claimed.set(key, index);
+    }
+  }
+}
+
 function compileRoute(
   raw: RawRoute,
-  defaults: {
-    ttl?: number | 'adaptive' | 'origin';
-    grace?: number;
-    cacheableStatuses?: number[];
-    timeout?: number;
-  },
+  defaults: Defaults,
   fail: (field: string, message: string) => never,
 ): RouteRule {
   const methods = raw.methods ?? READ_METHODS;
@@ -198,20 +321,17 @@ function compileRoute(
       if (raw[field] !== undefined) fail(field, `write routes are not cached, so they take no ${field}`);
     }
   }
-  const params = new Set(
-    [...raw.path.matchAll(/:([A-Za-z_][A-Za-z0-9_]*)/g)].map((match) => match[1] as string),
-  );
   const template = (field: 'tags' | 'invalidates', text: string): TagTemplate => {
     for (const [, name] of text.matchAll(TEMPLATE_PARAM)) {
-      if (!params.has(name as string))
-        fail(field, `"${text}" uses {${name}}, which is not a parameter of ${raw.path}`);
+      if (!raw.path.params.has(name as string))
+        fail(field, `"${text}" uses {${name}}, which is not a parameter of ${raw.path.text}`);
     }
     return (values) => text.replace(TEMPLATE_PARAM, (_, name: string) => values[name] ?? '');
   };
   const ttlSetting = raw.ttl ?? defaults.ttl ?? 'adaptive';
   return {
-    name: raw.name ?? `${methods.join(',')} ${raw.path}`,
-    path: raw.path,
+    name: raw.name ?? `${methods.join(',')} ${raw.path.text}`,
+    path: raw.path.text,
     methods,
     kind,
     dataType: raw.dataType ?? 'default',
@@ -228,6 +348,86 @@ function compileRoute(
   };
 }
 
+/** The document as plain data, refusing aliases that do not resolve or expand past MAX_ALIAS_COUNT. */
+function resolveAliases(doc: Document, fail: Fail): unknown {
+  try {
+    return doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+  } catch (error) {
+    if (!(error instanceof ReferenceError)) throw error;
+    const first = firstAlias(doc.contents, []) ?? [];
+    const excessive = error.message.startsWith('Excessive alias count');
+    fail(
+      first,
+      excessive
+        ? `the YAML aliases here expand to more than ${MAX_ALIAS_COUNT} nodes, which a routes file does not need; write the values out`
+        : `not valid YAML: ${error.message}`,
+    );
+  }
+}
+
+/** The path of the first alias (`*name`) in document order. */
+function firstAlias(node: unknown, path: readonly PropertyKey[]): PropertyKey[] | undefined {
+  if (isAlias(node)) return [...path];
+  if (isSeq(node)) {
+    for (const [index, item] of node.items.entries()) {
+      const found = firstAlias(item, [...path, index]);
+      if (found !== undefined) return found;
+    }
+  }
+  if (isMap(node)) {
+    for (const pair of node.items) {
+      const key = isScalar(pair.key) ? String(pair.key.value) : String(pair.key);
+      const found = firstAlias(pair.value, [...path, key]);
+      if (found !== undefined) return found;
+    }
+  }
+  return undefined;
+}
+
+/** The schema's issues in this file's words: `expected … (got …)`. Custom messages are kept. */
+function plainMessage(issue: z.core.$ZodRawIssue): string | undefined {
+  switch (issue.code) {
+    case 'invalid_type':
+      return `expected ${KINDS[issue.expected] ?? issue.expected} (got ${shown(issue.input)})`;
+    case 'invalid_value':
+      return `expected one of ${issue.values.join(', ')} (got ${shown(issue.input)})`;
+    case 'too_small':
+      return `expected ${issue.origin === 'number' ? '' : 'a length of '}at least ${issue.minimum} (got ${shown(issue.input)})`;
+    case 'too_big':
+      return `expected ${issue.origin === 'number' ? '' : 'a length of '}at most ${issue.maximum} (got ${shown(issue.input)})`;
+    default:
+      return undefined;
+  }
+}
+
+const KINDS: Readonly<Record<string, string>> = {
+  object: 'a mapping',
+  array: 'a list',
+  string: 'text',
+  number: 'a number',
+  int: 'a whole number',
+  boolean: 'true or false',
+};
+
+/** A value as the file wrote it, for messages. */
+function shown(value: unknown): string {
+  if (value === null || value === undefined) return 'nothing';
+  if (Array.isArray(value)) return value.length === 0 ? 'an empty list' : 'a list';
+  if (typeof value === 'object') return 'a mapping';
+  return JSON.stringify(value);
+}
+
+/** The fields a mapping at `path` takes, for an unknown-field message. */
+function knownFields(path: readonly PropertyKey[]): string {
+  const [what, shape] =
+    path.length === 0
+      ? ['the file', fileSchema.shape]
+      : path[0] === 'defaults'
+        ? ['defaults', defaultsSchema.shape]
+        : ['a route', routeSchema.shape];
+  return `the fields of ${what} are ${Object.keys(shape).join(', ')}`;
+}
+
 /** `routes[2].ttl` for a path `['routes', 2, 'ttl']`. */
 function fieldName(path: readonly PropertyKey[]): string {
   return (
@@ -237,19 +437,30 @@ function fieldName(path: readonly PropertyKey[]): string {
   );
 }
 
-/** `line:column` of the deepest YAML node along `path` that exists. */
+/** `line:column` of the deepest YAML node along `path` that exists: its value, or its key with `at: 'key'`. */
 function positionOf(
-  doc: ReturnType<typeof parseDocument>,
+  doc: Document,
   lineCounter: LineCounter,
   path: readonly PropertyKey[],
+  at: 'key' | 'value',
 ): string {
   for (let length = path.length; length >= 0; length--) {
-    const node = length === 0 ? doc.contents : doc.getIn(path.slice(0, length) as (string | number)[], true);
-    const range = (node as { range?: [number, number, number] } | undefined)?.range;
-    if (range !== undefined) {
+    const node =
+      length === 0 ? doc.contents : nodeAt(doc, path.slice(0, length), length === path.length ? at : 'value');
+    const range = (node as Node | null | undefined)?.range;
+    if (range !== undefined && range !== null) {
       const { line, col } = lineCounter.linePos(range[0]);
       return `${line}:${col}`;
     }
   }
   return '1:1';
+}
+
+function nodeAt(doc: Document, path: readonly PropertyKey[], at: 'key' | 'value'): unknown {
+  if (at === 'value') return doc.getIn(path as (string | number)[], true);
+  const parent = doc.getIn(path.slice(0, -1) as (string | number)[], true);
+  const key = path[path.length - 1];
+  return isMap(parent)
+    ? parent.items.find((pair) => isScalar(pair.key) && pair.key.value === key)?.key
+    : undefined;
 }
