@@ -9,10 +9,16 @@
  *   GET  /admin/routes                                                 → the routes and their enablement
  *   PUT  /admin/routes/:name/enabled { percent: 0–100 }                → { name, enabledPercent }
  *   GET  /admin/config                                                 → the effective configuration, secrets as ***
+ *
+ * A request the API cannot act on is the client's to fix: a body that fails the route's schema, a
+ * glob the cache cannot compile (`[`), a URL too long to be a cache key. Those answer 400 with the
+ * gateway's error body, `{ error: { code, message } }` (code INVALID_ARGUMENT or INVALID_KEY); any
+ * other failure is left to Fastify's handler (500).
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
 import type { OptimizedCacheManager } from '../cache/index.js';
+import { isKeelError } from '../errors.js';
 import { baseKey } from './cache-key.js';
 import type { RouteTable } from './route-table.js';
 
@@ -44,6 +50,7 @@ export async function adminRoutes(app: FastifyInstance, options: AdminOptions): 
       reply.code(401).send({ error: { code: 'UNAUTHORIZED', message: 'Unauthorized.' } });
     }
   });
+  app.setErrorHandler(refuseBadRequests);
 
   app.post<{ Body: { url?: string; tags?: string[]; pattern?: string } }>(
     '/invalidate',
@@ -108,6 +115,18 @@ export async function adminRoutes(app: FastifyInstance, options: AdminOptions): 
   );
 
   app.get('/config', async () => options.config());
+}
+
+/** 400 for what the client sent wrong; anything else goes on to Fastify's own handler. */
+function refuseBadRequests(error: FastifyError, _request: unknown, reply: FastifyReply): FastifyReply {
+  if (isKeelError(error, 'INVALID_ARGUMENT') || isKeelError(error, 'INVALID_KEY')) {
+    return reply.code(400).send({ error: { code: error.code, message: error.message } });
+  }
+  const status = error.statusCode ?? 500;
+  if (status >= 400 && status < 500) {
+    return reply.code(status).send({ error: { code: 'INVALID_ARGUMENT', message: error.message } });
+  }
+  throw error;
 }
 
 function digest(text: string): Buffer {

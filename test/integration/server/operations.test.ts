@@ -77,6 +77,31 @@ describe('admin API', () => {
     expect((await admin(gateway.url, 'POST', '/invalidate', {})).status).toBe(400);
   });
 
+  it('answers 400 with { error: { code, message } } to a pattern or a body the cache or schema refuses', async () => {
+    const refused = async (body: unknown, code: string, message: RegExp) => {
+      const answer = await admin(gateway.url, 'POST', '/invalidate', body);
+      expect(answer.status, JSON.stringify(body)).toBe(400);
+      expect(JSON.parse(answer.body)).toEqual({ error: { code, message: expect.stringMatching(message) } });
+    };
+    await refused({ pattern: '[' }, 'INVALID_ARGUMENT', /^Unterminated "\[" in invalidation pattern "\["/);
+    await refused(
+      { pattern: 'GET /items/[1' },
+      'INVALID_ARGUMENT',
+      /^Unterminated "\[" in invalidation pattern/,
+    );
+    await refused({ pattern: '' }, 'INVALID_ARGUMENT', /pattern/);
+    const malformed = await get(
+      `${gateway.url}/admin/invalidate`,
+      { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
+      'POST',
+      '{"pattern":',
+    );
+    expect(malformed.status).toBe(400);
+    expect(JSON.parse(malformed.body).error.code).toBe('INVALID_ARGUMENT');
+    // The gateway still works after them.
+    expect((await admin(gateway.url, 'POST', '/invalidate', { pattern: 'GET /nothing*' })).status).toBe(200);
+  });
+
   it('reads and sets route enablement, refusing bad percentages and unknown routes', async () => {
     const routes = JSON.parse((await admin(gateway.url, 'GET', '/routes')).body) as {
       name: string;
