@@ -30,9 +30,21 @@
  *   dataType has at most 255 UTF-8 bytes. Origin timeouts are 1 ms to 10 minutes (config.ts).
  * - YAML aliases are resolved up to MAX_ALIAS_COUNT nodes, so a small file that expands
  *   exponentially ("billion laughs") is refused instead of exhausting memory.
+ * - Numbers are plain decimals, as in the environment (config.ts): YAML's other number forms
+ *   (`0x1F`, `0o17`, `1e3`, `.inf`, `.nan`) are read as text, which no numeric field accepts.
  */
 import { readFileSync } from 'node:fs';
-import { type Document, isAlias, isMap, isScalar, isSeq, LineCounter, type Node, parseDocument } from 'yaml';
+import {
+  type Document,
+  isAlias,
+  isMap,
+  isScalar,
+  isSeq,
+  LineCounter,
+  type Node,
+  parseDocument,
+  type Tags,
+} from 'yaml';
 import { z } from 'zod';
 import { MAX_DATA_TYPE_BYTES, MAX_TAGS } from '../cache/index.js';
 import { ORIGIN_TIMEOUT_MS } from '../config.js';
@@ -52,6 +64,12 @@ const MAX_LIFETIME_MS = 365 * 86_400_000;
 const MAX_ROUTE_TAGS = MAX_TAGS - 1;
 /** Aliased nodes the YAML reader resolves before it gives up (the yaml package's own default). */
 const MAX_ALIAS_COUNT = 100;
+/** The core schema's tags less its number forms other than plain decimals (hex, octal, exponent, .inf/.nan). */
+const plainNumbersOnly = (tags: Tags): Tags =>
+  tags.filter(
+    (tag) =>
+      typeof tag === 'string' || !('test' in tag) || (tag.format === undefined && !tag.test?.test('.inf')),
+  );
 const TEMPLATE_PARAM = /\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
 const PARAM_SEGMENT = /^:[A-Za-z_][A-Za-z0-9_]*$/;
 const PATH_SYNTAX = /^\/[^\s?#]*$/;
@@ -194,7 +212,7 @@ export function loadRoutesFile(path: string): RouteRule[] {
 /** Parses routes from YAML text; `source` names it in errors. */
 export function parseRoutes(text: string, source: string): RouteRule[] {
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false });
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, customTags: plainNumbersOnly });
   const fail: Fail = (path, message, at = 'value') => {
     throw new ConfigError(
       `${source}:${positionOf(doc, lineCounter, path, at)}`,

@@ -150,9 +150,9 @@ const ROUTES_CASES: [string, string, string, RegExp][] = [
   ['an empty file', '', '1:1', /\(file\): the file is empty; list the routes under "routes:"/],
   [
     'a ttl past what the cache can keep',
-    'routes:\n  - path: /a\n    ttl: 1e20\n',
+    'routes:\n  - path: /a\n    ttl: 100000000000000d\n',
     '3:10',
-    /routes\[0\]\.ttl: expected "adaptive", "origin" or a duration up to 365d, like "5m" \(got 100000000000000000000\)$/,
+    /routes\[0\]\.ttl: expected "adaptive", "origin" or a duration up to 365d, like "5m" \(got "100000000000000d"\)$/,
   ],
   [
     '255 tags',

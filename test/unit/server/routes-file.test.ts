@@ -184,6 +184,20 @@ describe('routes file', () => {
     ).toHaveLength(127);
   });
 
+  it("reads numbers as plain decimals: YAML's hex, octal, exponent and .inf forms are text", () => {
+    for (const value of ['0x3e8', '0o17', '1e3', '.inf'])
+      expect(failure(`routes:\n  - path: /a\n    timeout: ${value}\n`).message, value).toMatch(
+        new RegExp(
+          `routes\\[0\\]\\.timeout: expected a duration .*\\(got "${value.replace('.', '\\.')}"\\)$`,
+        ),
+      );
+    expect(failure('routes:\n  - path: /a\n    enabled: 0x10\n').message).toMatch(
+      /routes\[0\]\.enabled: expected a number \(got "0x10"\)$/,
+    );
+    const plain = parseRoutes('routes:\n  - path: /a\n    timeout: 1500\n    enabled: 50\n', 'r')[0]!;
+    expect([plain.timeoutMs, plain.enabledPercent]).toEqual([1500, 50]);
+  });
+
   it('bounds origin timeouts: 1ms to 10m, never 0 (no timeout at all)', () => {
     for (const [yaml, field] of [
       ['routes:\n  - path: /a\n    timeout: 0\n', 'routes\\[0\\]\\.timeout'],
