@@ -82,9 +82,12 @@ interface PathPattern {
   shape: string;
 }
 
-const durationUpTo = (min: number, max: number, example: string) =>
+/** Milliseconds of a YAML value written as a duration, or undefined. */
+const msOf = (value: unknown): number | undefined =>
+  typeof value === 'number' || typeof value === 'string' ? parseDuration(value) : undefined;
+const durationWithin = (min: number, max: number, example: string) =>
   z.unknown().transform((value, context) => {
-    const ms = typeof value === 'number' || typeof value === 'string' ? parseDuration(value) : undefined;
+    const ms = msOf(value);
     if (ms === undefined || ms < min || ms > max) {
       const range =
         min > 0 ? `from ${formatDuration(min)} to ${formatDuration(max)}` : `up to ${formatDuration(max)}`;
@@ -96,11 +99,11 @@ const durationUpTo = (min: number, max: number, example: string) =>
     }
     return ms;
   });
-const grace = durationUpTo(0, MAX_LIFETIME_MS, '5m');
-const timeout = durationUpTo(ORIGIN_TIMEOUT_MS.min, ORIGIN_TIMEOUT_MS.max, '5s');
+const grace = durationWithin(0, MAX_LIFETIME_MS, '5m');
+const timeout = durationWithin(ORIGIN_TIMEOUT_MS.min, ORIGIN_TIMEOUT_MS.max, '5s');
 const ttl = z.unknown().transform((value, context): number | 'adaptive' | 'origin' => {
   if (value === 'adaptive' || value === 'origin') return value;
-  const ms = typeof value === 'number' || typeof value === 'string' ? parseDuration(value) : undefined;
+  const ms = msOf(value);
   if (ms === undefined || ms > MAX_LIFETIME_MS) {
     context.addIssue({
       code: 'custom',
