@@ -53,7 +53,7 @@ export async function get(
   url: string,
   headers: Record<string, string> = {},
   method = 'GET',
-  body?: string,
+  body?: string | Buffer,
 ): Promise<Answer> {
   const response = await request(url, { method: method as 'GET', headers, body });
   const text = await response.body.text();
