@@ -24,6 +24,8 @@ import { parseWholeNumber } from './util/whole-number.js';
  * most 10 minutes, far beyond any API answer a client still waits for.
  */
 export const ORIGIN_TIMEOUT_MS = { min: 1, max: 10 * 60_000 } as const;
+/** Client-side timeouts (idle, headers, whole request, event-loop delay): at most an hour. */
+const CLIENT_TIMEOUT_MAX_MS = 3_600_000;
 /** The bundled sample origin's added latency: a demo setting, at most a minute. */
 const MAX_SAMPLE_LATENCY_MS = 60_000;
 /** Shortest admin token: 16 characters (64 bits even as hex digits; `openssl rand -hex 32` makes 64). */
@@ -83,6 +85,26 @@ const adminToken: Reader<string> = (value) =>
   value.length >= ADMIN_TOKEN_MIN_LENGTH && /^[\x21-\x7e]+$/.test(value) && !/^(.)\1*$/.test(value)
     ? value
     : undefined;
+/** The public URL the origin is told about: scheme and host only. */
+const publicUrl: Reader<URL> = (value) => {
+  const parsed = origin(value);
+  return parsed !== undefined && parsed.username === '' && parsed.password === '' ? parsed : undefined;
+};
+/** `true`, `false`, or the addresses (CIDR ranges, `loopback`, …) of the trusted proxies. */
+const trustProxy: Reader<boolean | string[]> = (value) => {
+  const yes = boolean(value);
+  if (yes !== undefined) return yes;
+  const addresses = value.split(',').map((part) => part.trim());
+  return addresses.every((address) => /^[0-9A-Fa-f.:/]+$|^(loopback|linklocal|uniquelocal)$/.test(address))
+    ? addresses
+    : undefined;
+};
+/** Header names (RFC 9110 tokens), lower-cased. */
+const headerNames: Reader<string[]> = (value) => {
+  const names = value.split(',').map((name) => name.trim().toLowerCase());
+  return names.every((name) => /^[!#$%&'*+.^_`|~0-9a-z-]+$/.test(name)) ? names : undefined;
+};
+const connections: Reader<number | 'auto'> = (value) => (value === 'auto' ? 'auto' : positive(value));
 const logLevel: Reader<string> = (value) =>
   ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(value) ? value : undefined;
 
@@ -206,10 +228,103 @@ export const SETTINGS = {
   trustProxy: setting({
     env: 'KEEL_TRUST_PROXY',
     flag: 'trust-proxy',
-    description: 'take the client IP from X-Forwarded-For (behind a load balancer)',
+    description:
+      'whether the hop before the gateway is a proxy that speaks for the client (its X-Forwarded-* are forwarded, and key the cache): true, false, or its addresses',
     fallback: 'false',
-    expected: 'true or false',
-    read: boolean,
+    expected: 'true, false, or addresses and CIDR ranges separated by commas (10.0.0.0/8, loopback)',
+    read: trustProxy,
+  }),
+  publicUrl: setting({
+    env: 'KEEL_PUBLIC_URL',
+    flag: 'public-url',
+    description:
+      'the scheme and host clients use, told to the origin as X-Forwarded-Proto and -Host (else it is told neither)',
+    fallback: undefined,
+    expected: 'an http:// or https:// URL with no path or credentials, like https://api.example.com',
+    read: publicUrl,
+  }),
+  stripHeaders: setting({
+    env: 'KEEL_STRIP_HEADERS',
+    flag: 'strip-headers',
+    description: 'origin response headers never passed to clients (comma-separated), e.g. x-powered-by',
+    fallback: undefined,
+    expected: 'header names separated by commas',
+    read: headerNames,
+  }),
+  adminPort: setting({
+    env: 'KEEL_ADMIN_PORT',
+    flag: 'admin-port',
+    description:
+      'serve /metrics, /health, /api/status, /dashboard and /admin on this port instead (the public port then serves only the API)',
+    fallback: undefined,
+    expected: 'a port number 0–65535',
+    read: port,
+  }),
+  adminHost: setting({
+    env: 'KEEL_ADMIN_HOST',
+    flag: 'admin-host',
+    description: 'address of the KEEL_ADMIN_PORT listener',
+    fallback: '127.0.0.1',
+    expected: 'an address',
+    read: text,
+  }),
+  maxConnections: setting({
+    env: 'KEEL_MAX_CONNECTIONS',
+    flag: 'max-connections',
+    description:
+      'most client connections at once; at the limit, idle ones are closed first (auto: what the open-file limit leaves after the origin connections)',
+    fallback: 'auto',
+    expected: 'auto or a positive integer',
+    read: connections,
+  }),
+  idleTimeout: setting({
+    env: 'KEEL_IDLE_TIMEOUT',
+    flag: 'idle-timeout',
+    description: 'how long an idle keep-alive client connection stays open',
+    fallback: '72s',
+    expected: `a duration from 1ms to ${formatDuration(CLIENT_TIMEOUT_MAX_MS)}, like 72s`,
+    read: durationWithin(1, CLIENT_TIMEOUT_MAX_MS),
+  }),
+  headersTimeout: setting({
+    env: 'KEEL_HEADERS_TIMEOUT',
+    flag: 'headers-timeout',
+    description:
+      "time a client has to send a request's headers, from connecting or from its previous request",
+    fallback: '10s',
+    expected: `a duration from 1ms to ${formatDuration(CLIENT_TIMEOUT_MAX_MS)}, like 10s`,
+    read: durationWithin(1, CLIENT_TIMEOUT_MAX_MS),
+  }),
+  requestTimeout: setting({
+    env: 'KEEL_REQUEST_TIMEOUT',
+    flag: 'request-timeout',
+    description: 'time a client has to send a whole request, body included',
+    fallback: '30s',
+    expected: `a duration from 1ms to ${formatDuration(CLIENT_TIMEOUT_MAX_MS)}, like 30s`,
+    read: durationWithin(1, CLIENT_TIMEOUT_MAX_MS),
+  }),
+  upstreamQueueTimeout: setting({
+    env: 'KEEL_UPSTREAM_QUEUE_TIMEOUT',
+    flag: 'upstream-queue-timeout',
+    description: 'longest wait for a free origin connection before answering 503 with Retry-After',
+    fallback: '1s',
+    expected: `a duration from ${formatDuration(ORIGIN_TIMEOUT_MS.min)} to ${formatDuration(ORIGIN_TIMEOUT_MS.max)}, like 1s`,
+    read: durationWithin(ORIGIN_TIMEOUT_MS.min, ORIGIN_TIMEOUT_MS.max),
+  }),
+  maxBufferedBytes: setting({
+    env: 'KEEL_MAX_BUFFERED_BYTES',
+    flag: 'max-buffered-bytes',
+    description: 'request and response bodies held in memory at once; beyond it, bodies stream',
+    fallback: '64mb',
+    expected: 'a size like 64mb',
+    read: bytes,
+  }),
+  maxEventLoopDelay: setting({
+    env: 'KEEL_MAX_EVENT_LOOP_DELAY',
+    flag: 'max-event-loop-delay',
+    description: 'event-loop delay past which requests get 503 with Retry-After (0: never)',
+    fallback: '1s',
+    expected: `a duration up to ${formatDuration(CLIENT_TIMEOUT_MAX_MS)}, like 1s`,
+    read: durationWithin(0, CLIENT_TIMEOUT_MAX_MS),
   }),
   originHealthPath: setting({
     env: 'KEEL_ORIGIN_HEALTH_PATH',

@@ -97,7 +97,7 @@ export function operationsCommands(program: Command): void {
     .option('--base-url <url>', 'the gateway', DEFAULT_GATEWAY)
     .option(
       '--origin-url <url>',
-      'measure "without cache" against the origin directly (default: through the gateway with Cache-Control: no-store)',
+      'the origin, measured for "without cache" (default: the origin the gateway names in /api/status)',
     )
     .option('--samples <n>', 'requests per endpoint and side', '50')
     .option('--allow-remote', 'allow targets other than this machine')
@@ -115,6 +115,7 @@ export function operationsCommands(program: Command): void {
             options.originUrl === undefined
               ? undefined
               : loadTarget(options.originUrl, '--origin-url', options.allowRemote === true),
+          checkOrigin: (url) => loadTarget(url.href, '--origin-url', options.allowRemote === true),
           paths: pathsFrom(options.paths),
           samples: positiveInt(options.samples, '--samples'),
         });

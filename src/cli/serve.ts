@@ -2,6 +2,8 @@
  * `keel serve`: starts the gateway (startServer) with the configuration from the environment and
  * the flags, prints where everything is, and shuts down cleanly on SIGINT or SIGTERM.
  */
+
+import closeWithGrace from 'close-with-grace';
 import type { Command } from 'commander';
 import pc from 'picocolors';
 import { displayUrl, loadConfig, SETTINGS, type SettingName } from '../config.js';
@@ -9,11 +11,14 @@ import { startSampleOrigin } from '../sample-origin/index.js';
 import { startServer } from '../server/index.js';
 import { formatBytes } from '../util/bytes.js';
 
+/** How long answers in progress get to finish at shutdown. */
+const SHUTDOWN_GRACE_MS = 10_000;
+
 /** Adds one flag per setting of the configuration table, with its variable and default in --help. */
 export function addSettingFlags(command: Command, names: readonly SettingName[]): Command {
   for (const name of names) {
     const setting = SETTINGS[name];
-    const boolean = setting.expected === 'true or false';
+    const boolean = setting.expected.startsWith('true');
     const help = `${setting.description} (${setting.env}${setting.fallback === undefined ? '' : `, default ${setting.fallback}`})`;
     command.option(boolean ? `--${setting.flag} [value]` : `--${setting.flag} <value>`, help);
   }
@@ -49,23 +54,23 @@ export function serveCommand(program: Command): void {
     const lines = [
       `${pc.bold('Keel')} gateway ready`,
       `  API        ${pc.cyan(server.url)}   (cached per the routes: ${server.routes.routes.length} routes)`,
-      `  dashboard  ${pc.cyan(`${server.url}/dashboard`)}`,
-      `  metrics    ${pc.cyan(`${server.url}/metrics`)}   status ${pc.cyan(`${server.url}/api/status`)}`,
+      `  dashboard  ${pc.cyan(`${server.adminUrl}/dashboard`)}`,
+      `  metrics    ${pc.cyan(`${server.adminUrl}/metrics`)}   status ${pc.cyan(`${server.adminUrl}/api/status`)}`,
       `  origin     ${config.origin === undefined ? server.originUrl : displayUrl(config.origin)}${server.sampleOrigin === undefined ? '' : pc.dim('   (bundled sample: a commerce API over embedded PostgreSQL)')}`,
       `  cache      L1 ${formatBytes(perf.memory.budgetBytes)}${config.redisUrl === undefined ? pc.dim(' · L1 only (set REDIS_URL for the shared L2)') : ` · Redis L2 ${perf.l2?.state}`}`,
-      `  admin      ${config.adminToken === undefined ? pc.dim('off (set KEEL_ADMIN_TOKEN)') : `${server.url}/admin`}`,
+      `  admin      ${config.adminToken === undefined ? pc.dim('off (set KEEL_ADMIN_TOKEN)') : `${server.adminUrl}/admin`}`,
     ];
     if (server.sampleOrigin !== undefined) {
       lines.push('', `  try: curl -i ${server.url}/products/1   (twice: X-Cache MISS, then HIT)`);
     }
     console.log(lines.join('\n'));
-    const stop = async (signal: string) => {
-      console.log(`\n${signal}: shutting down`);
+    // On SIGINT or SIGTERM: stop accepting, let answers in progress finish, close the origin
+    // connections and Redis; past SHUTDOWN_GRACE_MS (or at a second signal) exit anyway.
+    closeWithGrace({ delay: SHUTDOWN_GRACE_MS }, async ({ signal, err }) => {
+      if (err !== undefined) server.app.log.error({ err }, 'shutting down after an uncaught error');
+      else console.log(`\n${signal}: shutting down`);
       await server.close();
-      process.exit(0);
-    };
-    process.once('SIGINT', () => void stop('SIGINT'));
-    process.once('SIGTERM', () => void stop('SIGTERM'));
+    });
   });
 }
 

@@ -9,7 +9,13 @@ export {
 } from './alert-rules.js';
 export { type AlertRouting, alertmanagerConfig, alertmanagerYaml, DEFAULT_CHANNELS } from './alertmanager.js';
 export { dailyDashboard, grafanaDashboards, realtimeDashboard, weeklyDashboard } from './grafana.js';
-export { type CacheFigures, type CacheOutcome, KeelMetrics } from './metrics.js';
+export {
+  type CacheFigures,
+  type CacheOutcome,
+  type GatewayFigures,
+  KeelMetrics,
+  type UpstreamFailure,
+} from './metrics.js';
 export { type PrometheusSetup, prometheusYaml } from './prometheus-config.js';
 export { errorRateExpr, hitRateExpr, latencyQuantileExpr } from './promql.js';
 export { type MonitoringSetup, writeMonitoringSetup } from './setup.js';

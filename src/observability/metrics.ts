@@ -43,6 +43,20 @@ export interface CacheFigures {
   };
 }
 
+/** The gateway's resources, read at scrape time. */
+export interface GatewayFigures {
+  clientConnections: number;
+  /** Client connections closed to make room for others (idle, or silent since they opened). */
+  clientConnectionsShed: number;
+  originConnectionsInUse: number;
+  originConnectionsQueued: number;
+  bufferedBytes: number;
+  /** Bodies streamed instead of held because the buffer budget was spent. */
+  bufferOverflows: number;
+}
+
+export type UpstreamFailure = 'timeout' | 'unavailable' | 'busy' | 'invalid_response' | 'status_5xx';
+
 /** Seconds: from 0.5 ms (a cache hit through the gateway) to 10 s (an upstream timeout). */
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 const BREAKER_STATES = ['closed', 'half-open', 'open'] as const;
@@ -58,8 +72,13 @@ export class KeelMetrics {
   private readonly requestSeconds: Histogram<'route' | 'cache'>;
   private readonly upstreamSeconds: Histogram<'route'>;
   private readonly upstreamErrors: Counter<'route' | 'reason'>;
+  private readonly storeFailures: Counter<'route'>;
 
-  constructor(readCache: () => CacheFigures, readEnablement: () => ReadonlyMap<string, number>) {
+  constructor(
+    readCache: () => CacheFigures,
+    readEnablement: () => ReadonlyMap<string, number>,
+    readGateway: () => GatewayFigures,
+  ) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry, prefix: 'keel_' });
     // prom-client names these gauges `_total`, which Prometheus reserves for counters (promtool
@@ -87,11 +106,18 @@ export class KeelMetrics {
     });
     this.upstreamErrors = new Counter({
       name: 'keel_upstream_errors_total',
-      help: 'Origin requests that failed, by route and reason (timeout, unavailable, too_large, status_5xx).',
+      help: 'Origin requests that failed, by route and reason (timeout, unavailable, busy, invalid_response, status_5xx).',
       labelNames: ['route', 'reason'],
       registers,
     });
+    this.storeFailures = new Counter({
+      name: 'keel_gateway_store_failures_total',
+      help: 'Origin answers that could not be stored (served uncached), by route.',
+      labelNames: ['route'],
+      registers,
+    });
     cacheCollectors(readCache, registers);
+    gatewayCollectors(readGateway, registers);
     new Gauge({
       name: 'keel_nodejs_heap_limit_bytes',
       help: 'The V8 heap size limit (--max-old-space-size), the base of heap usage alerts.',
@@ -121,8 +147,12 @@ export class KeelMetrics {
     this.upstreamSeconds.observe({ route }, seconds);
   }
 
-  upstreamFailed(route: string, reason: 'timeout' | 'unavailable' | 'too_large' | 'status_5xx'): void {
+  upstreamFailed(route: string, reason: UpstreamFailure): void {
     this.upstreamErrors.inc({ route, reason });
+  }
+
+  storeFailed(route: string): void {
+    this.storeFailures.inc({ route });
   }
 
   text(): Promise<string> {
@@ -132,6 +162,65 @@ export class KeelMetrics {
   get contentType(): string {
     return this.registry.contentType;
   }
+}
+
+/** The gateway's resource gauges and counters, each reading `readGateway()` when scraped. */
+function gatewayCollectors(readGateway: () => GatewayFigures, registers: Registry[]): void {
+  const metric = (
+    kind: 'gauge' | 'counter',
+    name: string,
+    help: string,
+    read: (g: GatewayFigures) => number,
+  ) =>
+    kind === 'gauge'
+      ? new Gauge({
+          name,
+          help,
+          registers,
+          collect() {
+            this.set(read(readGateway()));
+          },
+        })
+      : new Counter({
+          name,
+          help,
+          registers,
+          collect() {
+            this.reset();
+            this.inc(read(readGateway()));
+          },
+        });
+  metric('gauge', 'keel_gateway_client_connections', 'Open client connections.', (g) => g.clientConnections);
+  metric(
+    'counter',
+    'keel_gateway_client_connections_shed_total',
+    'Client connections closed at the connection limit to make room (idle or silent ones first).',
+    (g) => g.clientConnectionsShed,
+  );
+  metric(
+    'gauge',
+    'keel_upstream_connections_in_use',
+    'Origin connections held by exchanges in progress.',
+    (g) => g.originConnectionsInUse,
+  );
+  metric(
+    'gauge',
+    'keel_upstream_queue_length',
+    'Requests waiting for a free origin connection.',
+    (g) => g.originConnectionsQueued,
+  );
+  metric(
+    'gauge',
+    'keel_gateway_buffered_bytes',
+    'Bytes of request and response bodies held in memory now.',
+    (g) => g.bufferedBytes,
+  );
+  metric(
+    'counter',
+    'keel_gateway_buffer_overflows_total',
+    'Bodies streamed rather than held because KEEL_MAX_BUFFERED_BYTES was spent.',
+    (g) => g.bufferOverflows,
+  );
 }
 
 /** The cache's gauges and counters, each reading `readCache()` when scraped. */

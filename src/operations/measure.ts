@@ -1,15 +1,16 @@
 /**
  * `keel measure`: each endpoint's latency without the cache and with it, and the improvement —
- * the deployment guide's baseline measurement, comparing like with like.
+ * the baseline measurement of a deployment, comparing like with like.
  *
- * Without the cache: the same request through the gateway with `Cache-Control: no-store`, which
- * the gateway passes straight to the origin (or, with `originUrl`, the origin itself). With the
- * cache: the request as clients send it, after one warming request. Requests are sequential, so
- * each time is one request's latency, not a queue's; the two series alternate so both see the
- * same machine.
+ * Without the cache: the same request to the origin itself (`originUrl`, else the origin the
+ * gateway names in its /api/status; no client request can make the gateway skip its cache). With
+ * the cache: the request as clients send it, through the gateway, after one warming request.
+ * Requests are sequential, so each time is one request's latency, not a queue's; the two series
+ * alternate so both see the same machine.
  */
 import { request } from 'undici';
 import { LatencyHistogram, type LatencySnapshot } from '../cache/index.js';
+import { ConfigError } from '../errors.js';
 
 export interface EndpointMeasurement {
   path: string;
@@ -26,8 +27,10 @@ export interface MeasureOptions {
   baseUrl: URL;
   paths: string[];
   samples: number;
-  /** Measure "without cache" against the origin directly instead of through the gateway. */
+  /** The origin, for "without cache"; by default the one the gateway's /api/status names. */
   originUrl?: URL;
+  /** Checks (and may refuse) the origin the gateway names: measurement sends it real load. */
+  checkOrigin?: (url: URL) => URL;
 }
 
 async function timed(
@@ -47,18 +50,18 @@ async function timed(
 
 export async function measureEndpoints(options: MeasureOptions): Promise<EndpointMeasurement[]> {
   const results: EndpointMeasurement[] = [];
+  const origin =
+    options.originUrl ?? (options.checkOrigin ?? ((url) => url))(await originOf(options.baseUrl));
   for (const path of options.paths) {
     const cached = new URL(path, options.baseUrl);
-    const direct = new URL(path, options.originUrl ?? options.baseUrl);
-    const bypass: Record<string, string> =
-      options.originUrl === undefined ? { 'cache-control': 'no-store' } : {};
+    const direct = new URL(path, origin);
     const without = new LatencyHistogram();
     const withCache = new LatencyHistogram();
     const outcomes: Record<string, number> = {};
     let errors = 0;
     await timed(cached, {});
     for (let i = 0; i < options.samples; i++) {
-      const slow = await timed(direct, bypass);
+      const slow = await timed(direct, {});
       const fast = await timed(cached, {});
       without.record(slow.ms);
       withCache.record(fast.ms);
@@ -77,4 +80,26 @@ export async function measureEndpoints(options: MeasureOptions): Promise<Endpoin
     });
   }
   return results;
+}
+
+/** The origin the gateway at `base` names in its /api/status. */
+async function originOf(base: URL): Promise<URL> {
+  const statusUrl = new URL('/api/status', base);
+  let named: unknown;
+  try {
+    const response = await request(statusUrl);
+    named =
+      response.statusCode === 200
+        ? ((await response.body.json()) as { origin?: { url?: unknown } }).origin?.url
+        : undefined;
+    if (response.statusCode !== 200) await response.body.dump();
+  } catch {
+    named = undefined;
+  }
+  if (typeof named !== 'string')
+    throw new ConfigError(
+      '--origin-url',
+      `${statusUrl.href} did not name the origin (with KEEL_ADMIN_PORT it answers on the admin listener); pass --origin-url`,
+    );
+  return new URL(named);
 }

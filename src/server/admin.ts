@@ -19,7 +19,8 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
 import type { OptimizedCacheManager } from '../cache/index.js';
 import { isKeelError } from '../errors.js';
-import { baseKey } from './cache-key.js';
+import { baseKey, keyedTarget } from './cache-key.js';
+import { parseTarget, type RequestTarget } from './request-target.js';
 import type { RouteTable } from './route-table.js';
 
 export interface AdminOptions {
@@ -58,10 +59,9 @@ export async function adminRoutes(app: FastifyInstance, options: AdminOptions): 
     async (request) => {
       const { url, tags, pattern } = request.body;
       if (url !== undefined) {
-        const at = url.indexOf('?');
-        const path = at < 0 ? url : url.slice(0, at);
-        const key = baseKey(path, at < 0 ? '' : url.slice(at));
-        // The URL's entry, and its Vary variants (keyed `<key>\n<header values>`).
+        const target = parseTarget(url) as RequestTarget; // the schema admits paths only
+        const key = baseKey(keyedTarget(target, options.routes.match('GET', target.path)?.route));
+        // The URL's entry, and its variants (keyed `<key>\n…`: Vary values, a trusted proxy's headers).
         const removed =
           Number(await options.cache.delete(key)) + (await options.cache.invalidate(`${escapeGlob(key)}\n*`));
         return { removed };

@@ -1,33 +1,37 @@
 /**
- * Cache keys of the gateway: `GET <path><normalized query>`, plus the values of the request headers
- * the origin's `Vary` names, for a variant.
+ * Cache keys of the gateway: `GET <path><query>` of the normalised target (request-target.ts),
+ * then, on lines of their own, whatever else was forwarded that can change the answer: the
+ * forwarding headers a trusted proxy sent (forwarding.ts), and, for a variant, the values of the
+ * request headers the origin's `Vary` names, read from the headers sent to the origin, not those
+ * the client sent (a header the client named in `Connection` was not forwarded, so it cannot
+ * choose a variant).
  *
- * The query is normalized so that equivalent URLs share an entry: parameters sorted by name (and
- * value, for repeated names), re-encoded in one canonical form. HEAD uses GET's key: a cache may
- * answer HEAD from a stored GET response (RFC 9110 §9.3.2). A key longer than the cache accepts
- * is replaced by a SHA-256 of it (such keys then cannot be matched by an invalidation pattern).
+ * HEAD uses GET's key: a cache may answer HEAD from a stored GET response (RFC 9110 §9.3.2). Every
+ * key of a URL starts with its base key and a newline, so `<base>\n*` matches all its variants. A
+ * key longer than the cache accepts is replaced by a SHA-256 of it (such keys then cannot be
+ * matched by an invalidation pattern).
  */
 import { createHash } from 'node:crypto';
-import type { IncomingHttpHeaders } from 'node:http';
+import type { OutgoingHttpHeaders } from 'node:http';
 import { MAX_KEY_BYTES } from '../cache/index.js';
+import { type RequestTarget, sortedSearch } from './request-target.js';
+import type { RouteRule } from './routes-file.js';
 
-export function normalizedQuery(search: string): string {
-  if (search === '' || search === '?') return '';
-  const params = [...new URLSearchParams(search)];
-  if (params.length === 0) return '';
-  params.sort(([a, av], [b, bv]) => (a < b ? -1 : a > b ? 1 : av < bv ? -1 : av > bv ? 1 : 0));
-  return `?${new URLSearchParams(params).toString()}`;
+/** The target as a route keys it: its query sorted when the route says `sortQuery`. */
+export function keyedTarget(target: RequestTarget, route: RouteRule | undefined): RequestTarget {
+  return route?.sortQuery ? { path: target.path, search: sortedSearch(target.search) } : target;
 }
 
-/** The key of a path and query string (`?a=1&b=2` or ''). */
-export function baseKey(path: string, search: string): string {
-  return bounded(`GET ${path}${normalizedQuery(search)}`);
+/** The key of a target; `forwarded` is the line of a trusted proxy's forwarding headers, if any. */
+export function baseKey(target: RequestTarget, forwarded = ''): string {
+  const key = `GET ${target.path}${target.search}`;
+  return bounded(forwarded === '' ? key : `${key}\n${forwarded}`);
 }
 
-/** The key of the variant of `base` selected by the request's values of `names` (from `Vary`). */
-export function variantKey(base: string, names: readonly string[], headers: IncomingHttpHeaders): string {
+/** The key of the variant of `base` selected by the forwarded values of `names` (from `Vary`). */
+export function variantKey(base: string, names: readonly string[], sent: OutgoingHttpHeaders): string {
   const values = names.map((name) => {
-    const value = headers[name];
+    const value = sent[name];
     return `${name}=${Array.isArray(value) ? value.join(',') : (value ?? '')}`;
   });
   return bounded(`${base}\n${values.join('\n')}`);

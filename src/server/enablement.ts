@@ -10,7 +10,7 @@
  * or cookie, the IP is used. Its bucket (0–99) is a hash of the identity and the route name, so
  * each route samples different clients and raising a route from 10 % to 50 % keeps the first 10 %.
  */
-import type { FastifyRequest } from 'fastify';
+import type { IncomingHttpHeaders } from 'node:http';
 import { ConfigError } from '../errors.js';
 
 export type StickyKey = { from: 'ip' } | { from: 'header' | 'cookie'; name: string };
@@ -24,15 +24,16 @@ export function parseStickyKey(text: string, setting: string): StickyKey {
   return { from: match[1] as 'header' | 'cookie', name: (match[2] as string).toLowerCase() };
 }
 
-export function stickyIdentity(request: FastifyRequest, key: StickyKey): string {
+/** The client's identity by `key`; `clientIp` (called only when needed) is the fallback. */
+export function stickyIdentity(headers: IncomingHttpHeaders, key: StickyKey, clientIp: () => string): string {
   if (key.from === 'header') {
-    const value = request.headers[key.name];
+    const value = headers[key.name];
     if (typeof value === 'string' && value !== '') return value;
   } else if (key.from === 'cookie') {
-    const value = cookieValue(request.headers.cookie, key.name);
+    const value = cookieValue(headers.cookie, key.name);
     if (value !== undefined) return value;
   }
-  return request.ip;
+  return clientIp();
 }
 
 /** The client's bucket for a route, 0–99 (FNV-1a of identity and route name). */

@@ -7,9 +7,7 @@
  * place; a snapshot is computed only when asked.
  */
 import { LatencyHistogram, type LatencySnapshot } from '../cache/index.js';
-import type { CacheOutcome, KeelMetrics } from '../observability/index.js';
-
-type UpstreamFailure = 'timeout' | 'unavailable' | 'too_large' | 'status_5xx';
+import type { CacheOutcome, KeelMetrics, UpstreamFailure } from '../observability/index.js';
 
 class RouteCounters {
   requests = 0;
@@ -19,6 +17,7 @@ class RouteCounters {
   readonly upstreamLatency = new LatencyHistogram();
   upstreamRequests = 0;
   upstreamFailures = 0;
+  storeFailures = 0;
 }
 
 export interface RouteFigures {
@@ -30,6 +29,8 @@ export interface RouteFigures {
   hitRate: number;
   latencyMs: LatencySnapshot;
   upstream: { requests: number; failures: number; latencyMs: LatencySnapshot };
+  /** Answers the cache refused to store (served uncached). */
+  storeFailures: number;
 }
 
 export interface TotalFigures {
@@ -76,6 +77,12 @@ export class GatewayStats {
     this.metrics?.upstreamFailed(route, reason);
   }
 
+  /** An answer that could have been stored was not (the cache refused it): served uncached. */
+  storeFailed(route: string): void {
+    this.counters(route).storeFailures++;
+    this.metrics?.storeFailed(route);
+  }
+
   totals(): TotalFigures {
     const t = this.total;
     return {
@@ -107,6 +114,7 @@ export class GatewayStats {
           failures: c.upstreamFailures,
           latencyMs: c.upstreamLatency.snapshot(),
         },
+        storeFailures: c.storeFailures,
       };
     });
   }

@@ -27,18 +27,15 @@ export function healthRoutes(
     if (originCheck !== undefined && Date.now() - originCheck.at < ORIGIN_PROBE_EVERY_MS)
       return originCheck.result;
     const result = upstream
-      .request({
-        method: 'GET',
-        url: healthPath,
-        headers: {},
-        clientIp: '127.0.0.1',
-        timeoutMs: ORIGIN_PROBE_TIMEOUT_MS,
-      })
+      .exchange({ method: 'GET', path: healthPath, headers: {}, timeoutMs: ORIGIN_PROBE_TIMEOUT_MS })
       .then(
-        (response) => ({
-          ok: response.status < 500,
-          detail: `${upstream.origin.origin}${healthPath} answered ${response.status}`,
-        }),
+        (exchange) => {
+          exchange.discard();
+          return {
+            ok: exchange.status < 500,
+            detail: `${upstream.origin.origin}${healthPath} answered ${exchange.status}`,
+          };
+        },
         (error: Error) => ({ ok: false, detail: error.message }),
       );
     originCheck = { at: Date.now(), result };

@@ -95,8 +95,8 @@ function unpackResponse(frame: Buffer): StoredResponse {
     const value = readString16(frame, at);
     at += 2 + value.length;
     headers[i] = [name, value];
-    if (name === 'etag') etag = value;
-    else if (name === 'last-modified') lastModified = value;
+    if (name === 'etag') etag ??= value;
+    else if (name === 'last-modified') lastModified ??= value;
   }
   if (at > frame.byteLength) throw new RangeError('frame truncated');
   return {

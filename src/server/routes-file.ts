@@ -113,6 +113,8 @@ const ttl = z.unknown().transform((value, context): number | 'adaptive' | 'origi
   }
   return ms;
 });
+/** What a client's own Cache-Control does (http-cache.ts): `ignore` it, as CDNs do, or `honor` it (RFC 9111). */
+const clientCacheControl = z.enum(['ignore', 'honor']);
 const statuses = z.array(z.number().int().min(100).max(599)).min(1);
 const path = z
   .string()
@@ -152,6 +154,8 @@ const routeSchema = z
     cacheAuthenticated: z.boolean().optional(),
     cacheableStatuses: statuses.optional(),
     timeout: timeout.optional(),
+    clientCacheControl: clientCacheControl.optional(),
+    sortQuery: z.boolean().optional(),
   })
   .strict();
 
@@ -161,6 +165,8 @@ const defaultsSchema = z
     grace: grace.optional(),
     cacheableStatuses: statuses.optional(),
     timeout: timeout.optional(),
+    clientCacheControl: clientCacheControl.optional(),
+    sortQuery: z.boolean().optional(),
   })
   .strict();
 
@@ -197,6 +203,10 @@ export interface RouteRule {
   cacheAuthenticated: boolean;
   cacheableStatuses: ReadonlySet<number>;
   timeoutMs: number;
+  /** Whether a client's `Cache-Control: no-cache`, `no-store`, `max-age` count (http-cache.ts). */
+  clientCacheControl: 'ignore' | 'honor';
+  /** Query parameters sorted by name before keying and forwarding (request-target.ts). */
+  sortQuery: boolean;
 }
 
 /** Reads and validates a routes file; throws ConfigError naming the file, line and field. */
@@ -338,6 +348,8 @@ function compileRoute(
       'enabled',
       'cacheAuthenticated',
       'cacheableStatuses',
+      'clientCacheControl',
+      'sortQuery',
     ] as const) {
       if (raw[field] !== undefined) fail(field, `write routes are not cached, so they take no ${field}`);
     }
@@ -366,6 +378,8 @@ function compileRoute(
       raw.cacheableStatuses ?? defaults.cacheableStatuses ?? DEFAULT_CACHEABLE_STATUSES,
     ),
     timeoutMs: raw.timeout ?? defaults.timeout ?? DEFAULT_TIMEOUT_MS,
+    clientCacheControl: raw.clientCacheControl ?? defaults.clientCacheControl ?? 'ignore',
+    sortQuery: raw.sortQuery ?? defaults.sortQuery ?? false,
   };
 }
 

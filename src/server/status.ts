@@ -189,5 +189,6 @@ function emptyFigures(route: string): RouteFigures {
     hitRate: 0,
     latencyMs: none,
     upstream: { requests: 0, failures: 0, latencyMs: none },
+    storeFailures: 0,
   };
 }

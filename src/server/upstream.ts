@@ -1,148 +1,234 @@
 /**
- * Upstream: the gateway's connection pool to the origin (undici), and the one place requests are
- * forwarded.
+ * Upstream: the gateway's connections to the origin (an undici Pool), and the one place requests
+ * are sent to it.
  *
- * Forwarding follows RFC 9110 §7.6: hop-by-hop headers (and any named in `Connection`) are not
- * forwarded; `X-Forwarded-For`, `-Host` and `-Proto` and `Via` tell the origin who asked. The
- * response body is read whole, up to `maxBodyBytes`: cached entries are whole bodies, and a JSON
- * API's answers are small. A larger answer fails with UPSTREAM_TOO_LARGE rather than being cut.
- * A request gets `timeoutMs` for the origin's headers and again for its body; past either, it fails
- * with UPSTREAM_TIMEOUT. A connection error is UPSTREAM_UNAVAILABLE. All three name the origin.
+ * An exchange is bounded as a whole: its deadline (the route's timeout) starts when the gateway
+ * asks for a connection and covers the wait for one, the request, the answer's headers and its
+ * whole body, however slowly the body trickles in; past it, the exchange is aborted and fails with
+ * UPSTREAM_TIMEOUT. Waiting for a free connection has a shorter limit of its own
+ * (KEEL_UPSTREAM_QUEUE_TIMEOUT, connection-slots.ts): UPSTREAM_BUSY. A connection error is
+ * UPSTREAM_UNAVAILABLE. Messages name the origin: they are for the log, never for clients.
+ *
+ * The answer's body is not read here. The caller either buffers it whole (`buffer`, for an answer
+ * it stores: bounded by a size and by the shared ByteBudget) or streams it on (`stream`), and
+ * must do one or `discard` it: the connection slot returns when the body has ended or been
+ * destroyed (at the latest at the deadline, which destroys it).
  */
-import type { IncomingHttpHeaders } from 'node:http';
-import { errors, Pool } from 'undici';
-import { KeelError } from '../errors.js';
+import type { OutgoingHttpHeaders } from 'node:http';
+import { Readable } from 'node:stream';
+import { type Dispatcher, errors, Pool } from 'undici';
+import { isKeelError, KeelError } from '../errors.js';
+import type { ByteBudget } from './byte-budget.js';
+import { ConnectionSlots } from './connection-slots.js';
+import type { HeaderMap } from './http-cache.js';
 
-const HOP_BY_HOP = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'proxy-authenticate',
-  'proxy-authorization',
-  'te',
-  'trailer',
-  'transfer-encoding',
-  'upgrade',
-  'host',
-  'content-length',
-]);
-const VIA = '1.1 keel';
+/** A discarded body up to this size is read out (keeping its connection); a longer one closes it. */
+const DISCARD_READ_BYTES = 64 * 1024;
 
 export interface UpstreamRequest {
   method: string;
-  /** Path and query, as the client sent them. */
-  url: string;
-  headers: IncomingHttpHeaders;
-  body?: Buffer;
-  clientIp: string;
+  /** Path and query, normalised (request-target.ts). */
+  path: string;
+  headers: OutgoingHttpHeaders;
+  body?: Buffer | AsyncIterable<Buffer>;
+  /** The whole exchange, from asking for a connection to the last byte of the answer. */
   timeoutMs: number;
-}
-
-export interface UpstreamResponse {
-  status: number;
-  headers: IncomingHttpHeaders;
-  body: Buffer;
-  /** When the request left and when the whole response had arrived (ms since the epoch). */
-  requestedAt: number;
-  receivedAt: number;
 }
 
 export interface UpstreamOptions {
   /** Most open connections to the origin. */
   connections: number;
-  maxBodyBytes: number;
+  /** Longest wait for a free connection. */
+  queueTimeoutMs: number;
 }
 
 export class Upstream {
+  /** The origin: scheme, host and port (its credentials, if any, are forwarding.ts's). */
+  readonly origin: URL;
+  readonly slots: ConnectionSlots;
   private readonly pool: Pool;
 
   constructor(
-    readonly origin: URL,
+    origin: URL,
     private readonly options: UpstreamOptions,
   ) {
-    this.pool = new Pool(origin, { connections: options.connections, pipelining: 1 });
+    this.origin = new URL(origin.origin);
+    this.pool = new Pool(this.origin, { connections: options.connections, pipelining: 1 });
+    this.slots = new ConnectionSlots(options.connections);
   }
 
-  async request(request: UpstreamRequest): Promise<UpstreamResponse> {
+  /** Sends the request; resolves when the answer's headers have arrived. */
+  async exchange(request: UpstreamRequest): Promise<Exchange> {
     const requestedAt = Date.now();
-    let response: Awaited<ReturnType<Pool['request']>>;
+    const deadline = new Deadline(request.timeoutMs);
     try {
-      response = await this.pool.request({
-        method: request.method as 'GET',
-        path: request.url,
-        headers: forwardedHeaders(request),
-        body: request.body,
-        headersTimeout: request.timeoutMs,
-        bodyTimeout: request.timeoutMs,
+      await this.slots.take(Math.min(this.options.queueTimeoutMs, request.timeoutMs));
+    } catch (error) {
+      deadline.clear();
+      throw error;
+    }
+    const done = () => {
+      deadline.clear();
+      this.slots.give();
+    };
+    const fail = (error: unknown) => this.failure(error, request, deadline);
+    let answer: Dispatcher.ResponseData;
+    try {
+      answer = await this.pool.request({
+        method: request.method as Dispatcher.HttpMethod,
+        path: request.path,
+        headers: request.headers as Record<string, string | string[]>,
+        body:
+          request.body === undefined || Buffer.isBuffer(request.body)
+            ? request.body
+            : Readable.from(request.body),
+        signal: deadline.signal,
       });
     } catch (error) {
-      throw this.failure(error, request);
+      done();
+      throw fail(error);
     }
-    const chunks: Buffer[] = [];
-    let length = 0;
-    try {
-      for await (const chunk of response.body) {
-        length += (chunk as Buffer).byteLength;
-        if (length > this.options.maxBodyBytes) {
-          response.body.destroy();
-          throw new KeelError(
-            'UPSTREAM_TOO_LARGE',
-            `${this.origin.origin}${request.url} answered more than ${this.options.maxBodyBytes} bytes; raise KEEL_MAX_BODY_BYTES.`,
-          );
-        }
-        chunks.push(chunk as Buffer);
-      }
-    } catch (error) {
-      throw error instanceof KeelError ? error : this.failure(error, request);
-    }
-    return {
-      status: response.statusCode,
-      headers: response.headers as IncomingHttpHeaders,
-      body: chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, length),
-      requestedAt,
-      receivedAt: Date.now(),
-    };
+    return new Exchange(answer, requestedAt, done, fail);
   }
 
   async close(): Promise<void> {
     await this.pool.close();
   }
 
-  private failure(error: unknown, request: UpstreamRequest): KeelError {
-    const target = `${this.origin.origin}${request.url}`;
+  private failure(error: unknown, request: UpstreamRequest, deadline: Deadline): KeelError {
+    if (isKeelError(error) && error.code !== 'UPSTREAM_UNAVAILABLE') return error;
+    const target = `${this.origin.origin}${request.path}`;
     if (
+      deadline.expired ||
       error instanceof errors.HeadersTimeoutError ||
       error instanceof errors.BodyTimeoutError ||
       error instanceof errors.ConnectTimeoutError
     ) {
-      return new KeelError('UPSTREAM_TIMEOUT', `${target} did not answer within ${request.timeoutMs} ms.`, {
+      return new KeelError('UPSTREAM_TIMEOUT', `${target} did not answer within ${request.timeoutMs} ms`, {
         cause: error,
       });
     }
-    return new KeelError(
-      'UPSTREAM_UNAVAILABLE',
-      `${target} could not be reached (${(error as Error).message}); check that the origin is up.`,
-      { cause: error },
-    );
+    return new KeelError('UPSTREAM_UNAVAILABLE', `${target} failed: ${(error as Error).message}`, {
+      cause: error,
+    });
   }
 }
 
-function forwardedHeaders(request: UpstreamRequest): Record<string, string | string[]> {
-  const named = new Set(
-    String(request.headers.connection ?? '')
-      .split(',')
-      .map((name) => name.trim().toLowerCase()),
-  );
-  const headers: Record<string, string | string[]> = {};
-  for (const [name, value] of Object.entries(request.headers)) {
-    if (value === undefined || HOP_BY_HOP.has(name) || named.has(name)) continue;
-    headers[name] = value;
+/** An origin answer whose headers have arrived; its body is read by one of buffer, stream, discard. */
+export class Exchange {
+  readonly status: number;
+  readonly headers: HeaderMap;
+  /** When the request left, and when the answer (its whole body, once buffered) had arrived. */
+  readonly requestedAt: number;
+  receivedAt: number;
+  private readonly body: Dispatcher.ResponseData['body'];
+  /** The body's chunks, read through one iterator (a loop left early would destroy the body). */
+  private readonly chunks: AsyncIterator<unknown>;
+  /** Chunks `buffer` read before it gave up: streamed first. */
+  private prefix: Buffer[] = [];
+  private finished = false;
+
+  constructor(
+    answer: Dispatcher.ResponseData,
+    requestedAt: number,
+    private readonly done: () => void,
+    private readonly fail: (error: unknown) => KeelError,
+  ) {
+    this.status = answer.statusCode;
+    this.headers = answer.headers;
+    this.requestedAt = requestedAt;
+    this.receivedAt = Date.now();
+    this.body = answer.body;
+    this.chunks = this.body[Symbol.asyncIterator]();
+    this.body.once('close', () => this.finish());
   }
-  const forwardedFor = request.headers['x-forwarded-for'];
-  headers['x-forwarded-for'] =
-    forwardedFor === undefined ? request.clientIp : `${forwardedFor}, ${request.clientIp}`;
-  if (request.headers.host !== undefined) headers['x-forwarded-host'] = request.headers.host;
-  headers['x-forwarded-proto'] ??= 'http';
-  headers.via = request.headers.via === undefined ? VIA : `${request.headers.via}, ${VIA}`;
-  return headers;
+
+  /** The Content-Length the origin declared, if a valid one. */
+  get declaredLength(): number | undefined {
+    const value = this.headers['content-length'];
+    return typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : undefined;
+  }
+
+  /**
+   * Reads the whole body if it is at most `maxBytes` and `budget` can hold it while it is read
+   * (given back once read: what is stored then counts against the cache's own budget). Undefined
+   * otherwise, the body then to be streamed: nothing read is lost.
+   */
+  async buffer(maxBytes: number, budget: ByteBudget): Promise<Buffer | undefined> {
+    const declared = this.declaredLength;
+    if (declared !== undefined && declared > maxBytes) return undefined;
+    let held = 0;
+    try {
+      for (let next = await this.chunks.next(); !next.done; next = await this.chunks.next()) {
+        const chunk = next.value as Buffer;
+        this.prefix.push(chunk);
+        // Past either bound, stop reading: the rest streams after what was read.
+        if (held + chunk.byteLength > maxBytes || !budget.take(chunk.byteLength)) return undefined;
+        held += chunk.byteLength;
+      }
+    } catch (error) {
+      throw this.fail(error);
+    } finally {
+      budget.give(held);
+    }
+    const chunks = this.prefix;
+    this.prefix = [];
+    this.receivedAt = Date.now();
+    return chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
+  }
+
+  /** The body (what `buffer` read first, then the rest); its errors are the exchange's KeelErrors. */
+  stream(): Readable {
+    const { chunks, body, fail } = this;
+    const prefix = this.prefix;
+    this.prefix = [];
+    return Readable.from(
+      (async function* () {
+        yield* prefix;
+        try {
+          for (let next = await chunks.next(); !next.done; next = await chunks.next())
+            yield next.value as Buffer;
+        } catch (error) {
+          throw fail(error);
+        } finally {
+          if (!body.destroyed) body.destroy();
+        }
+      })(),
+      { objectMode: false },
+    );
+  }
+
+  /** Drops the body; a short remainder is read out so the connection can be reused. */
+  discard(): void {
+    this.prefix = [];
+    if (!this.body.destroyed) this.body.dump({ limit: DISCARD_READ_BYTES }).catch(() => {});
+  }
+
+  private finish(): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.done();
+  }
+}
+
+/** An exchange's deadline: aborts it when the time is up. */
+class Deadline {
+  private readonly controller = new AbortController();
+  private readonly timer: NodeJS.Timeout;
+  expired = false;
+
+  constructor(ms: number) {
+    this.timer = setTimeout(() => {
+      this.expired = true;
+      this.controller.abort();
+    }, ms);
+  }
+
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  clear(): void {
+    clearTimeout(this.timer);
+  }
 }

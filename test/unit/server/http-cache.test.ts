@@ -1,21 +1,22 @@
 import { describe, expect, it } from 'vitest';
-import { baseKey, normalizedQuery, variantKey } from '../../../src/server/cache-key.js';
+import { baseKey, variantKey } from '../../../src/server/cache-key.js';
 import {
   forbidsStale,
+  freshnessMs,
   initialAgeMs,
   notStorable,
   originLifetimeMs,
   parseCacheControl,
-  replayedHeaders,
   requestRules,
   varyNames,
 } from '../../../src/server/http-cache.js';
 import { parseRoutes } from '../../../src/server/routes-file.js';
 
-const [route, authenticated] = parseRoutes(
-  'routes:\n  - path: /a\n  - path: /b\n    cacheAuthenticated: true\n    cacheableStatuses: [200]\n',
+const [route, authenticated, honoring] = parseRoutes(
+  'routes:\n  - path: /a\n  - path: /b\n    cacheAuthenticated: true\n    cacheableStatuses: [200]\n' +
+    '  - path: /c\n    clientCacheControl: honor\n',
   'test',
-) as [ReturnType<typeof parseRoutes>[0], ReturnType<typeof parseRoutes>[0]];
+) as ReturnType<typeof parseRoutes>;
 const NOW = Date.parse('2026-12-01T12:00:00Z');
 
 describe('Cache-Control', () => {
@@ -30,22 +31,36 @@ describe('Cache-Control', () => {
 });
 
 describe('requests (RFC 9111 §5.2.1)', () => {
-  it('bypasses for Authorization and Cookie unless the route opts in, and for no-store', () => {
+  it('bypasses for Authorization and Cookie unless the route opts in, then marks the request personal', () => {
     expect(requestRules({ authorization: 'Bearer t' }, route).bypass).toBe('authorization');
     expect(requestRules({ cookie: 'sid=1' }, route).bypass).toBe('cookie');
-    expect(
-      requestRules({ authorization: 'Bearer t', cookie: 'sid=1' }, authenticated).bypass,
-    ).toBeUndefined();
-    expect(requestRules({ 'cache-control': 'no-store' }, route).bypass).toBe('no-store');
+    const opted = requestRules({ authorization: 'Bearer t', cookie: 'sid=1' }, authenticated);
+    expect([opted.bypass, opted.personal]).toEqual([undefined, true]);
+    expect(requestRules({}, authenticated).personal).toBe(false);
   });
 
-  it('revalidates on no-cache, max-age=0 and Pragma: no-cache; notes only-if-cached', () => {
-    expect(requestRules({ 'cache-control': 'no-cache' }, route).revalidate).toBe(true);
-    expect(requestRules({ 'cache-control': 'max-age=0' }, route).revalidate).toBe(true);
-    expect(requestRules({ pragma: 'no-cache' }, route).revalidate).toBe(true);
-    expect(requestRules({ pragma: 'no-cache', 'cache-control': 'max-age=10' }, route).revalidate).toBe(false);
-    expect(requestRules({}, route)).toEqual({ revalidate: false, onlyIfCached: false });
+  it("ignores the client's Cache-Control by default, except only-if-cached", () => {
+    const rules = requestRules(
+      { 'cache-control': 'no-cache, no-store, max-age=0', pragma: 'no-cache' },
+      route,
+    );
+    expect([rules.revalidate, rules.noStore, rules.maxAgeMs]).toEqual([false, false, undefined]);
     expect(requestRules({ 'cache-control': 'only-if-cached' }, route).onlyIfCached).toBe(true);
+  });
+
+  it('with honor: revalidates on no-cache, max-age=0 and a lone Pragma; keeps max-age and no-store', () => {
+    const honored = honoring as NonNullable<typeof honoring>;
+    expect(requestRules({ 'cache-control': 'no-cache' }, honored).revalidate).toBe(true);
+    expect(requestRules({ 'cache-control': 'max-age=0' }, honored).revalidate).toBe(true);
+    expect(requestRules({ pragma: 'no-cache' }, honored).revalidate).toBe(true);
+    expect(requestRules({ pragma: 'no-cache', 'cache-control': 'max-age=10' }, honored)).toMatchObject({
+      revalidate: false,
+      maxAgeMs: 10_000,
+    });
+    expect(requestRules({ 'cache-control': 'no-store' }, honored)).toMatchObject({
+      noStore: true,
+      bypass: undefined,
+    });
   });
 });
 
@@ -55,6 +70,7 @@ describe('responses (§3)', () => {
     expect(notStorable(404, {}, route)).toBeUndefined();
     expect(notStorable(404, {}, authenticated)).toBe('status');
     expect(notStorable(500, {}, route)).toBe('status');
+    expect(notStorable(206, {}, route)).toBe('partial');
     expect(notStorable(200, { 'set-cookie': ['a=1'] }, route)).toBe('set-cookie');
     expect(notStorable(200, { 'cache-control': 'private, max-age=60' }, route)).toBe('private');
     expect(notStorable(200, { 'cache-control': 'no-store' }, route)).toBe('no-store');
@@ -99,31 +115,50 @@ describe('freshness (§4.2)', () => {
     expect(forbidsStale({ 'cache-control': 'max-age=5' })).toBe(false);
   });
 
-  it('replays only the safe headers', () => {
-    const kept = replayedHeaders({
-      'content-type': 'application/json',
-      etag: '"1"',
-      'set-cookie': ['a=1'],
-      connection: 'close',
-      'x-internal': 'secret',
-    });
-    expect(Object.fromEntries(kept)).toEqual({ 'content-type': 'application/json', etag: '"1"' });
+  it('clamps delta-seconds past 2^31 (§1.2.2)', () => {
+    expect(originLifetimeMs({ 'cache-control': `max-age=${'9'.repeat(30)}` }, NOW)).toBe(2 ** 31 * 1000);
+    expect(initialAgeMs({ age: '9'.repeat(30) }, NOW, NOW)).toBe(2 ** 31 * 1000);
+  });
+});
+
+describe("Keel's TTL against the origin's directives", () => {
+  const [fixed, adaptive] = parseRoutes(
+    'routes:\n  - path: /f\n    ttl: 10m\n  - path: /a\n    ttl: adaptive\n',
+    'test',
+  ) as [ReturnType<typeof parseRoutes>[0], ReturnType<typeof parseRoutes>[0]];
+  const keel = () => 120_000;
+  it("uses Keel's TTL where the origin does not forbid it", () => {
+    expect(freshnessMs(fixed, { 'cache-control': 'max-age=5' }, NOW, 0, keel)).toBe(600_000);
+    expect(freshnessMs(adaptive, {}, NOW, 0, keel)).toBe(120_000);
+  });
+  it('revalidates every time on no-cache or a shared lifetime of 0', () => {
+    for (const value of ['no-cache', 'max-age=0', 'public, s-maxage=0, max-age=60'])
+      expect(freshnessMs(fixed, { 'cache-control': value }, NOW, 0, keel), value).toBe(0);
+  });
+  it("caps Keel's TTL at the origin's lifetime under must-revalidate, proxy-revalidate or s-maxage", () => {
+    expect(freshnessMs(fixed, { 'cache-control': 'max-age=5, must-revalidate' }, NOW, 1_000, keel)).toBe(
+      4_000,
+    );
+    expect(freshnessMs(adaptive, { 'cache-control': 's-maxage=30' }, NOW, 0, keel)).toBe(30_000);
+    expect(freshnessMs(fixed, { 'cache-control': 'max-age=3600, proxy-revalidate' }, NOW, 0, keel)).toBe(
+      600_000,
+    );
   });
 });
 
 describe('cache keys', () => {
-  it('normalizes the query so equivalent URLs share an entry', () => {
-    expect(normalizedQuery('?b=2&a=1&a=0')).toBe('?a=0&a=1&b=2');
-    expect(normalizedQuery('?')).toBe('');
-    expect(baseKey('/p', '?x=%41')).toBe(baseKey('/p', '?x=A'));
-    expect(baseKey('/p', '')).toBe('GET /p');
+  it("keys a target, and a trusted proxy's forwarding headers on a line of their own", () => {
+    expect(baseKey({ path: '/p', search: '?a=1' })).toBe('GET /p?a=1');
+    expect(baseKey({ path: '/p', search: '' }, 'forwarded: x-forwarded-host=a')).toBe(
+      'GET /p\nforwarded: x-forwarded-host=a',
+    );
   });
 
-  it('keys variants by the values of the Vary headers, and hashes keys that are too long', () => {
+  it('keys variants by the values of the Vary headers sent, and hashes keys that are too long', () => {
     expect(variantKey('GET /p', ['accept-language'], { 'accept-language': 'ja' })).toBe(
       'GET /p\naccept-language=ja',
     );
     expect(variantKey('GET /p', ['accept-language'], {})).toBe('GET /p\naccept-language=');
-    expect(baseKey(`/${'x'.repeat(2000)}`, '')).toMatch(/^GET #[0-9a-f]{64}$/);
+    expect(baseKey({ path: `/${'x'.repeat(2000)}`, search: '' })).toMatch(/^GET #[0-9a-f]{64}$/);
   });
 });

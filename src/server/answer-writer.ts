@@ -1,0 +1,118 @@
+/**
+ * Writing the gateway's answers on the raw Node response: the origin's header lines as they came
+ * (repeated names stay separate lines), the gateway's own `Age` and `X-Cache`, and lengths the
+ * gateway computes itself, with no framework in between to add, merge or re-type headers.
+ *
+ * A whole answer (stored, or read whole from the origin) may be narrowed for the request: a 304
+ * when the client's copy is current (RFC 9110 §13.1.1–2, only for a 200), one byte range of a 200
+ * (byte-range.ts), and no body for HEAD, which still gets the Content-Length a GET would. A
+ * streamed answer is piped with backpressure, its Content-Length the origin's when it declared one.
+ */
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { CacheOutcome } from '../observability/index.js';
+import { rangeOf } from './byte-range.js';
+import { type HeaderLine, notModifiedHeaders } from './response-headers.js';
+
+/** An answer held whole, and what the client's conditionals and ranges are compared against. */
+export interface WholeAnswer {
+  status: number;
+  lines: readonly HeaderLine[];
+  body: Buffer;
+  etag?: string;
+  lastModified?: string;
+  /** Seconds for the `Age` header; undefined for none. */
+  age?: number;
+}
+
+export function writeWhole(
+  request: IncomingMessage,
+  response: ServerResponse,
+  answer: WholeAnswer,
+  outcome: CacheOutcome,
+): void {
+  const head = request.method === 'HEAD';
+  const own = ownHeaders(outcome, answer.age);
+  if (answer.status === 200 && clientCopyIsCurrent(request.headers, answer)) {
+    response.writeHead(304, flatten(notModifiedHeaders(answer.lines), own));
+    response.end();
+    return;
+  }
+  const range =
+    answer.status === 200 && request.headers.range !== undefined
+      ? rangeOf(request.headers, answer.body.byteLength, answer)
+      : undefined;
+  if (range?.kind === 'unsatisfiable') {
+    own.push('content-range', `bytes */${answer.body.byteLength}`, 'content-length', '0');
+    response.writeHead(416, flatten(withoutContent(answer.lines), own));
+    response.end();
+    return;
+  }
+  let body = answer.body;
+  let status = answer.status;
+  if (range?.kind === 'part') {
+    body = answer.body.subarray(range.start, range.end + 1);
+    status = 206;
+    own.push('content-range', `bytes ${range.start}-${range.end}/${answer.body.byteLength}`);
+  }
+  own.push('content-length', String(body.byteLength));
+  response.writeHead(status, flatten(answer.lines, own));
+  response.end(head ? undefined : body);
+}
+
+/** Pipes a streamed answer; resolves when it is sent, rejects when either side fails. */
+export async function writeStreamed(
+  request: IncomingMessage,
+  response: ServerResponse,
+  status: number,
+  lines: readonly HeaderLine[],
+  length: number | undefined,
+  body: Readable,
+  outcome: CacheOutcome,
+): Promise<void> {
+  const own = ownHeaders(outcome, undefined);
+  if (length !== undefined) own.push('content-length', String(length));
+  response.writeHead(status, flatten(lines, own));
+  if (request.method === 'HEAD' || status === 204 || status === 304) {
+    body.destroy();
+    response.end();
+    return;
+  }
+  await pipeline(body, response);
+}
+
+function ownHeaders(outcome: CacheOutcome, age: number | undefined): string[] {
+  return age === undefined ? ['x-cache', outcome] : ['age', String(age), 'x-cache', outcome];
+}
+
+/** Header lines and the gateway's own (which replace the origin's of the same name), as writeHead takes them. */
+function flatten(lines: readonly HeaderLine[], own: readonly string[]): string[] {
+  const replaced = new Set<string>();
+  for (let i = 0; i < own.length; i += 2) replaced.add(own[i] as string);
+  const flat: string[] = [];
+  for (const [name, value] of lines) if (!replaced.has(name)) flat.push(name, value);
+  flat.push(...own);
+  return flat;
+}
+
+function withoutContent(lines: readonly HeaderLine[]): HeaderLine[] {
+  return lines.filter(([name]) => !name.startsWith('content-'));
+}
+
+/** RFC 9110 §13.1.1–2: the client's If-None-Match (or, without it, If-Modified-Since) matches. */
+function clientCopyIsCurrent(headers: IncomingHttpHeaders, answer: WholeAnswer): boolean {
+  const ifNoneMatch = headers['if-none-match'];
+  if (ifNoneMatch !== undefined) {
+    if (answer.etag === undefined) return false;
+    const wanted = weak(answer.etag);
+    return ifNoneMatch.split(',').some((tag) => tag.trim() === '*' || weak(tag.trim()) === wanted);
+  }
+  const since = headers['if-modified-since'];
+  if (since === undefined || answer.lastModified === undefined) return false;
+  return Date.parse(answer.lastModified) <= Date.parse(since);
+}
+
+function weak(tag: string): string {
+  return tag.startsWith('W/') ? tag.slice(2) : tag;
+}
