@@ -166,61 +166,61 @@ export class KeelMetrics {
 
 /** The gateway's resource gauges and counters, each reading `readGateway()` when scraped. */
 function gatewayCollectors(readGateway: () => GatewayFigures, registers: Registry[]): void {
-  const metric = (
-    kind: 'gauge' | 'counter',
-    name: string,
-    help: string,
-    read: (g: GatewayFigures) => number,
-  ) =>
-    kind === 'gauge'
-      ? new Gauge({
-          name,
-          help,
-          registers,
-          collect() {
-            this.set(read(readGateway()));
-          },
-        })
-      : new Counter({
-          name,
-          help,
-          registers,
-          collect() {
-            this.reset();
-            this.inc(read(readGateway()));
-          },
-        });
-  metric('gauge', 'keel_gateway_client_connections', 'Open client connections.', (g) => g.clientConnections);
-  metric(
-    'counter',
+  const gauge = (name: string, help: string, read: (g: GatewayFigures) => number) =>
+    scrapedGauge(name, help, registers, () => read(readGateway()));
+  const counter = (name: string, help: string, read: (g: GatewayFigures) => number) =>
+    scrapedCounter(name, help, registers, () => read(readGateway()));
+  gauge('keel_gateway_client_connections', 'Open client connections.', (g) => g.clientConnections);
+  counter(
     'keel_gateway_client_connections_shed_total',
     'Client connections closed at the connection limit to make room (idle or silent ones first).',
     (g) => g.clientConnectionsShed,
   );
-  metric(
-    'gauge',
+  gauge(
     'keel_upstream_connections_in_use',
     'Origin connections held by exchanges in progress.',
     (g) => g.originConnectionsInUse,
   );
-  metric(
-    'gauge',
+  gauge(
     'keel_upstream_queue_length',
     'Requests waiting for a free origin connection.',
     (g) => g.originConnectionsQueued,
   );
-  metric(
-    'gauge',
+  gauge(
     'keel_gateway_buffered_bytes',
     'Bytes of request and response bodies held in memory now.',
     (g) => g.bufferedBytes,
   );
-  metric(
-    'counter',
+  counter(
     'keel_gateway_buffer_overflows_total',
     'Bodies streamed rather than held because KEEL_MAX_BUFFERED_BYTES was spent.',
     (g) => g.bufferOverflows,
   );
+}
+
+/** A gauge whose value is read when Prometheus scrapes. */
+function scrapedGauge(name: string, help: string, registers: Registry[], read: () => number): Gauge {
+  return new Gauge({
+    name,
+    help,
+    registers,
+    collect() {
+      this.set(read());
+    },
+  });
+}
+
+/** A counter whose total is read when Prometheus scrapes (from a plain counter kept elsewhere). */
+function scrapedCounter(name: string, help: string, registers: Registry[], read: () => number): Counter {
+  return new Counter({
+    name,
+    help,
+    registers,
+    collect() {
+      this.reset();
+      this.inc(read());
+    },
+  });
 }
 
 /** The cache's gauges and counters, each reading `readCache()` when scraped. */
@@ -242,24 +242,9 @@ function cacheCollectors(readCache: () => CacheFigures, registers: Registry[]): 
     },
   });
   const gauge = (name: string, help: string, read: (c: CacheFigures) => number) =>
-    new Gauge({
-      name,
-      help,
-      registers,
-      collect() {
-        this.set(read(readCache()));
-      },
-    });
+    scrapedGauge(name, help, registers, () => read(readCache()));
   const counter = (name: string, help: string, read: (c: CacheFigures) => number) =>
-    new Counter({
-      name,
-      help,
-      registers,
-      collect() {
-        this.reset();
-        this.inc(read(readCache()));
-      },
-    });
+    scrapedCounter(name, help, registers, () => read(readCache()));
   counter(
     'keel_cache_stale_served_total',
     'Stale values served within grace (origin slow or failing).',
