@@ -20,7 +20,7 @@ import proxyAddress from '@fastify/proxy-addr';
 import type { FastifyBaseLogger } from 'fastify';
 import type { OptimizedCacheManager } from '../cache/index.js';
 import { isKeelError, KeelError } from '../errors.js';
-import type { CacheOutcome } from '../observability/index.js';
+import type { CacheOutcome, UpstreamFailure } from '../observability/index.js';
 import { writeStreamed } from './answer-writer.js';
 import type { ByteBudget } from './byte-budget.js';
 import { keyedTarget } from './cache-key.js';
@@ -63,6 +63,11 @@ export interface GatewayOptions {
 /** Name under which requests no route covers are counted. */
 export const UNROUTED = 'unrouted';
 const UNSAFE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+/** Origin failures counted where they are answered (timeouts and refusals are counted as they happen). */
+const ORIGIN_FAILURES: Partial<Record<string, UpstreamFailure>> = {
+  UPSTREAM_BUSY: 'busy',
+  UPSTREAM_INVALID_RESPONSE: 'invalid_response',
+};
 /** Request headers that make a GET or HEAD conditional on the client's copy (a 304 answers them). */
 const VALIDATING_HEADERS = ['if-none-match', 'if-modified-since'];
 
@@ -120,7 +125,8 @@ export class Gateway {
         { route: routeName, method, path, outcome },
         this.options.log,
       );
-      if (code === 'UPSTREAM_BUSY') this.options.stats.upstreamFailed(routeName, 'busy');
+      const failure = ORIGIN_FAILURES[code];
+      if (failure !== undefined) this.options.stats.upstreamFailed(routeName, failure);
     }
     this.options.stats.request(
       routeName,

@@ -278,6 +278,22 @@ describe('gateway: writes invalidate', () => {
   });
 });
 
+describe('gateway: load shedding', () => {
+  it('answers 503 OVERLOADED while its event loop is stalled past the limit, /metrics still answering', async () => {
+    const gateway = await gateways.start(origin.url, ROUTES, { KEEL_MAX_EVENT_LOOP_DELAY: '500ms' });
+    // This process is the gateway's: stall its event loop for longer than a sampling period.
+    const until = Date.now() + 2_500;
+    while (Date.now() < until);
+    await sleep(20);
+    const shed = await get(`${gateway.url}/items/shed`);
+    expect([shed.status, JSON.parse(shed.body).error.code]).toEqual([503, 'OVERLOADED']);
+    expect(Number(shed.headers['retry-after'])).toBeGreaterThan(0);
+    expect((await get(`${gateway.url}/metrics`)).status).toBe(200);
+    await sleep(2_100);
+    expect((await get(`${gateway.url}/items/shed`)).status).toBe(200);
+  });
+});
+
 describe('gateway: start-up', () => {
   it('refuses a malformed routes file, naming the file, line and field', async () => {
     const attempt = gateways.start(origin.url, 'routes:\n  - path: /a\n    enabled: 150\n');
