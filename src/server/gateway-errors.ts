@@ -4,7 +4,8 @@
  * details (the origin's address, what failed) go to the log only, in one line under that id, so a
  * client learns nothing of the network behind the gateway and an operator can still find the
  * failure a client reports. Expected failures (the origin's) are logged without a stack trace;
- * anything else is a defect of the gateway and is logged with its stack as INTERNAL_ERROR.
+ * anything else is a defect of the gateway and is logged with its stack as INTERNAL_ERROR, unless
+ * the client had closed its connection (then it is counted with status 499 and logged at debug).
  */
 import { randomBytes } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
@@ -35,6 +36,9 @@ const CLIENT_ERRORS: Partial<Record<KeelErrorCode, ClientError>> = {
 };
 const INTERNAL: ClientError = { status: 500, message: 'The gateway failed to answer this request.' };
 
+/** The status counted for a request whose client left before its answer (nginx's convention). */
+const CLIENT_CLOSED_STATUS = 499;
+
 /** Request ids: this process's random prefix and a counter (unique, and cheap to make). */
 const ID_PREFIX = randomBytes(4).toString('hex');
 let lastId = 0;
@@ -52,7 +56,13 @@ export function answerError(
   error: unknown,
   context: FailureContext,
   log: Logger,
-): KeelErrorCode | 'INTERNAL_ERROR' {
+): KeelErrorCode | 'INTERNAL_ERROR' | 'CLIENT_CLOSED' {
+  if (!isKeelError(error) && clientWentAway(response)) {
+    // Not a failure of the gateway or the origin: nobody is left to answer.
+    response.statusCode = CLIENT_CLOSED_STATUS;
+    log.debug({ ...context, reason: (error as Error).message }, 'the client closed the connection');
+    return 'CLIENT_CLOSED';
+  }
   const code = isKeelError(error) ? error.code : 'INTERNAL_ERROR';
   const known = isKeelError(error) ? CLIENT_ERRORS[error.code] : undefined;
   const requestId = `${ID_PREFIX}-${(++lastId).toString(36)}`;
@@ -79,4 +89,9 @@ export function answerError(
   response.writeHead(status, headers);
   response.end(body);
   return code;
+}
+
+/** The client's connection closed before the answer was sent whole. */
+function clientWentAway(response: ServerResponse): boolean {
+  return response.destroyed && !response.writableFinished;
 }

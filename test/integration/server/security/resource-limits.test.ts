@@ -4,6 +4,7 @@
  * itself. Each test runs against a gateway process of its own, so its memory and descriptors are
  * the gateway's alone.
  */
+import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type GatewayProcess,
@@ -11,6 +12,7 @@ import {
   startGatewayProcess,
   startTestOrigin,
   type TestOrigin,
+  waitUntil,
 } from '../../../support/index.js';
 import { get } from '../gateway-harness.js';
 
@@ -63,6 +65,8 @@ beforeAll(async () => {
       return { body: Buffer.alloc(20, 'a'), trickle: { pieces: 10, everyMs: 300 } };
     if (request.url.startsWith('/uploads/')) return { delayMs: 200, body: `{"bytes":${request.bodyBytes}}` };
     if (request.url.startsWith('/huge/')) return { body: big };
+    if (request.url.startsWith('/trickle/'))
+      return { body: Buffer.alloc(64 * 1024, 't'), trickle: { pieces: 64, everyMs: 100 } };
     if (request.url.startsWith('/hold/')) return { delayMs: 3_000, body: 'held' };
     if (request.url.startsWith('/strict/')) return { delayMs: 300, body: 'strict' };
     return { delayMs: 20, body: JSON.stringify({ url: request.url, n: origin.received.length }) };
@@ -111,6 +115,23 @@ describe('the origin cannot tie the gateway up', () => {
     });
     expect(statuses.every((status) => status === 200)).toBe(true);
     expect(peak - before).toBeLessThan(160 * MIB);
+  });
+
+  it('frees the origin connection of a client that leaves mid-answer, and logs no error for it', async () => {
+    const gateway = await gatewayWith({ KEEL_UPSTREAM_CONNECTIONS: '4' });
+    const leavers = Array.from({ length: 8 }, (_, i) =>
+      request(`${gateway.url}/trickle/${i}`).then(async (answer) => {
+        for await (const _ of answer.body) break; // the first chunk, then hang up
+      }),
+    );
+    await Promise.all(leavers);
+    const inUse = async () =>
+      Number(
+        /^keel_upstream_connections_in_use (\d+)/m.exec((await get(`${gateway.url}/metrics`)).body)?.[1],
+      );
+    expect(await waitUntil(async () => (await inUse()) === 0, 3_000)).toBe(true);
+    expect((await get(`${gateway.url}/items/after-leavers`)).status).toBe(200);
+    expect(gateway.stdout()).not.toMatch(/"level":(40|50)/);
   });
 
   it('holds a bounded number of request-body bytes however many clients upload at once', async () => {
