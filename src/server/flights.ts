@@ -8,9 +8,11 @@
  * (http-cache.ts notStorable: a complete answer with an allowed status, no Set-Cookie, not private
  * or no-store, not `Vary: *`), read whole, with the header lines a stored copy keeps; and a waiter
  * takes it only if the headers it would send itself have the values the leader's had for every
- * header the answer varies on. In every other case (the answer was personal, or partial, or too
- * large to hold, or the origin failed) the flight settles empty as soon as the answer's headers
- * show it, and each waiter asks the origin on its own.
+ * header the answer varies on. When the answer is personal, partial or too large to hold, the
+ * flight settles `own` as soon as the answer's headers show it, and each waiter asks the origin on
+ * its own. When the origin failed (no answer, a timeout, a 5xx while a stale entry can be served),
+ * the waiters share the failure, which carries nothing of anyone's: each serves its stale entry or
+ * the error, instead of waiting a whole timeout again.
  *
  * Flights are keyed by the cache key and the validators a revalidation sends, so a conditional
  * request and a plain one never share an answer. Requests that are someone's own (Authorization,
@@ -28,33 +30,41 @@ export interface SharedAnswer {
   varies: readonly string[];
 }
 
+/** How a flight ended, for its waiters. */
+export type FlightResult =
+  | { kind: 'shared'; shared: SharedAnswer }
+  | { kind: 'own' }
+  | { kind: 'failed'; error: unknown };
+
+export const ASK_ON_YOUR_OWN: FlightResult = { kind: 'own' };
+
 export interface Flight {
-  /** Hands the answer to the waiters (undefined: each asks on its own). Only the first call counts. */
-  settle(shared: SharedAnswer | undefined): void;
+  /** Tells the waiters how it ended. Only the first call counts. */
+  settle(result: FlightResult): void;
 }
 
 export class Flights {
-  private readonly inFlight = new Map<string, Promise<SharedAnswer | undefined>>();
+  private readonly inFlight = new Map<string, Promise<FlightResult>>();
 
-  /** The answer of the flight in progress under `key`, if there is one. */
-  join(key: string): Promise<SharedAnswer | undefined> | undefined {
+  /** The result of the flight in progress under `key`, if there is one. */
+  join(key: string): Promise<FlightResult> | undefined {
     return this.inFlight.get(key);
   }
 
   /** Starts a flight under `key`; the caller must settle it. */
   lead(key: string): Flight {
-    let resolve!: (shared: SharedAnswer | undefined) => void;
-    const answer = new Promise<SharedAnswer | undefined>((done) => {
+    let resolve!: (result: FlightResult) => void;
+    const answer = new Promise<FlightResult>((done) => {
       resolve = done;
     });
     this.inFlight.set(key, answer);
     let settled = false;
     return {
-      settle: (shared) => {
+      settle: (result) => {
         if (settled) return;
         settled = true;
         if (this.inFlight.get(key) === answer) this.inFlight.delete(key);
-        resolve(shared);
+        resolve(result);
       },
     };
   }

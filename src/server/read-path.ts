@@ -25,7 +25,7 @@ import type { CacheOutcome } from '../observability/index.js';
 import { type WholeAnswer, writeStreamed, writeWhole } from './answer-writer.js';
 import type { ByteBudget } from './byte-budget.js';
 import { baseKey, variantKey } from './cache-key.js';
-import { Flights, type SharedAnswer, sameVariant } from './flights.js';
+import { ASK_ON_YOUR_OWN, type FlightResult, Flights, sameVariant } from './flights.js';
 import type { GatewayCall } from './gateway-call.js';
 import type { GatewayStats } from './gateway-stats.js';
 import { type HeaderMap, notStorable, type RequestRules, varyNames } from './http-cache.js';
@@ -45,6 +45,8 @@ import {
 import type { Exchange, UpstreamRequest } from './upstream.js';
 
 export const PATH_TAG_PREFIX = 'path:';
+/** What the waiters of a flight whose origin answered 5xx get: a failure, so each serves its stale entry. */
+const ORIGIN_5XX = new KeelError('UPSTREAM_UNAVAILABLE', 'the origin answered 5xx');
 /** A GET's body is not forwarded, nor the headers that frame one. */
 const BODY_HEADERS = ['content-length', 'transfer-encoding'];
 /**
@@ -137,18 +139,22 @@ export class ReadPath {
     const sent = call.forwarded.headers;
     const joined = this.flights.join(flightKey);
     if (joined !== undefined) {
-      const shared = await joined;
-      if (shared !== undefined && sameVariant(shared, sent))
-        return { kind: 'whole', answer: shared.answer, sharedBy: 'leader' };
+      const result = await joined;
+      if (result.kind === 'failed') throw result.error;
+      if (result.kind === 'shared' && sameVariant(result.shared, sent))
+        return { kind: 'whole', answer: result.shared.answer, sharedBy: 'leader' };
       return this.fetch(call, route, cacheShape(sent, stored), stored, true);
     }
     const flight = this.flights.lead(flightKey);
     try {
       const fetched = await this.fetch(call, route, cacheShape(sent, stored), stored, true);
-      flight.settle(shareable(fetched, route, sent));
+      flight.settle(flightResult(fetched, route, sent));
       return fetched;
+    } catch (error) {
+      flight.settle(isOriginFailure(error) ? { kind: 'failed', error } : ASK_ON_YOUR_OWN);
+      throw error;
     } finally {
-      flight.settle(undefined);
+      flight.settle(ASK_ON_YOUR_OWN);
     }
   }
 
@@ -311,15 +317,21 @@ function without(headers: OutgoingHttpHeaders, names: readonly string[]): Outgoi
   return kept;
 }
 
-/** The shared form of a fetched answer, or undefined when waiters must ask on their own. */
-function shareable(fetched: Fetched, route: RouteRule, sent: OutgoingHttpHeaders): SharedAnswer | undefined {
-  if (fetched.kind !== 'whole') return undefined;
+/** What the waiters of a flight get from its fetch: the answer when it is shareable. */
+function flightResult(fetched: Fetched, route: RouteRule, sent: OutgoingHttpHeaders): FlightResult {
+  if (fetched.kind === 'stale') return { kind: 'failed', error: ORIGIN_5XX };
+  if (fetched.kind !== 'whole') return ASK_ON_YOUR_OWN;
   const { answer } = fetched;
   const varies = varyOf(answer.headers);
-  if (varies === '*') return undefined;
+  if (varies === '*') return ASK_ON_YOUR_OWN;
   if (answer.status !== 304 && notStorable(answer.status, answer.headers, route) !== undefined)
-    return undefined;
-  return { answer: { ...answer, relayed: storedHeaders(answer.relayed, answer.headers) }, sent, varies };
+    return ASK_ON_YOUR_OWN;
+  const shared = {
+    answer: { ...answer, relayed: storedHeaders(answer.relayed, answer.headers) },
+    sent,
+    varies,
+  };
+  return { kind: 'shared', shared };
 }
 
 /** What a miss answers: every line the origin sent (a waiter's copy has only the shareable ones). */
@@ -342,6 +354,11 @@ function varyOf(headers: HeaderMap): string[] | '*' {
   return [...names, 'accept-encoding'].sort();
 }
 
+/** A failure of the origin (not of this request), after which a stale entry may be served. */
 function isOriginFailure(error: unknown): boolean {
-  return isKeelError(error, 'UPSTREAM_TIMEOUT') || isKeelError(error, 'UPSTREAM_UNAVAILABLE');
+  return (
+    isKeelError(error, 'UPSTREAM_TIMEOUT') ||
+    isKeelError(error, 'UPSTREAM_UNAVAILABLE') ||
+    isKeelError(error, 'UPSTREAM_BUSY')
+  );
 }

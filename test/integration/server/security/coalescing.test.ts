@@ -23,6 +23,10 @@ routes:
   - name: document
     path: /documents/:n
     ttl: 1m
+  - name: hung
+    path: /hung/:n
+    ttl: 1m
+    timeout: 300ms
   - name: shared-account
     path: /shared/:n
     ttl: 1m
@@ -60,6 +64,7 @@ beforeAll(async () => {
         body: DOCUMENT.slice(from, to + 1),
       };
     }
+    if (url.startsWith('/hung/')) return { delayMs: 1_000, body: 'late' };
     return { delayMs: 50, body: JSON.stringify({ who: request.headers.authorization }) };
   });
   gateway = await startGatewayProcess({ origin: origin.url, routes: ROUTES });
@@ -111,6 +116,14 @@ describe('coalescing shares only what may be shared', () => {
         wrong.push(`round ${round}: Range got ${partial.status} ${JSON.stringify(partial.body)}`);
     }
     expect(wrong).toEqual([]);
+  });
+
+  it("shares the origin's failure with the waiters instead of each waiting out a timeout again", async () => {
+    const startedAt = Date.now();
+    const answers = await Promise.all(Array.from({ length: 10 }, () => get(`${gateway.url}/hung/1`)));
+    expect(answers.map((answer) => answer.status)).toEqual(answers.map(() => 504));
+    expect(Date.now() - startedAt).toBeLessThan(550);
+    expect(origin.count('/hung/1')).toBe(1);
   });
 
   it('lets requests with Authorization neither lead nor join a shared origin request', async () => {
