@@ -135,9 +135,18 @@ describe('the origin cannot tie the gateway up', () => {
   });
 
   it('holds a bounded number of request-body bytes however many clients upload at once', async () => {
-    const gateway = await gatewayWith();
+    const gateway = await gatewayWith({
+      KEEL_MAX_BUFFERED_BYTES: '64mb',
+      KEEL_UPSTREAM_QUEUE_TIMEOUT: '20s',
+    });
     const upload = Buffer.alloc(8 * MIB - 1024, 'u');
     const before = gateway.rss();
+    let held = 0;
+    const sampler = setInterval(async () => {
+      const metrics = await get(`${gateway.url}/metrics`).catch(() => undefined);
+      const bytes = /^keel_gateway_buffered_bytes (\d+)/m.exec(metrics?.body ?? '')?.[1];
+      held = Math.max(held, Number(bytes ?? 0));
+    }, 50);
     const peak = await peakRss(gateway, async () => {
       const answers = await Promise.all(
         Array.from({ length: 150 }, (_, i) =>
@@ -147,7 +156,12 @@ describe('the origin cannot tie the gateway up', () => {
       expect(answers.map((answer) => answer.status)).toEqual(answers.map(() => 200));
       expect(answers.every((answer) => JSON.parse(answer.body).bytes === upload.byteLength)).toBe(true);
     });
-    expect(peak - before).toBeLessThan(256 * MIB);
+    clearInterval(sampler);
+    // What the gateway holds stays within its budget; the process's growth is that plus garbage
+    // not yet collected (1.2 GiB of uploads pass through in seconds). Holding them all took 1.5 GiB.
+    expect(held).toBeGreaterThan(0);
+    expect(held).toBeLessThanOrEqual(64 * MIB);
+    expect(peak - before).toBeLessThan(512 * MIB);
   });
 });
 
