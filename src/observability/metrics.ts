@@ -40,6 +40,8 @@ export interface CacheFigures {
     busPublished: number;
     busReceived: number;
     busLagP99Seconds: number;
+    /** Index keys found holding another type in Redis, deleted and rebuilt (optional: older servers omit it). */
+    indexRepairs?: number;
   };
 }
 
@@ -301,6 +303,11 @@ function cacheCollectors(readCache: () => CacheFigures, registers: Registry[]): 
     (c) => c.redis?.errors ?? 0,
   );
   counter('keel_redis_timeouts_total', 'Redis calls that timed out.', (c) => c.redis?.timeouts ?? 0);
+  counter(
+    'keel_redis_index_repairs_total',
+    'Tag or dependency indexes found holding another type in Redis, deleted and rebuilt.',
+    (c) => c.redis?.indexRepairs ?? 0,
+  );
   new Counter({
     name: 'keel_bus_messages_total',
     help: 'Invalidation bus messages, by direction.',

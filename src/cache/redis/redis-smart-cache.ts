@@ -63,6 +63,8 @@ export interface RedisTierStats {
   replays: number;
   readBatches: number;
   keysPerBatch: number;
+  /** Tag or dependency indexes found holding another type in Redis, deleted and rebuilt. */
+  indexRepairs: number;
   bus: {
     connected: boolean;
     published: number;
@@ -306,6 +308,7 @@ export class RedisSmartCache {
       replays: this.replays,
       readBatches: this.batcher.batches,
       keysPerBatch: this.batcher.batches === 0 ? 0 : this.batcher.keysFetched / this.batcher.batches,
+      indexRepairs: this.store.indexRepairs,
       bus: {
         connected: this.bus.connected,
         ...this.bus.counters,

@@ -10,6 +10,14 @@
  * scripts touch one key each (scripts.ts), and SCAN runs on every master. Commands issued together
  * are not sent as an explicit pipeline (ioredis refuses cross-slot pipelines in Cluster) but issued
  * in the same tick, where auto-pipelining groups them per node.
+ *
+ * Index keys of the wrong type. Keel's indexes are sorted sets; a key of another type at an
+ * index's name (left by another program, a bug, or anyone with write access to Redis) makes every
+ * command on it fail with WRONGTYPE, and would otherwise fail every write naming that tag or
+ * dependency, again and again. Such a key holds nothing Keel can use, so `repairing` deletes it,
+ * counts it (`indexRepairs`) and runs the command once more; the failure never reaches the circuit
+ * breaker. The scripts are written so that a wrong-typed index fails their first command on it,
+ * before they change anything.
  */
 import calculateSlot from 'cluster-key-slot';
 import type { Cluster, Redis } from 'ioredis';
@@ -39,6 +47,8 @@ export interface StoredWrite {
 }
 
 export class RedisStore {
+  /** Index keys found holding another type, deleted and rebuilt (see the note). */
+  indexRepairs = 0;
   private readonly writer: TurnWriter;
 
   constructor(
@@ -89,11 +99,9 @@ export class RedisStore {
     }
     const score = Number.isFinite(write.expiresAt) ? Math.ceil(write.expiresAt) : INDEX_NEVER;
     const pending: Promise<unknown>[] = [stored];
-    for (const tag of write.tags) {
-      pending.push(this.issue().keelIndexAdd(this.keys.tag(tag), write.key, score, now));
-    }
+    for (const tag of write.tags) pending.push(this.indexAdd(this.keys.tag(tag), write.key, score, now));
     for (const dependency of write.dependsOn) {
-      pending.push(this.issue().keelIndexAdd(this.keys.dependents(dependency), write.key, score, now));
+      pending.push(this.indexAdd(this.keys.dependents(dependency), write.key, score, now));
     }
     await Promise.all(pending);
   }
@@ -106,14 +114,22 @@ export class RedisStore {
 
   /** Empties the tag indexes and returns the keys they named (their values are not deleted here). */
   async takeTagged(tags: readonly string[], now: number): Promise<string[]> {
-    const lists = await Promise.all(tags.map((tag) => this.issue().keelIndexTake(this.keys.tag(tag), now)));
+    const lists = await Promise.all(
+      tags.map((tag) => {
+        const index = this.keys.tag(tag);
+        return this.repairing(index, () => this.issue().keelIndexTake(index, now));
+      }),
+    );
     return lists.flat();
   }
 
   /** The keys that directly depend on each of `keys` (read, not emptied). */
   async dependentsOf(keys: readonly string[], now: number): Promise<string[]> {
     const lists = await Promise.all(
-      keys.map((key) => this.issue().zrangebyscore(this.keys.dependents(key), now, '+inf')),
+      keys.map((key) => {
+        const index = this.keys.dependents(key);
+        return this.repairing(index, () => this.issue().zrangebyscore(index, now, '+inf'));
+      }),
     );
     return lists.flat();
   }
@@ -166,6 +182,25 @@ export class RedisStore {
     else await (this.client as Redis).ping();
   }
 
+  private indexAdd(index: string, member: string, expiresAt: number, now: number): Promise<number> {
+    return this.repairing(index, () => this.issue().keelIndexAdd(index, member, expiresAt, now));
+  }
+
+  /**
+   * Runs a command on an index key; when the key turns out to hold another type, deletes it, counts
+   * the repair and runs the command again (see the file's note).
+   */
+  private async repairing<T>(index: string, command: () => Promise<T>): Promise<T> {
+    try {
+      return await command();
+    } catch (error) {
+      if (!isWrongType(error)) throw error;
+      this.indexRepairs++;
+      await this.issue().unlink(index);
+      return command();
+    }
+  }
+
   /** The client (with the tier's scripts), to issue a command of this turn: held for the turn's one write. */
   private issue(): RedisClient & ScriptCommands {
     this.writer.hold();
@@ -202,6 +237,11 @@ export class RedisStore {
     );
     return counts.reduce((sum, count) => sum + count, 0);
   }
+}
+
+/** True for Redis's reply to a command on a key of another type (also when raised inside a script). */
+function isWrongType(error: unknown): boolean {
+  return error instanceof Error && error.message.startsWith('WRONGTYPE');
 }
 
 /** A field of an INFO reply (`name:value` lines); empty when absent. */

@@ -6,6 +6,10 @@
  * their value expires, in ms (INDEX_NEVER for values without expiry). Adding prunes the members
  * that have expired and sets the set's own expiry to that of its longest-lived member, so an index
  * never outlives what it indexes and never grows beyond the live entries it names.
+ *
+ * Each script's first command on an index is one that fails on a key of another type, so a
+ * wrong-typed index makes the script fail before it has changed anything; the store then deletes
+ * the key and runs the script again (redis-store.ts, `repairing`).
  */
 
 /** Score of a member whose value never expires (year 2255: beyond any real TTL). */
