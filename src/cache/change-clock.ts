@@ -15,8 +15,10 @@
  * share a slot share a stamp, so a read may see its key as changed when only its neighbour was;
  * that costs the read its promotion and nothing else. The reverse cannot happen: a slot's stamp
  * only grows, so a change is never forgotten while a read that started before it is in flight.
+ *
+ * Keys are passed as their `hashString`, which the manager computes once per write or L2 read and
+ * also uses to name the key in its envelope (manager.ts).
  */
-import { hashString } from './memory/index.js';
 
 /** Slots of the stamp table (a power of two): 32 KiB, and a collision rate of 1 in 4,096 keys changed. */
 const STAMP_SLOTS = 4096;
@@ -33,15 +35,17 @@ export class ChangeClock {
     return this.tick;
   }
 
-  keyChanged(key: string): void {
-    this.stamps[hashString(key) & SLOT_MASK] = ++this.tick;
+  /** The key whose `hashString` is `keyHash` changed. */
+  keyChanged(keyHash: number): void {
+    this.stamps[keyHash & SLOT_MASK] = ++this.tick;
   }
 
   everythingChanged(): void {
     this.everythingChangedAt = ++this.tick;
   }
 
-  changedSince(key: string, since: number): boolean {
-    return this.everythingChangedAt > since || (this.stamps[hashString(key) & SLOT_MASK] as number) > since;
+  /** Whether the key whose `hashString` is `keyHash` may have changed since `since`. */
+  changedSince(keyHash: number, since: number): boolean {
+    return this.everythingChangedAt > since || (this.stamps[keyHash & SLOT_MASK] as number) > since;
   }
 }

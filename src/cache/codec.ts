@@ -105,13 +105,15 @@ export class Codec {
 
   /**
    * Packs an already-serialized value into an envelope, compressing by size and data type. Pass
-   * `owned: false` for an envelope that will not be kept (envelope.ts tells why it is cheaper).
+   * `owned: false` for an envelope that will not be kept (envelope.ts tells why it is cheaper), and
+   * `keyHash` (a uint32 of the key's choosing) for an envelope that names its key, so that a reader
+   * passing the same hash to `decode` refuses it under any other key.
    * Throws KeelError INVALID_ARGUMENT when `meta` cannot be stored (see envelope.ts for the limits).
    */
   encode(
     serialized: Uint8Array,
     meta: EnvelopeMeta,
-    options?: { compress?: boolean; owned?: boolean },
+    options?: { compress?: boolean; owned?: boolean; keyHash?: number },
   ): Buffer {
     const rawLength = serialized.byteLength;
     const settings = this.options;
@@ -135,7 +137,7 @@ export class Codec {
         } else stats.notSmaller++;
       }
     }
-    const envelope = writeEnvelope(codec, meta, rawLength, payload, options?.owned ?? true);
+    const envelope = writeEnvelope(codec, meta, rawLength, payload, options?.owned ?? true, options?.keyHash);
     const counters = stats.byCodec[codec];
     counters.values++;
     counters.rawBytes += rawLength;
@@ -147,10 +149,13 @@ export class Codec {
     return envelope;
   }
 
-  /** Unpacks an envelope: its metadata and value. Throws KeelError DECODE_FAILED on anything malformed. */
-  decode<T = unknown>(envelope: Uint8Array): DecodedEnvelope<T> {
+  /**
+   * Unpacks an envelope: its metadata and value. Throws KeelError DECODE_FAILED on anything
+   * malformed, and, when `keyHash` is given, on an envelope that does not carry that key hash.
+   */
+  decode<T = unknown>(envelope: Uint8Array, keyHash?: number): DecodedEnvelope<T> {
     try {
-      const header = readEnvelope(envelope, true);
+      const header = readEnvelope(envelope, true, keyHash);
       const stored = envelope.subarray(header.payloadStart, header.payloadEnd);
       let raw: Uint8Array;
       try {

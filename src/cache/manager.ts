@@ -38,6 +38,14 @@
  * keeps running in the background to refresh the entry. A hard timeout bounds the wait when there
  * is nothing to fall back on. Concurrent misses on one key share one factory call (single flight).
  *
+ * Envelopes name their key. Every envelope the manager writes (to Redis, and to L1 for large
+ * values) carries a hash of its key (codec/envelope.ts), and every one it reads must carry the
+ * hash of the key it was read for: a value copied to another key in Redis is a counted decode
+ * error and a miss, never the other key's value. The hash is the key's `hashString`, which a write
+ * and an L2 read compute anyway for the ChangeClock, XORed with a hash of the key prefix and
+ * namespace, so a copy into another namespace does not match either. Envelopes without a key hash
+ * (written before it existed) are misses too: accepting them would let any copy of one through.
+ *
  * Invalidation: tags and dependencies are indexed per entry (invalidation.ts); patterns are Redis
  * globs over the keys of this manager's namespace. `set` is a data change, so it also invalidates
  * the entries that depend on the key; a read-through fill after a miss is not.
@@ -74,7 +82,7 @@ import {
   SAMPLE_MASK,
   TOP_KEYS_SAMPLE_EVERY,
 } from './manager-stats.js';
-import { SmartCache } from './memory/index.js';
+import { hashString, SmartCache } from './memory/index.js';
 import { type CacheManagerOptions, type ResolvedOptions, resolveOptions } from './options.js';
 import type { BusChanges } from './redis/bus.js';
 import { RedisSmartCache } from './redis/redis-smart-cache.js';
@@ -116,6 +124,8 @@ export class OptimizedCacheManager {
   private requestSeq = 0;
   /** Which keys changed while an L2 read was in flight (change-clock.ts). */
   private readonly changes = new ChangeClock();
+  /** XORed with a key's hashString to name the key in its envelopes (see the file's note). */
+  private readonly envelopeSeed: number;
   private closed = false;
 
   /**
@@ -136,6 +146,8 @@ export class OptimizedCacheManager {
   constructor(options: CacheManagerOptions = {}) {
     this.options = resolveOptions(options);
     this.namespace = this.options.namespace;
+    const keyPrefix = this.options.redis === false ? '' : this.options.redis.keyPrefix;
+    this.envelopeSeed = hashString(`${keyPrefix}${this.namespace}#`);
     this.ttl = new TtlPolicy(this.options.ttl);
     this.codec = new Codec(this.options.compression);
     this.topKeys = new SpaceSaving(this.options.stats.topKeys);
@@ -471,6 +483,7 @@ export class OptimizedCacheManager {
     const dependsOn = options.dependsOn ?? NO_STRINGS;
     const compressAbove = this.options.memory.compressAboveBytes;
     const encodeForL1 = compressAbove !== false && serialized.byteLength >= compressAbove;
+    const keyHash = hashString(key);
     let envelope: Buffer | undefined;
     if (this.l2 !== undefined || encodeForL1) {
       const compress = !this.loadMonitor?.state.cpuPressure;
@@ -478,11 +491,11 @@ export class OptimizedCacheManager {
       envelope = this.codec.encode(
         serialized,
         { createdAt: now, ttlMs, graceMs, dataType, tags },
-        { compress, owned: encodeForL1 },
+        { compress, owned: encodeForL1, keyHash: keyHash ^ this.envelopeSeed },
       );
     }
     const staleUntil = now + ttlMs + graceMs;
-    this.changes.keyChanged(key);
+    this.changes.keyChanged(keyHash);
     if (serialized.byteLength > this.options.memory.resolvedMaxEntryBytes) {
       this.drop(key);
       this.counters.oversizeRejections++;
@@ -526,9 +539,10 @@ export class OptimizedCacheManager {
     const readStarted = this.changes.now();
     const envelope = await (this.l2 as RedisSmartCache).read(key);
     if (envelope === null || this.closed) return undefined;
+    const keyHash = hashString(key);
     let decoded: ReturnType<Codec['decode']>;
     try {
-      decoded = this.codec.decode(envelope);
+      decoded = this.codec.decode(envelope, keyHash ^ this.envelopeSeed);
     } catch (error) {
       if (!isKeelError(error, 'DECODE_FAILED')) throw error;
       this.counters.decodeErrors++;
@@ -541,7 +555,7 @@ export class OptimizedCacheManager {
     const entry = new L1Entry(decoded.value, false, freshUntil, staleUntil, dataType, tags, NO_STRINGS);
     if (
       this.l1.wouldAdmit(key) &&
-      !this.changes.changedSince(key, readStarted) &&
+      !this.changes.changedSince(keyHash, readStarted) &&
       envelope.byteLength <= this.options.memory.resolvedMaxEntryBytes
     ) {
       const compressAbove = this.options.memory.compressAboveBytes;
@@ -690,7 +704,7 @@ export class OptimizedCacheManager {
   /** Decodes an L1 entry held as an envelope; a corrupt one is dropped, counted, and reads as a miss. */
   private decodeEntry(key: string, entry: L1Entry): unknown {
     try {
-      return this.codec.decode(entry.value as Uint8Array).value;
+      return this.codec.decode(entry.value as Uint8Array, hashString(key) ^ this.envelopeSeed).value;
     } catch (error) {
       if (!isKeelError(error, 'DECODE_FAILED')) throw error;
       this.counters.decodeErrors++;
@@ -737,7 +751,7 @@ export class OptimizedCacheManager {
   private removeKeys(keys: Iterable<string>, local = true): number {
     let removed = 0;
     for (const key of keys) {
-      this.changes.keyChanged(key);
+      this.changes.keyChanged(hashString(key));
       if (this.drop(key)) removed++;
     }
     if (local) this.counters.invalidatedKeys += removed;

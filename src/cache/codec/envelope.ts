@@ -8,15 +8,17 @@
  *        0      2  magic 0x4B 0x4C ("KL"): anything else is not a Keel envelope
  *        2      1  format version (1)
  *        3      1  codec id: 0 none, 1 lz4, 2 brotli, 3 gzip
- *        4      1  flags: none defined in version 1; a reader refuses any set bit, so a later writer
- *                  can add a feature behind a flag without an old reader misreading it
+ *        4      1  flags: a reader refuses any bit it does not know, so a writer can add a feature
+ *                  behind a flag without an old reader misreading it. Defined: 0x01 KEY_HASH
  *        5      1  tag count (0-255)
  *        6      6  createdAt, ms since the Unix epoch (uint48: good until year 10889)
  *       12      6  ttlMs (uint48; 0xFFFFFFFFFFFF means never expires, `Infinity` in the API)
  *       18      6  graceMs (uint48; same sentinel)
  *       24      4  raw length: bytes of the serialized value before compression (at most 512 MiB,
  *                  Redis's largest string)
- *       28      1  data type length in UTF-8 bytes (0-255), then the data type
+ *       28      1  data type length in UTF-8 bytes (0-255)
+ *       29      4  with KEY_HASH only: the hash of the key the value was written for (see below)
+ *                  the data type
  *                  per tag: uint16 length in UTF-8 bytes, then the tag
  *                  the payload: the serialized value, compressed with the codec
  *    end-4      4  CRC-32 (ISO-HDLC, as zlib and gzip compute it) of every byte before it
@@ -30,6 +32,14 @@
  * and it is what turns a flipped bit in an lz4 block or an uncompressed payload, which would
  * otherwise decode to a subtly different value, into a DECODE_FAILED. `readEnvelope` checks it only
  * when asked: `decodeMeta` reads the header alone, with structural checks, as a cheap pre-filter.
+ *
+ * The key hash. An envelope holds no key, so a copy of one under another key (`COPY shop#v:a
+ * shop#v:b`, a program or a bug writing the wrong key) would decode as a valid value of that key.
+ * With KEY_HASH the envelope carries a 32-bit hash of the key it was written for (the manager's:
+ * the key's hashString mixed with its namespace, see manager.ts), and a reader that passes the
+ * hash it expects gets DECODE_FAILED on a mismatch, or on an envelope without one: a miss, never
+ * another key's value. It is a check against values in the wrong place, not a signature: anyone
+ * who can write Redis can write any envelope. A reader that passes no hash reads both forms.
  *
  * The payload format is named by the version: version 1 payloads are msgpackr bytes as
  * serialization.ts writes them. A change to either the layout or the payload options is a new
@@ -64,6 +74,8 @@ export interface EnvelopeMeta {
 export interface EnvelopeHeader {
   meta: EnvelopeMeta;
   codec: CompressionCodec;
+  /** The hash of the key it was written for, undefined when it carries none. */
+  keyHash: number | undefined;
   rawLength: number;
   payloadStart: number;
   payloadEnd: number;
@@ -75,8 +87,10 @@ export const MAX_RAW_BYTES = 512 * 1024 * 1024;
 export const MAX_DATA_TYPE_BYTES = 0xff;
 export const MAX_TAGS = 0xff;
 export const MAX_TAG_BYTES = 0xffff;
-/** Fixed header plus checksum: the size of an envelope with no strings and no payload. */
+/** Fixed header plus checksum: the size of an envelope with no key hash, no strings and no payload. */
 export const ENVELOPE_OVERHEAD_BYTES = 33;
+/** What a key hash adds to an envelope. */
+export const KEY_HASH_BYTES = 4;
 
 const MAGIC_0 = 0x4b;
 const MAGIC_1 = 0x4c;
@@ -90,6 +104,9 @@ const OFFSET_GRACE = 18;
 const OFFSET_RAW_LENGTH = 24;
 const OFFSET_DATA_TYPE_LENGTH = 28;
 const FIXED_HEADER_BYTES = 29;
+/** Flag: a key hash follows the fixed header. */
+const FLAG_KEY_HASH = 0x01;
+const KNOWN_FLAGS = FLAG_KEY_HASH;
 const TAG_LENGTH_BYTES = 2;
 const CHECKSUM_BYTES = 4;
 const UINT48_BYTES = 6;
@@ -101,8 +118,9 @@ const CODEC_IDS: Readonly<Record<CompressionCodec, number>> = { none: 0, lz4: 1,
 const CODECS_BY_ID: readonly CompressionCodec[] = ['none', 'lz4', 'brotli', 'gzip'];
 
 /**
- * Writes an envelope around `payload` (the serialized value, compressed with `codec`).
- * Throws KeelError INVALID_ARGUMENT when `meta` or the raw length cannot be represented.
+ * Writes an envelope around `payload` (the serialized value, compressed with `codec`), naming its
+ * key when `keyHash` (a uint32) is given. Throws KeelError INVALID_ARGUMENT when `meta` or the raw
+ * length cannot be represented.
  */
 export function writeEnvelope(
   codec: CompressionCodec,
@@ -110,6 +128,7 @@ export function writeEnvelope(
   rawLength: number,
   payload: Uint8Array,
   owned: boolean,
+  keyHash?: number,
 ): Buffer {
   const createdAt = wholeMs(meta.createdAt, 'createdAt', false);
   const ttlMs = wholeMs(meta.ttlMs, 'ttlMs', true);
@@ -126,7 +145,8 @@ export function writeEnvelope(
   if (!Array.isArray(tags) || tags.length > MAX_TAGS) {
     throw invalid(`tags must be an array of at most ${MAX_TAGS} strings`);
   }
-  let size = FIXED_HEADER_BYTES + dataTypeBytes + payload.byteLength + CHECKSUM_BYTES;
+  const stringsStart = keyHash === undefined ? FIXED_HEADER_BYTES : FIXED_HEADER_BYTES + KEY_HASH_BYTES;
+  let size = stringsStart + dataTypeBytes + payload.byteLength + CHECKSUM_BYTES;
   for (const tag of tags) {
     if (typeof tag !== 'string') throw invalid('every tag must be a string');
     const tagBytes = Buffer.byteLength(tag, 'utf8');
@@ -141,14 +161,15 @@ export function writeEnvelope(
   out[1] = MAGIC_1;
   out[OFFSET_VERSION] = ENVELOPE_VERSION;
   out[OFFSET_CODEC] = CODEC_IDS[codec];
-  out[OFFSET_FLAGS] = 0;
+  out[OFFSET_FLAGS] = keyHash === undefined ? 0 : FLAG_KEY_HASH;
   out[OFFSET_TAG_COUNT] = tags.length;
   out.writeUIntBE(createdAt, OFFSET_CREATED_AT, UINT48_BYTES);
   out.writeUIntBE(ttlMs, OFFSET_TTL, UINT48_BYTES);
   out.writeUIntBE(graceMs, OFFSET_GRACE, UINT48_BYTES);
   out.writeUInt32BE(rawLength, OFFSET_RAW_LENGTH);
   out[OFFSET_DATA_TYPE_LENGTH] = dataTypeBytes;
-  let offset = FIXED_HEADER_BYTES + out.write(dataType, FIXED_HEADER_BYTES, 'utf8');
+  if (keyHash !== undefined) out.writeUInt32BE(keyHash >>> 0, FIXED_HEADER_BYTES);
+  let offset = stringsStart + out.write(dataType, stringsStart, 'utf8');
   for (const tag of tags) {
     const written = out.write(tag, offset + TAG_LENGTH_BYTES, 'utf8');
     out.writeUInt16BE(written, offset);
@@ -162,9 +183,14 @@ export function writeEnvelope(
 
 /**
  * Parses an envelope's header; with `verifyChecksum`, also checks the CRC-32 over the whole
- * envelope. Throws KeelError DECODE_FAILED on anything malformed, foreign or from an unknown version.
+ * envelope. With `expectedKeyHash`, the envelope must carry that key hash. Throws KeelError
+ * DECODE_FAILED on anything malformed, foreign, from an unknown version or written for another key.
  */
-export function readEnvelope(envelope: Uint8Array, verifyChecksum: boolean): EnvelopeHeader {
+export function readEnvelope(
+  envelope: Uint8Array,
+  verifyChecksum: boolean,
+  expectedKeyHash?: number,
+): EnvelopeHeader {
   if (!(envelope instanceof Uint8Array)) throw malformed('it is not a byte array');
   const bytes = Buffer.isBuffer(envelope)
     ? envelope
@@ -185,13 +211,15 @@ export function readEnvelope(envelope: Uint8Array, verifyChecksum: boolean): Env
   const codec = CODECS_BY_ID[bytes[OFFSET_CODEC]!];
   if (codec === undefined) throw malformed(`it names unknown codec id ${bytes[OFFSET_CODEC]}`);
   const flags = bytes[OFFSET_FLAGS]!;
-  if (flags !== 0)
+  if ((flags & ~KNOWN_FLAGS) !== 0)
     throw malformed(`it sets flags 0x${flags.toString(16)} that format ${version} does not define`);
   const payloadEnd = length - CHECKSUM_BYTES;
+  const keyHash = readKeyHash(bytes, flags, payloadEnd, expectedKeyHash);
 
-  const dataTypeEnd = FIXED_HEADER_BYTES + bytes[OFFSET_DATA_TYPE_LENGTH]!;
+  const dataTypeStart = keyHash === undefined ? FIXED_HEADER_BYTES : FIXED_HEADER_BYTES + KEY_HASH_BYTES;
+  const dataTypeEnd = dataTypeStart + bytes[OFFSET_DATA_TYPE_LENGTH]!;
   if (dataTypeEnd > payloadEnd) throw malformed('its data type runs past the end');
-  const dataType = bytes.toString('utf8', FIXED_HEADER_BYTES, dataTypeEnd);
+  const dataType = bytes.toString('utf8', dataTypeStart, dataTypeEnd);
   const tagCount = bytes[OFFSET_TAG_COUNT]!;
   const tags: string[] = new Array(tagCount);
   let offset = dataTypeEnd;
@@ -222,10 +250,30 @@ export function readEnvelope(envelope: Uint8Array, verifyChecksum: boolean): Env
       tags,
     },
     codec,
+    keyHash,
     rawLength,
     payloadStart: offset,
     payloadEnd,
   };
+}
+
+/** The envelope's key hash (undefined without KEY_HASH), checked against the expected one if given. */
+function readKeyHash(
+  bytes: Buffer,
+  flags: number,
+  payloadEnd: number,
+  expected: number | undefined,
+): number | undefined {
+  if ((flags & FLAG_KEY_HASH) === 0) {
+    if (expected !== undefined) throw malformed('it does not name the key it was written for');
+    return undefined;
+  }
+  if (FIXED_HEADER_BYTES + KEY_HASH_BYTES > payloadEnd) throw malformed('its key hash runs past the end');
+  const keyHash = bytes.readUInt32BE(FIXED_HEADER_BYTES);
+  if (expected !== undefined && keyHash !== expected >>> 0) {
+    throw malformed('it was written for another key (a value copied or moved to this key)');
+  }
+  return keyHash;
 }
 
 /** A copy of `bytes` that owns its memory (see the file's note), for a cache to keep. */

@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { OptimizedCacheManager } from '../../../../src/cache/index.js';
+import { Codec, OptimizedCacheManager, serializeValue } from '../../../../src/cache/index.js';
 import { MAX_KEYS_PER_BATCH } from '../../../../src/cache/redis/read-batcher.js';
 import { isKeelError } from '../../../../src/errors.js';
 import { redisUrl, waitUntil } from '../../../support/index.js';
@@ -107,6 +107,37 @@ describe('Redis tier: read and write path', () => {
     expect(await cache.getOrSet('broken', () => 'fresh')).toBe('fresh');
     const other = await managers.open(ns, { url });
     expect(await other.get('broken')).toBe('fresh');
+  });
+
+  it('a value copied to another key, or from another namespace, is a counted miss, never served', async () => {
+    const ns = uniqueNamespace('copy');
+    const neighbour = uniqueNamespace('copy');
+    const writer = await managers.open(ns, { url });
+    const reader = await managers.open(ns, { url });
+    await writer.set('price:a', 100);
+    await (await managers.open(neighbour, { url })).set('price:b', 999);
+    await raw.copy(`${ns}#v:price:a`, `${ns}#v:price:b`);
+    await raw.copy(`${neighbour}#v:price:b`, `${ns}#v:price:c`);
+    expect(await reader.get('price:a')).toBe(100);
+    expect(await reader.get('price:b')).toBeUndefined();
+    expect(await reader.get('price:c')).toBeUndefined();
+    expect(await reader.getOrSet('price:b', () => 200)).toBe(200);
+    expect(reader.getPerformanceStats().errors.decode).toBe(3);
+  });
+
+  it('an envelope that does not name its key (an older format) is a counted miss', async () => {
+    const ns = uniqueNamespace('unkeyed');
+    const cache = await managers.open(ns, { url });
+    const unkeyed = new Codec().encode(serializeValue('old'), {
+      createdAt: Date.now(),
+      ttlMs: 60_000,
+      graceMs: 0,
+      dataType: 'default',
+      tags: [],
+    });
+    await raw.set(`${ns}#v:k`, unkeyed);
+    expect(await cache.get('k')).toBeUndefined();
+    expect(cache.getPerformanceStats().errors.decode).toBe(1);
   });
 
   it('keeps namespaces apart', async () => {

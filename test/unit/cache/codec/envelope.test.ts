@@ -20,6 +20,8 @@ const OFFSET_RAW_LENGTH = 24;
 
 const codec = new Codec({ thresholdBytes: 64 });
 const small = codec.encode(serializeValue({ id: 7, name: 'small' }), META);
+const KEY_HASH = 0x9e3779b9;
+const keyed = codec.encode(serializeValue({ id: 7, name: 'small' }), META, { keyHash: KEY_HASH });
 const compressedValue = { rows: Array.from({ length: 300 }, (_, i) => ({ id: i, name: `row ${i % 10}` })) };
 const envelopes = {
   lz4: codec.encode(serializeValue(compressedValue), META),
@@ -95,7 +97,7 @@ describe('envelope: malformed input gives DECODE_FAILED, never a crash or an unt
   });
 
   it('every single-bit flip of an envelope', () => {
-    for (const envelope of [small, envelopes.lz4]) {
+    for (const envelope of [small, keyed, envelopes.lz4]) {
       for (let bit = 0; bit < envelope.byteLength * 8; bit++) {
         const flipped = modified(envelope, (copy) => {
           copy[bit >> 3]! ^= 1 << (bit & 7);
@@ -126,8 +128,10 @@ describe('envelope: malformed input gives DECODE_FAILED, never a crash or an unt
   });
 
   it('flags this version does not define', () => {
-    const flagged = reseal(modified(small, (copy) => (copy[OFFSET_FLAGS] = 0x01)));
-    expectDecodeFailed(() => codec.decode(flagged), /flags/);
+    for (const flag of [0x02, 0x80, 0x03]) {
+      const flagged = reseal(modified(small, (copy) => (copy[OFFSET_FLAGS] = flag)));
+      expectDecodeFailed(() => codec.decode(flagged), /flags/);
+    }
   });
 
   it('a corrupt compressed body, detected by the checksum', () => {
@@ -201,5 +205,43 @@ describe('envelope: malformed input gives DECODE_FAILED, never a crash or an unt
     const view = framed.subarray(5, 5 + small.byteLength);
     expect(codec.decode(view).value).toStrictEqual({ id: 7, name: 'small' });
     expect(codec.decodeMeta(view)).toStrictEqual(META);
+  });
+});
+
+describe('envelope: the key hash', () => {
+  it('round-trips, and costs four bytes', () => {
+    expect(keyed.byteLength).toBe(small.byteLength + 4);
+    expect(keyed[OFFSET_FLAGS]).toBe(0x01);
+    const decoded = codec.decode(keyed, KEY_HASH);
+    expect(decoded.value).toStrictEqual({ id: 7, name: 'small' });
+    expect(decoded.meta).toStrictEqual(META);
+    expect(codec.decodeMeta(keyed)).toStrictEqual(META);
+    // a signed int32 names the same key as its unsigned form
+    expect(codec.decode(keyed, KEY_HASH | 0).value).toStrictEqual({ id: 7, name: 'small' });
+  });
+
+  it('another key hash is DECODE_FAILED, counted', () => {
+    const before = codec.stats.decodeErrors;
+    expectDecodeFailed(() => codec.decode(keyed, KEY_HASH + 1), /written for another key/);
+    expect(codec.stats.decodeErrors).toBe(before + 1);
+  });
+
+  it('an envelope without one is DECODE_FAILED when a key hash is expected, and read when none is', () => {
+    expectDecodeFailed(() => codec.decode(small, KEY_HASH), /does not name the key/);
+    expect(codec.decode(small).value).toStrictEqual({ id: 7, name: 'small' });
+    expect(codec.decode(keyed).value).toStrictEqual({ id: 7, name: 'small' });
+  });
+
+  it('compressed envelopes carry it too', () => {
+    const value = compressedValue;
+    const envelope = codec.encode(serializeValue(value), META, { keyHash: 1 });
+    expect(codec.decode(envelope, 1)).toMatchObject({ codec: 'lz4', value });
+    expectDecodeFailed(() => codec.decode(envelope, 2), /another key/);
+  });
+
+  it('truncated inside the key hash', () => {
+    for (let length = 29; length < 37; length++) {
+      expectDecodeFailed(() => codec.decode(keyed.subarray(0, length), KEY_HASH));
+    }
   });
 });
