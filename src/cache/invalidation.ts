@@ -7,6 +7,12 @@
  *   tag or a pattern — and so on transitively: `closure()` walks the graph breadth-first with a
  *   visited set, so a cycle (A depends on B depends on A) ends instead of looping.
  *
+ * Both can be large (a tag on 100,000 entries), so nothing here copies a whole set or walks a whole
+ * closure at once: `takeTagged` hands over the tags' sets themselves (later writes with those tags
+ * start new ones), and `closure` is a generator that looks a key's dependents up only when the walk
+ * reaches it, so the caller can remove keys as they come and pause between them (manager.ts
+ * removes them in slices, yielding to the event loop).
+ *
  * Each entry remembers its own tags and dependencies, so removing a key (delete, overwrite,
  * eviction, expiry) unlinks it from exactly the sets that name it and no set outlives its last key:
  * the indexes are bounded by the entries the L1 holds.
@@ -36,6 +42,13 @@ class MultiMap {
     return this.sets.get(label);
   }
 
+  /** Removes the label's set and returns it (undefined when the label has none). */
+  take(label: string): Set<string> | undefined {
+    const keys = this.sets.get(label);
+    this.sets.delete(label);
+    return keys;
+  }
+
   get size(): number {
     return this.sets.size;
   }
@@ -59,20 +72,33 @@ export class InvalidationIndex {
     for (const dependency of dependsOn) this.dependents.remove(dependency, key);
   }
 
-  /** Keys written with any of `tags`. */
-  keysWithTags(tags: readonly string[]): Set<string> {
-    const keys = new Set<string>();
+  /**
+   * Takes the key sets of `tags` out of the index and returns them: the keys written with those
+   * tags until now. A key written with one of the tags afterwards goes to a new set.
+   */
+  takeTagged(tags: readonly string[]): Set<string>[] {
+    const sets: Set<string>[] = [];
     for (const tag of tags) {
-      const tagged = this.tagged.get(tag);
-      if (tagged) for (const key of tagged) keys.add(key);
+      const keys = this.tagged.take(tag);
+      if (keys !== undefined) sets.push(keys);
     }
-    return keys;
+    return sets;
   }
 
-  /** `roots` plus every key that depends on one of them, transitively; safe against cycles. */
-  closure(roots: Iterable<string>): Set<string> {
-    const reached = new Set<string>(roots);
-    const queue = [...reached];
+  /**
+   * `roots` (unless `includeRoots` is false) and every key that depends on one of them,
+   * transitively, each once, so cycles end. Lazy: the roots are read as the walk goes, and a key's
+   * dependents when the walk reaches it, so the caller may remove each key as it comes.
+   */
+  *closure(roots: Iterable<string>, includeRoots = true): Generator<string, void, undefined> {
+    const reached = new Set<string>();
+    const queue: string[] = [];
+    for (const root of roots) {
+      if (reached.has(root)) continue;
+      reached.add(root);
+      queue.push(root);
+      if (includeRoots) yield root;
+    }
     for (let next = 0; next < queue.length; next++) {
       const dependents = this.dependents.get(queue[next]!);
       if (dependents === undefined) continue;
@@ -80,9 +106,9 @@ export class InvalidationIndex {
         if (reached.has(dependent)) continue;
         reached.add(dependent);
         queue.push(dependent);
+        yield dependent;
       }
     }
-    return reached;
   }
 
   /** Keys that depend on `key` directly (for tests and diagnostics). */

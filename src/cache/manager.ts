@@ -48,7 +48,13 @@
  *
  * Invalidation: tags and dependencies are indexed per entry (invalidation.ts); patterns are Redis
  * globs over the keys of this manager's namespace. `set` is a data change, so it also invalidates
- * the entries that depend on the key; a read-through fill after a miss is not.
+ * the entries that depend on the key; a read-through fill after a miss is not. The L1 is swept in
+ * slices that yield to the event loop (l1-sweeper.ts), and after the invalidation has been applied
+ * to Redis: a key leaves L1 no earlier than Redis, where the tier removes large tags and dependency
+ * closures chunk by chunk and tells this instance each chunk's keys once they are gone from Redis
+ * (`onUnlinked`), so a read never refills L1 from a value the invalidation has passed. The keys a
+ * `delete` names leave L1 at once: their removal from Redis is issued in the same call, ahead of
+ * any later read.
  *
  * Load awareness (load-monitor.ts): while the event loop lags, new entries skip compression; while
  * the heap is above its high-water mark, the L1 budget shrinks step by step, and it comes back once
@@ -72,6 +78,7 @@ import { Codec, ownedCopy, serializeValue } from './codec.js';
 import { chargedBytes, L1Entry } from './entry.js';
 import { InvalidationIndex } from './invalidation.js';
 import { assertValidKey, globToRegExp } from './keys.js';
+import { L1Sweeper } from './l1-sweeper.js';
 import { LoadMonitor, type LoadState } from './load-monitor.js';
 import {
   CacheCounters,
@@ -112,6 +119,7 @@ export class OptimizedCacheManager {
   private readonly codec: Codec;
   private readonly ttl: TtlPolicy;
   private readonly index = new InvalidationIndex();
+  private readonly sweeper = new L1Sweeper(this.index, (key) => this.dropChanged(key));
   private readonly flights = new SingleFlight();
   private readonly fills = new FillNotifier();
   private readonly counters = new CacheCounters();
@@ -163,6 +171,7 @@ export class OptimizedCacheManager {
         : new RedisSmartCache(this.options.redis, this.namespace, {
             onChanges: (changes) => this.applyRemoteChanges(changes),
             onResync: () => this.resyncL1(),
+            onUnlinked: (keys) => this.dropUnlinked(keys),
           });
     this.loadMonitor =
       this.options.load === false
@@ -211,10 +220,8 @@ export class OptimizedCacheManager {
     assertSetOptions(options);
     const started = performance.now();
     const serialized = serializeValue(value);
-    const dependents = this.index.closure([key]);
-    dependents.delete(key);
-    this.removeKeys(dependents);
     await this.store(key, value, serialized, options, true);
+    this.counters.invalidatedKeys += await this.sweeper.removeClosure([key], false);
     this.counters.sets++;
     this.setLatency.record(performance.now() - started);
   }
@@ -259,9 +266,9 @@ export class OptimizedCacheManager {
   async delete(key: string): Promise<boolean> {
     this.assertOpen();
     assertValidKey(key);
-    const wasCached = this.l1.has(key);
-    this.removeKeys(this.index.closure([key]));
+    const wasCached = this.dropChanged(key);
     const removed = await this.l2?.deleteKeys([key]);
+    this.counters.invalidatedKeys += (wasCached ? 1 : 0) + (await this.sweeper.removeClosure([key], false));
     this.counters.deletes++;
     return wasCached || (removed ?? 0) > 0;
   }
@@ -272,17 +279,25 @@ export class OptimizedCacheManager {
    */
   async invalidate(pattern: string): Promise<number> {
     this.assertOpen();
-    const local = this.removeKeys(this.index.closure(this.l1KeysMatching(pattern)));
+    const matched = await this.sweeper.matching(this.l1.keys(), globToRegExp(pattern));
     const remote = await this.l2?.invalidatePattern(pattern);
+    const local = await this.sweeper.removeClosure(matched);
+    this.counters.invalidatedKeys += local;
     return Math.max(local, remote ?? 0);
   }
 
-  /** Removes every entry written with one of `tags` (and their dependents); returns how many. */
+  /**
+   * Removes every entry written with one of `tags` (and their dependents); returns how many.
+   * Resolves once they are gone from Redis and from this L1, however many there are; the other
+   * instances drop them as the bus tells them (see redis/index-drain.ts and l1-sweeper.ts).
+   */
   async invalidateTags(tags: readonly string[]): Promise<number> {
     this.assertOpen();
     assertStringList(tags, 'tags');
-    const local = this.removeKeys(this.index.closure(this.index.keysWithTags(tags)));
-    const remote = tags.length === 0 ? 0 : await this.l2?.invalidateTags(tags);
+    const [remote, local] = await this.sweeper.sweepTags(tags, async () =>
+      tags.length === 0 ? 0 : this.l2?.invalidateTags(tags),
+    );
+    this.counters.invalidatedKeys += local;
     return Math.max(local, remote ?? 0);
   }
 
@@ -713,26 +728,39 @@ export class OptimizedCacheManager {
     }
   }
 
-  private l1KeysMatching(pattern: string): string[] {
-    const matcher = globToRegExp(pattern);
-    const matched: string[] = [];
-    for (const key of this.l1.keys()) if (matcher.test(key)) matched.push(key);
-    return matched;
-  }
-
-  /** Applies another instance's changes, received on the bus, to this L1. */
+  /**
+   * Applies another instance's changes, received on the bus, to this L1 (swept in slices: the
+   * first at once, the rest in the turns that follow).
+   */
   private applyRemoteChanges(changes: BusChanges): void {
     if (changes.clear) this.clearL1();
-    const keys: string[] = [...changes.keys];
     if (changes.tags.length > 0 || changes.patterns.length > 0) {
       // Their keys may include some this instance is reading from Redis and does not know yet.
       this.changes.everythingChanged();
-      keys.push(...this.index.keysWithTags(changes.tags));
-      for (const pattern of changes.patterns) keys.push(...this.l1KeysMatching(pattern));
     }
-    if (keys.length > 0)
-      this.counters.remoteInvalidatedKeys += this.removeKeys(this.index.closure(keys), false);
+    if (changes.keys.length > 0) this.countRemote(this.sweeper.removeClosure(changes.keys));
+    if (changes.tags.length > 0) {
+      this.countRemote(this.sweeper.sweepTags(changes.tags, async () => 0).then(([, removed]) => removed));
+    }
+    for (const pattern of changes.patterns) {
+      this.countRemote(
+        this.sweeper
+          .matching(this.l1.keys(), globToRegExp(pattern))
+          .then((keys) => this.sweeper.removeClosure(keys)),
+      );
+    }
     if (changes.filled.length > 0) this.fills.notify(changes.filled);
+  }
+
+  private countRemote(sweep: Promise<number>): void {
+    void sweep.then((removed) => {
+      this.counters.remoteInvalidatedKeys += removed;
+    });
+  }
+
+  /** The tier removed these keys' values from Redis (a chunk of a drain): drop them here too. */
+  private dropUnlinked(keys: readonly string[]): void {
+    for (const key of keys) if (this.dropChanged(key)) this.counters.invalidatedKeys++;
   }
 
   /** The bus may have missed messages: nothing in L1 can be trusted any more. */
@@ -747,15 +775,10 @@ export class OptimizedCacheManager {
     this.index.clear();
   }
 
-  /** Invalidates keys: removes them from L1 and the indexes; returns how many were cached. */
-  private removeKeys(keys: Iterable<string>, local = true): number {
-    let removed = 0;
-    for (const key of keys) {
-      this.changes.keyChanged(hashString(key));
-      if (this.drop(key)) removed++;
-    }
-    if (local) this.counters.invalidatedKeys += removed;
-    return removed;
+  /** Invalidates a key: notes the change (change-clock.ts) and drops it; true when it was cached. */
+  private dropChanged(key: string): boolean {
+    this.changes.keyChanged(hashString(key));
+    return this.drop(key);
   }
 
   /** Removes one key from L1 and the indexes; true when it was cached. */

@@ -126,6 +126,17 @@ export class InvalidationBus {
     this.message().c = 1;
   }
 
+  /**
+   * Announces `keys` now, in a message of their own, through `send`: for a caller that must know
+   * the message left before it goes on (a drain, before it forgets the keys it announces).
+   * Rejects when `send` does.
+   */
+  async keysChangedNow(keys: readonly string[], send: (message: string) => Promise<unknown>): Promise<void> {
+    const message: WireMessage = { s: this.instanceId, t: Date.now(), k: keys as string[] };
+    await send(JSON.stringify(message));
+    this.counters.published++;
+  }
+
   filled(key: string): void {
     this.append('f', key);
   }

@@ -8,15 +8,17 @@
  * (invalidation-journal.ts) and replayed before Redis is read from again.
  *
  * Invalidation, and what each returns (the number of Redis values removed):
- *   - keys (`deleteKeys`): the keys, then everything that depends on them, transitively: a
- *     breadth-first walk over the dependency indexes with a visited set, so cycles end;
- *   - tags (`invalidateTags`): each tag index is emptied atomically (scripts.ts INDEX_TAKE), then
- *     its keys are deleted as above;
+ *   - keys (`deleteKeys`): the keys, then everything that depends on them, transitively;
+ *   - tags (`invalidateTags`): what each tag's index names, and what depends on that;
  *   - patterns (`invalidatePattern`): SCAN MATCH within the namespace, UNLINK in batches, on every
- *     master in Cluster;
+ *     master in Cluster, and what depends on those keys;
  *   - everything (`flush`): the namespace's values, indexes and locks.
- * Each is broadcast on the bus, including the dependent keys found in Redis, which the other
- * instances' own indexes may not know.
+ * Tag and dependency indexes are drained chunk by chunk, the drain journaled in Redis so that any
+ * instance finishes it (index-drain.ts); each promise resolves once its drain is complete. Every
+ * chunk's keys are dropped from this instance's L1 and announced on the bus once their values are
+ * gone from Redis (and before the drain goes on), so no instance can refill its L1 from a value the
+ * drain has passed; the call's tags or pattern are announced again when it ends, for the entries
+ * the other instances hold that Redis did not index.
  *
  * Availability: reads use Redis only while the command connection is up, the breaker is closed
  * (or half-open), the server has been identified since the last (re)connection, and no journaled
@@ -32,6 +34,7 @@ import type { Cluster } from 'ioredis';
 import { KeelError } from '../../errors.js';
 import { type BusHandlers, InvalidationBus } from './bus.js';
 import { type Connections, describeTarget, openConnections } from './connection.js';
+import { IndexDrainer } from './index-drain.js';
 import { InvalidationJournal, type JournalSnapshot } from './invalidation-journal.js';
 import { KeyLayout } from './key-layout.js';
 import type { ResolvedRedisOptions } from './options.js';
@@ -42,8 +45,11 @@ import { type BreakerState, Resilience } from './resilience.js';
 
 /** What a read answers without asking Redis. */
 const NOT_READ: Promise<Buffer | null> = Promise.resolve(null);
-/** Most keys a dependency walk visits; beyond it the namespace is flushed instead (always safe). */
-const MAX_DEPENDENCY_WALK = 100_000;
+
+export interface TierHandlers extends BusHandlers {
+  /** A drain removed these keys' values from Redis: drop them from this instance's L1. */
+  onUnlinked(keys: readonly string[]): void;
+}
 
 export interface RedisTierStats {
   /** 'ready', 'degraded' (breaker open, or replaying invalidations), or 'disconnected'. */
@@ -65,6 +71,10 @@ export interface RedisTierStats {
   keysPerBatch: number;
   /** Tag or dependency indexes found holding another type in Redis, deleted and rebuilt. */
   indexRepairs: number;
+  /** Invalidations draining indexes in Redis now, on this instance (index-drain.ts). */
+  activeDrains: number;
+  /** Drains this instance took over from the directory, their instance gone or cut off. */
+  resumedDrains: number;
   bus: {
     connected: boolean;
     published: number;
@@ -84,6 +94,9 @@ export class RedisSmartCache {
   private readonly journal: InvalidationJournal;
   private readonly recent: RecentChanges;
   private readonly bus: InvalidationBus;
+  private readonly drainer: IndexDrainer;
+  /** The take-over of abandoned drains in progress, if any. */
+  private resuming: Promise<unknown> | undefined;
   /** The server the command connection was last on (serverIdentity), undefined before the first. */
   private server: string | undefined;
   /** Cluster: the masters' addresses at the last slot refresh, undefined before the first. */
@@ -103,7 +116,7 @@ export class RedisSmartCache {
   constructor(
     private readonly options: ResolvedRedisOptions,
     namespace: string,
-    handlers: BusHandlers,
+    handlers: TierHandlers,
   ) {
     this.connections = openConnections(options);
     const { commands, subscriber, cluster } = this.connections;
@@ -134,6 +147,10 @@ export class RedisSmartCache {
       (message) => this.resilience.write(() => this.store.publish(layout.channel, message)),
       handlers,
     );
+    this.drainer = new IndexDrainer(this.store, this.instanceId, async (keys) => {
+      handlers.onUnlinked(keys);
+      await this.bus.keysChangedNow(keys, (message) => this.store.publish(layout.channel, message));
+    });
     if (cluster) commands.on('refresh', () => this.noteMasters(commands as Cluster));
     else {
       commands.on('ready', () => {
@@ -142,6 +159,7 @@ export class RedisSmartCache {
     }
     this.replayTimer = setInterval(() => {
       if (!this.journal.isEmpty) this.scheduleReplay();
+      else this.resumeDrains();
     }, options.breaker.halfOpenAfterMs);
     this.replayTimer.unref();
   }
@@ -162,6 +180,7 @@ export class RedisSmartCache {
     })();
     try {
       await withTimeout(attempt, this.options.connectTimeoutMs);
+      this.resumeDrains();
     } catch (error) {
       attempt.catch(() => {});
       this.bus.startedDisconnected();
@@ -225,44 +244,28 @@ export class RedisSmartCache {
     return this.deleteWalk(keys, false);
   }
 
-  /** Empties the tags' indexes and deletes their keys and dependents; broadcasts. */
+  /** Deletes what the tags' indexes name and what depends on it; broadcasts the tags when done. */
   async invalidateTags(tags: readonly string[]): Promise<number | undefined> {
-    const result = this.writable
-      ? await this.resilience.run(async () => {
-          const tagged = await this.store.takeTagged(tags, Date.now());
-          return this.deleteWithDependents(tagged, true);
-        })
+    const removed = this.writable
+      ? await this.resilience.run(() => this.drainer.invalidateTags(tags))
       : undefined;
-    if (result === undefined) {
+    if (removed === undefined) {
       this.failedWrites++;
       this.journal.addTags(tags);
     }
     this.changedTags(tags);
-    if (result !== undefined) this.changedKeys(result.dependents);
-    return result?.removed;
+    return removed;
   }
 
   /** Deletes the namespace's values matching the glob, and their dependents; broadcasts the pattern. */
   async invalidatePattern(pattern: string): Promise<number | undefined> {
-    const result = this.writable
-      ? await this.resilience.run(async () => {
-          let removed = 0;
-          const dependents: string[] = [];
-          for await (const keys of this.store.scanKeys(pattern)) {
-            const batch = await this.deleteWithDependents(keys, true);
-            removed += batch.removed;
-            dependents.push(...batch.dependents);
-          }
-          return { removed, dependents };
-        })
-      : undefined;
-    if (result === undefined) {
+    const removed = this.writable ? await this.resilience.run(() => this.deletePattern(pattern)) : undefined;
+    if (removed === undefined) {
       this.failedWrites++;
       this.journal.addPattern(pattern);
     }
     this.changedPattern(pattern);
-    if (result !== undefined) this.changedKeys(result.dependents);
-    return result?.removed;
+    return removed;
   }
 
   /** Deletes everything the namespace stores; broadcasts a clear. */
@@ -305,6 +308,8 @@ export class RedisSmartCache {
       shortCircuited: c.shortCircuited,
       breakerOpens: c.breakerOpens,
       pendingInvalidations: this.journal.size,
+      activeDrains: this.drainer.active,
+      resumedDrains: this.drainer.resumed,
       replays: this.replays,
       readBatches: this.batcher.batches,
       keysPerBatch: this.batcher.batches === 0 ? 0 : this.batcher.keysFetched / this.batcher.batches,
@@ -330,54 +335,43 @@ export class RedisSmartCache {
 
   private async deleteWalk(keys: readonly string[], includeRoots: boolean): Promise<number | undefined> {
     if (keys.length === 0) return 0;
-    const result = this.writable
-      ? await this.resilience.run(() => this.deleteWithDependents(keys, includeRoots))
+    const removed = this.writable
+      ? await this.resilience.run(() => this.drainer.invalidateKeys(keys, includeRoots))
       : undefined;
-    if (result === undefined) {
+    if (removed === undefined) {
       this.failedWrites++;
       // What could not be applied is journaled as deletions; for dependents that over-invalidates
       // the roots, which is safe (their new values are in L1 and are written again on the next set).
       this.journal.addKeys(keys);
     }
-    this.changedKeys(
-      result === undefined ? keys : includeRoots ? [...keys, ...result.dependents] : result.dependents,
-    );
-    return result?.removed;
+    // Applied, the keys were announced as they went; the roots of a `set` are its caller's to announce.
+    if (removed === undefined) this.changedKeys(keys);
+    else if (includeRoots) this.recent.add('keys', keys);
+    return removed;
+  }
+
+  /** Deletes the values matching the glob, batch by batch, and their dependents. */
+  private async deletePattern(pattern: string): Promise<number> {
+    let removed = 0;
+    for await (const keys of this.store.scanKeys(pattern)) {
+      removed += await this.drainer.invalidateKeys(keys, true);
+    }
+    return removed;
   }
 
   /**
-   * Deletes keys (or only what depends on them) walking the dependency indexes breadth first with
-   * a visited set, so cycles end. Returns the values removed and the dependents found.
+   * Takes over the drains other instances left unfinished (index-drain.ts), unless one take-over
+   * is already running or Redis is not fully available (a take-over can be long: it must not be
+   * the breaker's half-open probe).
    */
-  private async deleteWithDependents(
-    keys: readonly string[],
-    includeRoots: boolean,
-  ): Promise<{ removed: number; dependents: string[] }> {
-    const now = Date.now();
-    const roots = new Set(keys);
-    const visited = new Set(keys);
-    let frontier = [...visited];
-    while (frontier.length > 0) {
-      const next: string[] = [];
-      for (const dependent of await this.store.dependentsOf(frontier, now)) {
-        if (!visited.has(dependent)) {
-          visited.add(dependent);
-          next.push(dependent);
-        }
-      }
-      if (visited.size > MAX_DEPENDENCY_WALK) {
-        return { removed: await this.store.unlinkNamespace(), dependents: [...visited] };
-      }
-      frontier = next;
-    }
-    const dependents = [...visited].filter((key) => !roots.has(key));
-    const doomed = includeRoots ? [...visited] : dependents;
-    const [removed] = await Promise.all([
-      this.store.unlink(doomed),
-      // Only keys that had dependents have a dependency index to drop.
-      dependents.length === 0 ? undefined : this.store.forgetDependents([...visited]),
-    ]);
-    return { removed, dependents };
+  private resumeDrains(): void {
+    if (this.resuming !== undefined || this.closed || this.resilience.state !== 'closed') return;
+    if (this.connections.commands.status !== 'ready') return;
+    this.resuming = this.resilience
+      .run(() => this.drainer.resumeAbandoned())
+      .finally(() => {
+        this.resuming = undefined;
+      });
   }
 
   /** Broadcasts that keys changed, and remembers it for a server that may lose it (recent-changes.ts). */
@@ -413,6 +407,7 @@ export class RedisSmartCache {
     if (server !== undefined) this.server = server;
     this.identifying = false;
     this.scheduleReplay();
+    this.resumeDrains();
   }
 
   /**
@@ -449,18 +444,20 @@ export class RedisSmartCache {
     this.changedKeys(snapshot.keys);
     this.changedTags(snapshot.tags);
     for (const pattern of snapshot.patterns) this.changedPattern(pattern);
+    this.resumeDrains();
   }
 
+  /** Applies a journal; tags and keys whose drains were cut short join them and finish them. */
   private async apply(snapshot: JournalSnapshot): Promise<void> {
     if (snapshot.flushAll) {
       await this.store.unlinkNamespace();
       return;
     }
-    const tagged = snapshot.tags.length > 0 ? await this.store.takeTagged(snapshot.tags, Date.now()) : [];
-    await this.deleteWithDependents([...new Set([...snapshot.keys, ...tagged])], true);
-    for (const pattern of snapshot.patterns) {
-      for await (const keys of this.store.scanKeys(pattern)) await this.deleteWithDependents(keys, true);
-    }
+    await Promise.all([
+      this.drainer.invalidateTags(snapshot.tags),
+      this.drainer.invalidateKeys(snapshot.keys, true),
+    ]);
+    for (const pattern of snapshot.patterns) await this.deletePattern(pattern);
   }
 }
 

@@ -22,18 +22,22 @@
 import calculateSlot from 'cluster-key-slot';
 import type { Cluster, Redis } from 'ioredis';
 import type { RedisClient } from './connection.js';
+import { type Drain, type DrainCommands, type IndexKind, TOMBSTONE_MS } from './index-drain.js';
 import type { KeyLayout } from './key-layout.js';
-import { INDEX_ADD, INDEX_NEVER, INDEX_TAKE, LOCK_RELEASE } from './scripts.js';
+import { DRAIN_READ, INDEX_ADD, INDEX_MOVE, INDEX_NEVER, LOCK_RELEASE } from './scripts.js';
 import { TurnWriter } from './turn-writer.js';
 
 /** Keys per UNLINK or MGET command: big enough to amortize a round trip, small enough not to stall Redis. */
 const KEYS_PER_COMMAND = 500;
 /** SCAN's COUNT hint: keys examined per SCAN call. */
 const SCAN_COUNT = 1_000;
+/** Above every byte of a UTF-8 string: the end of a lexicographic range of members by prefix. */
+const PAST_ANY_UTF8 = Buffer.from([0xff]);
 
 interface ScriptCommands {
   keelIndexAdd(index: string, member: string, expiresAt: number, now: number): Promise<number>;
-  keelIndexTake(index: string, now: number): Promise<string[]>;
+  keelIndexMove(index: string, draining: string): Promise<number>;
+  keelDrainRead(draining: string, count: number, startShare: number, tombstoneMs: number): Promise<string[]>;
   keelLockRelease(lock: string, token: string): Promise<number>;
 }
 
@@ -46,7 +50,7 @@ export interface StoredWrite {
   dependsOn: readonly string[];
 }
 
-export class RedisStore {
+export class RedisStore implements DrainCommands {
   /** Index keys found holding another type, deleted and rebuilt (see the note). */
   indexRepairs = 0;
   private readonly writer: TurnWriter;
@@ -57,7 +61,8 @@ export class RedisStore {
     readonly keys: KeyLayout,
   ) {
     client.defineCommand('keelIndexAdd', { numberOfKeys: 1, lua: INDEX_ADD });
-    client.defineCommand('keelIndexTake', { numberOfKeys: 1, lua: INDEX_TAKE });
+    client.defineCommand('keelIndexMove', { numberOfKeys: 2, lua: INDEX_MOVE });
+    client.defineCommand('keelDrainRead', { numberOfKeys: 1, lua: DRAIN_READ });
     client.defineCommand('keelLockRelease', { numberOfKeys: 1, lua: LOCK_RELEASE });
     this.writer = new TurnWriter(cluster ? undefined : (client as Redis));
   }
@@ -107,36 +112,92 @@ export class RedisStore {
   }
 
   /** Deletes the values of `keys`; returns how many existed. */
-  async unlink(keys: Iterable<string>): Promise<number> {
-    const redisKeys = [...keys].map((key) => this.keys.value(key));
-    return this.unlinkRedisKeys(redisKeys);
+  async unlink(keys: readonly string[]): Promise<number> {
+    return this.unlinkRedisKeys(keys.map((key) => this.keys.value(key)));
   }
 
-  /** Empties the tag indexes and returns the keys they named (their values are not deleted here). */
-  async takeTagged(tags: readonly string[], now: number): Promise<string[]> {
-    const lists = await Promise.all(
-      tags.map((tag) => {
-        const index = this.keys.tag(tag);
-        return this.repairing(index, () => this.issue().keelIndexTake(index, now));
+  // Drains (index-drain.ts).
+
+  /** The names whose index of `kind` exists: one EXISTS per slot, and one per key where only some do. */
+  async indexesPresent(kind: IndexKind, names: readonly string[]): Promise<string[]> {
+    const unique = [...new Set(names)];
+    const indexes = unique.map((name) => this.keys.index(kind, name));
+    const groups = this.cluster ? [...groupBySlot(indexes).values()] : [indexes.map((_, i) => i)];
+    const present: string[] = [];
+    await Promise.all(
+      groups.map(async (positions) => {
+        const count = await this.issue().exists(...positions.map((i) => indexes[i] as string));
+        if (count === 0) return;
+        const each =
+          count === positions.length
+            ? positions.map(() => 1)
+            : await Promise.all(positions.map((i) => this.issue().exists(indexes[i] as string)));
+        positions.forEach((i, n) => {
+          if (each[n] === 1) present.push(unique[i] as string);
+        });
       }),
     );
-    return lists.flat();
+    return present;
   }
 
-  /** The keys that directly depend on each of `keys` (read, not emptied). */
-  async dependentsOf(keys: readonly string[], now: number): Promise<string[]> {
+  async drainsOf(kind: IndexKind, names: readonly string[]): Promise<Drain[]> {
+    const directory = this.keys.drainDirectory;
     const lists = await Promise.all(
-      keys.map((key) => {
-        const index = this.keys.dependents(key);
-        return this.repairing(index, () => this.issue().zrangebyscore(index, now, '+inf'));
+      names.map((name) => {
+        const prefix = this.keys.drainMemberPrefix(kind, name);
+        const end = Buffer.concat([Buffer.from(`(${prefix}`), PAST_ANY_UTF8]);
+        return this.repairing(directory, () => this.issue().zrangebylex(directory, `[${prefix}`, end));
       }),
     );
-    return lists.flat();
+    return this.drainsNamed(lists.flat());
   }
 
-  /** Deletes the dependency indexes of `keys` (once their dependents have been invalidated). */
-  async forgetDependents(keys: readonly string[]): Promise<void> {
-    await this.unlinkRedisKeys(keys.map((key) => this.keys.dependents(key)));
+  async pendingDrains(count: number): Promise<Drain[]> {
+    const directory = this.keys.drainDirectory;
+    return this.drainsNamed(
+      await this.repairing(directory, () => this.issue().zrange(directory, 0, count - 1)),
+    );
+  }
+
+  async recordDrains(drains: readonly Drain[]): Promise<void> {
+    const directory = this.keys.drainDirectory;
+    const scored = drains.flatMap((drain) => [0, this.keys.drainMember(drain)]);
+    await this.repairing(directory, () => this.issue().zadd(directory, ...scored));
+  }
+
+  async forgetDrains(drains: readonly Drain[]): Promise<void> {
+    const directory = this.keys.drainDirectory;
+    const members = drains.map((drain) => this.keys.drainMember(drain));
+    await this.repairing(directory, () => this.issue().zrem(directory, ...members));
+  }
+
+  async moveIndex(drain: Drain): Promise<boolean> {
+    const index = this.keys.index(drain.kind, drain.name);
+    const draining = this.keys.draining(drain);
+    return (await this.repairing(index, () => this.issue().keelIndexMove(index, draining))) === 1;
+  }
+
+  async readDrain(drain: Drain, count: number, startShare: number): Promise<string[]> {
+    const draining = this.keys.draining(drain);
+    return this.repairing(draining, () =>
+      this.issue().keelDrainRead(draining, count, startShare, TOMBSTONE_MS),
+    );
+  }
+
+  async forgetDrained(drain: Drain, members: readonly string[]): Promise<void> {
+    await this.issue().zrem(this.keys.draining(drain), ...members);
+  }
+
+  async takeLease(id: string, token: string, ms: number): Promise<boolean> {
+    return (await this.issue().set(this.keys.drainLease(id), token, 'PX', ms, 'NX')) === 'OK';
+  }
+
+  async renewLease(id: string, ms: number): Promise<void> {
+    await this.issue().pexpire(this.keys.drainLease(id), ms);
+  }
+
+  async releaseLease(id: string, token: string): Promise<void> {
+    await this.issue().keelLockRelease(this.keys.drainLease(id), token);
   }
 
   /** The cache keys of the namespace's values matching the glob, in SCAN batches (every master in Cluster). */
@@ -180,6 +241,22 @@ export class RedisStore {
   async ping(): Promise<void> {
     if (this.cluster) await Promise.all((this.client as Cluster).nodes('master').map((node) => node.ping()));
     else await (this.client as Redis).ping();
+  }
+
+  /** The drains that directory members name; members Keel did not write are removed (a repair). */
+  private async drainsNamed(members: readonly string[]): Promise<Drain[]> {
+    const drains: Drain[] = [];
+    const foreign: string[] = [];
+    for (const member of members) {
+      const drain = this.keys.drainOf(member);
+      if (drain === undefined) foreign.push(member);
+      else drains.push(drain);
+    }
+    if (foreign.length > 0) {
+      this.indexRepairs++;
+      await this.issue().zrem(this.keys.drainDirectory, ...foreign);
+    }
+    return drains;
   }
 
   private indexAdd(index: string, member: string, expiresAt: number, now: number): Promise<number> {

@@ -1,5 +1,6 @@
 /**
- * The Lua scripts of the Redis tier. Each touches exactly the keys it declares, one key each, so
+ * The Lua scripts of the Redis tier. Each touches exactly the keys it declares: one key, or (for
+ * INDEX_MOVE) an index and its draining key, which is named to share its slot (slot-tag.ts), so
  * every script runs unchanged on Redis Cluster (a script's keys must share a slot).
  *
  * Index sets (tags, dependencies) are sorted sets whose members are cache keys scored by the time
@@ -33,13 +34,35 @@ return 1
 `;
 
 /**
- * KEYS[1] index; ARGV[1] now (ms). Returns the members that have not expired and deletes the set,
- * in one step: a writer adding to the index afterwards starts a new set, so no member can be lost
- * between reading the set and deleting it.
+ * KEYS[1] index, KEYS[2] its draining key (same slot). Moves the index to the draining key with a
+ * marker member ("" scored +inf, after every real member) that keeps the key while it is drained
+ * (index-drain.ts). Returns 1 when the draining key holds the drain (moved now, or by an earlier
+ * call: it is never moved twice), 0 when there is no index to move.
  */
-export const INDEX_TAKE = `
-local members = redis.call('ZRANGEBYSCORE', KEYS[1], ARGV[1], '+inf')
-redis.call('DEL', KEYS[1])
+export const INDEX_MOVE = `
+if redis.call('EXISTS', KEYS[2]) == 1 then return 1 end
+if redis.call('ZCARD', KEYS[1]) == 0 then return 0 end
+redis.call('RENAME', KEYS[1], KEYS[2])
+redis.call('ZADD', KEYS[2], '+inf', '')
+return 1
+`;
+
+/**
+ * KEYS[1] draining key; ARGV[1] members wanted, ARGV[2] where to start, as a share (0..1) of the
+ * way in, ARGV[3] tombstone lifetime (ms). Returns up to ARGV[1] members, never the marker; none
+ * once only the marker is left, and the key then expires after ARGV[3] ms.
+ */
+export const DRAIN_READ = `
+local size = redis.call('ZCARD', KEYS[1])
+if size == 0 then return {} end
+if size == 1 and redis.call('ZSCORE', KEYS[1], '') then
+  redis.call('PEXPIRE', KEYS[1], ARGV[3])
+  return {}
+end
+local wanted = tonumber(ARGV[1])
+local start = math.floor(tonumber(ARGV[2]) * math.max(0, size - 1 - wanted))
+local members = redis.call('ZRANGE', KEYS[1], start, start + wanted - 1)
+if members[#members] == '' then members[#members] = nil end
 return members
 `;
 

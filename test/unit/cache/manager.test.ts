@@ -1,3 +1,4 @@
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { getHeapStatistics } from 'node:v8';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -299,6 +300,54 @@ describe('OptimizedCacheManager: invalidation', () => {
     expect(await cache.invalidate('user[s:]*')).toBe(2);
     expect(await cache.get('product:1')).toBe('product:1');
     expect((await rejectionOf(cache.invalidate('user[1'))).code).toBe('INVALID_ARGUMENT');
+  });
+
+  it('sweeps a 100,000-entry tag in slices: the event loop turns, passed keys stay gone, a repeat waits', async () => {
+    const cache = manager({ memory: { maxBytes: 256 * 2 ** 20 } });
+    const entries = 100_000;
+    for (let i = 0; i < entries; i++) await cache.set(`k:${i}`, i, { tags: ['big'] });
+    const delay = monitorEventLoopDelay({ resolution: 1 });
+    delay.enable();
+    const first = cache.invalidateTags(['big']);
+    const second = cache.invalidateTags(['big']);
+    let secondDone = false;
+    void second.then(() => {
+      secondDone = true;
+    });
+    await new Promise((resolve) => setImmediate(resolve));
+    const during = cache.getMemoryUsage().entries;
+    expect(during).toBeGreaterThan(0);
+    expect(during).toBeLessThan(entries);
+    // k:0 was among the first swept: it stays gone while the sweep goes on.
+    expect(await cache.get('k:0')).toBeUndefined();
+    expect(secondDone).toBe(false);
+    expect(await second).toBe(0);
+    expect(cache.getMemoryUsage().entries).toBe(0);
+    expect(await first).toBe(entries);
+    delay.disable();
+    expect(delay.max / 1e6).toBeLessThan(50);
+    await cache.set('k:0', 'new', { tags: ['big'] });
+    expect(await cache.get('k:0')).toBe('new');
+  });
+
+  it('removes 100,000 dependents in slices', async () => {
+    const cache = manager({ memory: { maxBytes: 256 * 2 ** 20 } });
+    await cache.set('root', 'r');
+    for (let i = 0; i < 100_000; i++) await cache.set(`d:${i}`, i, { dependsOn: ['root'] });
+    await cache.set('other', 'o');
+    const delay = monitorEventLoopDelay({ resolution: 1 });
+    delay.enable();
+    const deleted = cache.delete('root');
+    await new Promise((resolve) => setImmediate(resolve));
+    const during = cache.getMemoryUsage().entries;
+    expect(during).toBeGreaterThan(1);
+    expect(during).toBeLessThan(100_001);
+    expect(await cache.get('d:0')).toBeUndefined();
+    expect(await deleted).toBe(true);
+    delay.disable();
+    expect(delay.max / 1e6).toBeLessThan(50);
+    expect(cache.getMemoryUsage().entries).toBe(1);
+    expect(cache.getPerformanceStats().writes.invalidatedKeys).toBe(100_001);
   });
 
   it('unlinks evicted entries from the tag index', async () => {

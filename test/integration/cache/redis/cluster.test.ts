@@ -57,6 +57,33 @@ describe('Redis tier on a 3-master Redis Cluster', () => {
     }
   });
 
+  it('drains a tag of several chunks and its dependents across slots, leaving no drain behind', async () => {
+    const ns = uniqueNamespace('cldrain');
+    const nodes = { cluster: { nodes: cluster.nodes } };
+    const a = await managers.open(ns, nodes);
+    const b = await managers.open(ns, nodes);
+    const members = 3_000;
+    for (let start = 0; start < members; start += 500) {
+      await Promise.all(
+        Array.from({ length: 500 }, (_, j) => a.set(`m:${start + j}`, start + j, { tags: ['{braced}tag'] })),
+      );
+    }
+    await Promise.all(
+      Array.from({ length: members / 10 }, (_, i) => a.set(`dep:${i}`, i, { dependsOn: [`m:${i * 10}`] })),
+    );
+    await a.set('order:1', 'o');
+    expect(await b.get('dep:7')).toBe(7);
+    expect(await b.invalidateTags(['{braced}tag'])).toBe(members + members / 10);
+    for (const node of raw.nodes('master')) {
+      expect(await node.keys(`${ns}#v:m:*`)).toEqual([]);
+      expect(await node.keys(`${ns}#v:dep:*`)).toEqual([]);
+      expect(await node.keys(`${ns}#[td]:*`)).toEqual([]);
+    }
+    expect(await raw.zcard(`${ns}#drains`)).toBe(0);
+    expect(await waitUntil(async () => (await a.get('dep:7')) === undefined, 2_000)).toBe(true);
+    expect(await b.get('order:1')).toBe('o');
+  });
+
   it('keeps instances coherent and protects against stampedes over the cluster', async () => {
     const ns = uniqueNamespace('clcoh');
     const nodes = { cluster: { nodes: cluster.nodes }, lock: true };
