@@ -298,12 +298,14 @@ export class SmartCache<K extends string | number, V> {
     this.evict();
   }
 
-  /** Keys of the live entries, in no particular order. Do not modify the cache while iterating. */
+  /**
+   * Keys of the live entries, in no particular order. The cache may change between two steps (a
+   * caller that pauses between keys): a key removed meanwhile is not yielded, one added may be.
+   */
   *keys(): IterableIterator<K> {
     const now = this.clock();
-    const deadlines = this.wheel.deadlines;
     for (const [key, slot] of this.slotOf) {
-      if (deadlines[slot] > now) yield key;
+      if (this.wheel.deadlines[slot] > now) yield key;
     }
   }
 
