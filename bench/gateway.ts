@@ -5,8 +5,8 @@
  *
  * Set-up: the sample origin (20 ms of added latency), `keel serve` in front of it (L1 only, its
  * sample routes: products cached by the origin's Cache-Control), and nginx 1 worker (Keel is one
- * process) with a proxy cache, each a process of its own; autocannon runs in this process. All
- * on loopback. The keys: 1,000 product URLs, requested once through each cache before measuring,
+ * process) with a proxy cache, each a process of its own, and wrk (one thread) as the load
+ * generator, in C, so that it is not what limits the servers (gateway/wrk.ts). All on loopback. The keys: 1,000 product URLs, requested once through each cache before measuring,
  * so every measured request is a cache hit (the X-Cache share is printed to show it).
  *
  * A. Throughput: BENCH_ROUNDS rounds (default 3), each giving every contender BENCH_SECONDS of
@@ -19,18 +19,18 @@
  *    overflow, so it evicts throughout. RSS is read from /proc every second. What the cache adds is
  *    the difference of the two peaks. Target: within the budget plus 20 %.
  * BENCH_PARTS=throughput or =memory runs one part alone.
- * Exit code 1 when a target fails. Needs nginx (Debian package nginx).
+ * Exit code 1 when a target fails. Needs nginx and wrk (Debian packages nginx, wrk).
  */
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import autocannon from 'autocannon';
 import { request } from 'undici';
 import { SAMPLE_ROUTES_YAML } from '../src/sample-origin/routes.js';
 import { formatBytes, parseBytes } from '../src/util/bytes.js';
 import { requireExecutable } from '../test/support/executables.js';
 import { freePorts } from '../test/support/free-port.js';
 import { type Child, rssOf, startKeel, startNginx, startSampleOrigin } from './gateway/processes.js';
+import { pathsScript, wrk } from './gateway/wrk.js';
 import { formatRate, median, target } from './lib/harness.js';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -54,31 +54,11 @@ interface Run {
   p99: number;
 }
 
-/**
- * Load on `paths` for `seconds`: the connections share one cursor over the paths (autocannon's
- * own `requests` list would walk every connection through it in step), so N requests cover
- * N distinct paths before any repeats.
- */
-function load(
-  url: string,
-  paths: readonly string[],
-  seconds: number,
-  connections = CONNECTIONS,
-): Promise<autocannon.Result> {
-  let next = 0;
-  return new Promise((resolve, reject) => {
-    autocannon(
-      {
-        url,
-        connections,
-        duration: seconds,
-        requests: [
-          { method: 'GET', setupRequest: (req) => ({ ...req, path: paths[next++ % paths.length] }) },
-        ],
-      },
-      (error, result) => (error ? reject(error) : resolve(result)),
-    );
-  });
+const productScript = pathsScript(productPaths);
+
+/** wrk on `url` for `seconds`, walking `script`'s paths. */
+function load(wrkBinary: string, url: string, script: string, seconds: number, connections = CONNECTIONS) {
+  return wrk(wrkBinary, { url, script, seconds, connections });
 }
 
 /** Requests every path once (and reports how many answers were cache hits on a second pass). */
@@ -102,6 +82,7 @@ function sampleRoutesFile(): string {
 
 async function throughput(): Promise<boolean> {
   const nginxBinary = await requireExecutable('nginx');
+  const wrkBinary = await requireExecutable('wrk');
   const [originPort, keelPort, nginxPort] = await freePorts(3);
   const routes = sampleRoutesFile();
   const children: Child[] = [];
@@ -124,13 +105,14 @@ async function throughput(): Promise<boolean> {
     console.log(
       `warm-up: Keel ${(await warm(keel.url, productPaths)) * 100}% hits, nginx ${(await warm(nginx.url, productPaths)) * 100}% hits on a second pass`,
     );
-    for (const contender of contenders) await load(contender.url, productPaths, 2);
+    for (const contender of contenders) await load(wrkBinary, contender.url, productScript, 2);
     const runs = new Map<string, Run[]>(contenders.map((c) => [c.name, []]));
     for (let round = 0; round < ROUNDS; round++) {
       for (let k = 0; k < contenders.length; k++) {
         const contender = contenders[(round + k) % contenders.length]!;
-        const result = await load(contender.url, productPaths, SECONDS);
-        runs.get(contender.name)!.push({ rate: result.requests.average, p99: result.latency.p99 });
+        const result = await load(wrkBinary, contender.url, productScript, SECONDS);
+        if (result.errors > 0) throw new Error(`${contender.name}: ${result.errors} errors under load`);
+        runs.get(contender.name)!.push({ rate: result.rate, p99: result.p99Ms });
       }
     }
     const keelRates = runs.get('keel')!.map((run) => run.rate);
@@ -166,10 +148,11 @@ interface MemoryRun {
 
 /** A fresh gateway with an L1 budget of `budget` under RSS_SECONDS of load on `paths`: its peak RSS. */
 async function rssUnderLoad(
+  wrkBinary: string,
   originUrl: string,
   routes: string,
   budget: string,
-  paths: readonly string[],
+  script: string,
 ): Promise<MemoryRun> {
   const [port] = await freePorts(1);
   const keel = await startKeel(port as number, {
@@ -182,7 +165,7 @@ async function rssUnderLoad(
     const sampler = setInterval(() => {
       peakRss = Math.max(peakRss, rssOf(keel.pid));
     }, 1_000);
-    const result = await load(keel.url, paths, RSS_SECONDS, 32);
+    const result = await load(wrkBinary, keel.url, script, RSS_SECONDS, 32);
     clearInterval(sampler);
     peakRss = Math.max(peakRss, rssOf(keel.pid));
     const status = (await (await request(`${keel.url}/api/status`)).body.json()) as {
@@ -190,8 +173,8 @@ async function rssUnderLoad(
     };
     return {
       peakRss,
-      requests: result.requests.total,
-      rate: result.requests.average,
+      requests: result.requests,
+      rate: result.rate,
       evictions: status.cache.evictions,
       heldBytes: status.cache.memory.bytes,
       entries: status.cache.memory.entries,
@@ -202,6 +185,7 @@ async function rssUnderLoad(
 }
 
 async function memory(): Promise<boolean> {
+  const wrkBinary = await requireExecutable('wrk');
   const [originPort] = await freePorts(1);
   const routes = sampleRoutesFile();
   const paths: string[] = [];
@@ -212,8 +196,9 @@ async function memory(): Promise<boolean> {
     console.log(
       `B. ${RSS_SECONDS} s over ${paths.length.toLocaleString('en')} distinct URLs, once with a ${BARE_BUDGET} L1 and once with ${RSS_BUDGET}`,
     );
-    const bare = await rssUnderLoad(origin.url, routes, BARE_BUDGET, paths);
-    const cached = await rssUnderLoad(origin.url, routes, RSS_BUDGET, paths);
+    const script = pathsScript(paths);
+    const bare = await rssUnderLoad(wrkBinary, origin.url, routes, BARE_BUDGET, script);
+    const cached = await rssUnderLoad(wrkBinary, origin.url, routes, RSS_BUDGET, script);
     for (const [name, run] of [
       [BARE_BUDGET, bare],
       [RSS_BUDGET, cached],

@@ -1,6 +1,6 @@
 /**
  * The processes `npm run bench:gateway` measures, each started as its own child so that the load
- * generator (autocannon, in the benchmark's process) never shares an event loop with a server:
+ * generator (wrk, a process of its own) never shares a CPU with a server's event loop:
  * the sample origin, `keel serve` in front of it, and nginx with `proxy_cache` in front of it.
  */
 import { type ChildProcess, spawn } from 'node:child_process';

@@ -40,8 +40,8 @@ export interface CacheFigures {
     busPublished: number;
     busReceived: number;
     busLagP99Seconds: number;
-    /** Index keys found holding another type in Redis, deleted and rebuilt (optional: older servers omit it). */
-    indexRepairs?: number;
+    /** Index keys found holding another type in Redis, deleted and rebuilt. */
+    indexRepairs: number;
   };
 }
 

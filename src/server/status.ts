@@ -175,6 +175,7 @@ export function cacheFigures(cache: OptimizedCacheManager): CacheFigures {
             busPublished: perf.l2.bus.published,
             busReceived: perf.l2.bus.received,
             busLagP99Seconds: seconds(perf.l2.bus.lagMs.p99),
+            indexRepairs: perf.l2.indexRepairs,
           },
   };
 }

@@ -1,6 +1,6 @@
 /**
- * Finding the programs the integration tests run (Redis, Prometheus, Alertmanager's amtool,
- * Chromium) on PATH, and saying how to install them when they are missing.
+ * Finding the programs the integration tests and benchmarks run (Redis, Prometheus, Alertmanager's
+ * amtool, Chromium, nginx, wrk) on PATH, and saying how to install them when they are missing.
  *
  * The integration tests run the real thing, so a missing program is a set-up problem the developer
  * must fix: the error names the Debian package that provides it rather than failing later with a
@@ -20,6 +20,7 @@ const DEBIAN_PACKAGES = {
   amtool: 'prometheus-alertmanager',
   chromium: 'chromium',
   nginx: 'nginx',
+  wrk: 'wrk',
 } as const;
 
 export type Program = keyof typeof DEBIAN_PACKAGES;
