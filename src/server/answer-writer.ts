@@ -86,13 +86,20 @@ function ownHeaders(outcome: CacheOutcome, age: number | undefined): string[] {
   return age === undefined ? ['x-cache', outcome] : ['age', String(age), 'x-cache', outcome];
 }
 
-/** Header lines and the gateway's own (which replace the origin's of the same name), as writeHead takes them. */
+/**
+ * Header lines and the gateway's own, as writeHead takes them. The gateway's `Age` and `X-Cache`
+ * replace the origin's (an origin behind another cache may send them); lengths are never in
+ * `lines` (response-headers.ts drops them).
+ */
 function flatten(lines: readonly HeaderLine[], own: readonly string[]): string[] {
-  const replaced = new Set<string>();
-  for (let i = 0; i < own.length; i += 2) replaced.add(own[i] as string);
+  const ownAge = own[0] === 'age';
   const flat: string[] = [];
-  for (const [name, value] of lines) if (!replaced.has(name)) flat.push(name, value);
-  flat.push(...own);
+  for (let i = 0; i < lines.length; i++) {
+    const [name, value] = lines[i] as HeaderLine;
+    if (name === 'x-cache' || (ownAge && name === 'age')) continue;
+    flat.push(name, value);
+  }
+  for (let i = 0; i < own.length; i++) flat.push(own[i] as string);
   return flat;
 }
 

@@ -287,12 +287,15 @@ export class ReadPath {
     now: number,
     outcome: CacheOutcome,
   ): CacheOutcome {
-    writeWhole(
-      call.request,
-      call.response,
-      { ...stored, lines: stored.headers, age: ageSeconds(stored, now) },
-      outcome,
-    );
+    const answer: WholeAnswer = {
+      status: stored.status,
+      lines: stored.headers,
+      body: stored.body,
+      etag: stored.etag,
+      lastModified: stored.lastModified,
+      age: ageSeconds(stored, now),
+    };
+    writeWhole(call.request, call.response, answer, outcome);
     return outcome;
   }
 }

@@ -1,0 +1,95 @@
+/**
+ * The operations endpoints, a Fastify app: /health, /metrics, /api/status, /dashboard, and /admin
+ * when KEEL_ADMIN_TOKEN is set. @fastify/under-pressure watches the event loop for the gateway
+ * (which asks `isUnderPressure()` on every request) but lets these endpoints answer under pressure
+ * too: that is when they are needed.
+ *
+ * On a listener of their own (KEEL_ADMIN_PORT) Fastify creates its server; on the public one,
+ * `shared` is that server, and Fastify is given only the requests for its paths (listeners.ts).
+ */
+import type { Server } from 'node:http';
+import underPressure from '@fastify/under-pressure';
+import Fastify, { type FastifyInstance, LogController } from 'fastify';
+import type { OptimizedCacheManager } from '../cache/index.js';
+import { describeConfig, type ServeConfig } from '../config.js';
+import type { KeelMetrics } from '../observability/index.js';
+import { adminRoutes } from './admin.js';
+import { DASHBOARD_HTML } from './dashboard.js';
+import { healthRoutes } from './health.js';
+import { type RequestHandler, route } from './listeners.js';
+import type { RouteTable } from './route-table.js';
+import type { StatusReporter } from './status.js';
+import type { Upstream } from './upstream.js';
+
+export interface OperationsParts {
+  cache: OptimizedCacheManager;
+  routes: RouteTable;
+  upstream: Upstream;
+  metrics: KeelMetrics;
+  status: StatusReporter;
+}
+
+/** The operations app; with `shared`, it answers its paths on that server and hands the rest to `gateway`. */
+export async function operationsApp(
+  config: ServeConfig,
+  parts: OperationsParts,
+  shared: { server: Server; gateway: RequestHandler } | undefined,
+): Promise<FastifyInstance> {
+  const admin = config.adminToken !== undefined;
+  const app = Fastify({
+    logger: loggerOptions(config.logLevel),
+    // A gateway answers thousands of requests a second: no line per request (metrics count them).
+    logController: new LogController({ disableRequestLogging: true }),
+    trustProxy: config.trustProxy,
+    serverFactory:
+      shared === undefined
+        ? undefined
+        : (operations) => {
+            route(shared.server, shared.gateway, operations, admin);
+            return shared.server;
+          },
+  });
+  await app.register(underPressure, {
+    maxEventLoopDelay: config.maxEventLoopDelay,
+    pressureHandler: () => undefined,
+  });
+  const { cache, routes, upstream, metrics, status } = parts;
+  healthRoutes(app, cache, upstream, config.originHealthPath);
+  app.get('/metrics', async (_request, reply) => reply.type(metrics.contentType).send(await metrics.text()));
+  app.get('/api/status', async () => status.snapshot());
+  app.get('/api/status/history', async () => status.recent());
+  app.get('/dashboard', async (_request, reply) =>
+    reply.type('text/html; charset=utf-8').send(DASHBOARD_HTML),
+  );
+  if (config.adminToken !== undefined) {
+    await app.register(adminRoutes, {
+      prefix: '/admin',
+      token: config.adminToken,
+      cache,
+      routes,
+      config: () => describeConfig(config),
+    });
+  }
+  return app;
+}
+
+function loggerOptions(level: string) {
+  const base = {
+    level,
+    redact: {
+      paths: [
+        'req.headers.authorization',
+        'req.headers.cookie',
+        'config.REDIS_URL',
+        'config.KEEL_ADMIN_TOKEN',
+      ],
+      censor: '***',
+    },
+  };
+  return process.stdout.isTTY
+    ? {
+        ...base,
+        transport: { target: 'pino-pretty', options: { translateTime: 'HH:MM:ss', ignore: 'pid,hostname' } },
+      }
+    : base;
+}
