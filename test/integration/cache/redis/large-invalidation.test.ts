@@ -265,22 +265,27 @@ describe('Redis tier: a key with 120,000 dependents', () => {
   /** Every hundredth dependent has a dependent of its own. */
   const indirect = direct / 100;
 
-  async function writeClosure(writer: OptimizedCacheManager) {
-    await writer.set('root', 'r', { ttlMs: 600_000 });
-    await inBatches(direct, (i) => writer.set(`d:${i}`, i, { dependsOn: ['root'], ttlMs: 600_000 }));
-    await inBatches(indirect, (i) => writer.set(`d:${i * 100}:sub`, i, { dependsOn: [`d:${i * 100}`] }));
-  }
-
-  it('delete removes the whole closure everywhere, nothing else, without stalling the event loop', async () => {
-    const ns = uniqueNamespace('bigdeps');
+  /**
+   * Two instances of a fresh namespace, unrelated keys in both, the closure of `root` written by
+   * `a` and mostly held by `b` too; `held` is what `b` holds besides the closure.
+   */
+  async function twoInstancesWithClosure(name: string) {
+    const ns = uniqueNamespace(name);
     const a = await open(ns);
     const b = await open(ns);
     const held = await writeUnrelated(a, b);
-    await writeClosure(a);
+    await a.set('root', 'r', { ttlMs: 600_000 });
+    await inBatches(direct, (i) => a.set(`d:${i}`, i, { dependsOn: ['root'], ttlMs: 600_000 }));
+    await inBatches(indirect, (i) => a.set(`d:${i * 100}:sub`, i, { dependsOn: [`d:${i * 100}`] }));
     await settled(a, b);
     await readTwice(b, (i) => `d:${i}`, direct);
-    expect(a.getMemoryUsage().entries).toBe(1 + direct + indirect + UNRELATED);
     expectMostHeld(b, held, direct);
+    return { ns, a, b, held };
+  }
+
+  it('delete removes the whole closure everywhere, nothing else, without stalling the event loop', async () => {
+    const { ns, a, b, held } = await twoInstancesWithClosure('bigdeps');
+    expect(a.getMemoryUsage().entries).toBe(1 + direct + indirect + UNRELATED);
 
     const { result, stallMs, ms } = await longestStall(async () => {
       const deleted = await a.delete('root');
@@ -302,14 +307,7 @@ describe('Redis tier: a key with 120,000 dependents', () => {
   }, 240_000);
 
   it('cut short by closing its instance, is taken over by another one', async () => {
-    const ns = uniqueNamespace('closeddeps');
-    const a = await open(ns);
-    const b = await open(ns);
-    const held = await writeUnrelated(a, b);
-    await writeClosure(a);
-    await settled(a, b);
-    await readTwice(b, (i) => `d:${i}`, direct);
-    expectMostHeld(b, held, direct);
+    const { ns, a, b, held } = await twoInstancesWithClosure('closeddeps');
 
     const deleted = a.delete('root');
     await cutShort(`${ns}#d:root`, `${ns}#v:[rd]*`, 1 + direct + indirect, () => a.close());
