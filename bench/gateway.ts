@@ -21,7 +21,7 @@
  * BENCH_PARTS=throughput or =memory runs one part alone.
  * Exit code 1 when a target fails. Needs nginx and wrk (Debian packages nginx, wrk).
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
@@ -54,7 +54,10 @@ interface Run {
   p99: number;
 }
 
-const productScript = pathsScript(productPaths);
+/** The benchmark's files (routes, wrk scripts), removed when it ends. */
+const workFolder = mkdtempSync(join(tmpdir(), 'keel-bench-gateway-'));
+process.once('exit', () => rmSync(workFolder, { recursive: true, force: true }));
+const productScript = pathsScript(workFolder, productPaths);
 
 /** wrk on `url` for `seconds`, walking `script`'s paths. */
 function load(wrkBinary: string, url: string, script: string, seconds: number, connections = CONNECTIONS) {
@@ -75,7 +78,7 @@ async function warm(base: string, paths: readonly string[]): Promise<number> {
 
 /** The sample routes, written to a file of their own for `keel serve --routes`. */
 function sampleRoutesFile(): string {
-  const routes = join(mkdtempSync(join(tmpdir(), 'keel-bench-gateway-')), 'routes.yaml');
+  const routes = join(workFolder, 'routes.yaml');
   writeFileSync(routes, SAMPLE_ROUTES_YAML);
   return routes;
 }
@@ -196,7 +199,7 @@ async function memory(): Promise<boolean> {
     console.log(
       `B. ${RSS_SECONDS} s over ${paths.length.toLocaleString('en')} distinct URLs, once with a ${BARE_BUDGET} L1 and once with ${RSS_BUDGET}`,
     );
-    const script = pathsScript(paths);
+    const script = pathsScript(workFolder, paths);
     const bare = await rssUnderLoad(wrkBinary, origin.url, routes, BARE_BUDGET, script);
     const cached = await rssUnderLoad(wrkBinary, origin.url, routes, RSS_BUDGET, script);
     for (const [name, run] of [

@@ -4,7 +4,7 @@
  * the sample origin, `keel serve` in front of it, and nginx with `proxy_cache` in front of it.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -38,13 +38,16 @@ async function waitForHttp(url: string, child: ChildProcess, what: string): Prom
   throw new Error(`${what} did not answer at ${url} within ${READY_TIMEOUT_MS} ms`);
 }
 
-function stopper(child: ChildProcess): () => Promise<void> {
+/** Stops the child; then removes `folder` (its files), when it has one. */
+function stopper(child: ChildProcess, folder?: string): () => Promise<void> {
   return async () => {
-    if (child.exitCode !== null) return;
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.kill('SIGTERM');
-    await Promise.race([exited, sleep(5_000)]);
-    if (child.exitCode === null) child.kill('SIGKILL');
+    if (child.exitCode === null) {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      await Promise.race([exited, sleep(5_000)]);
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
+    if (folder !== undefined) rmSync(folder, { recursive: true, force: true });
   };
 }
 
@@ -120,7 +123,7 @@ http {
   });
   const url = `http://127.0.0.1:${port}`;
   await waitForHttp(`${url}/health`, child, 'nginx');
-  return { url, pid: child.pid as number, stop: stopper(child) };
+  return { url, pid: child.pid as number, stop: stopper(child, dir) };
 }
 
 /** Resident memory of a process, from /proc (bytes). */

@@ -10,7 +10,6 @@
  */
 import { execFile } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 
@@ -34,9 +33,9 @@ export interface WrkLoad {
   threads?: number;
 }
 
-/** A Lua script that sends `paths` in turn, from a file of its own. */
-export function pathsScript(paths: readonly string[]): string {
-  const dir = mkdtempSync(join(tmpdir(), 'keel-bench-wrk-'));
+/** A Lua script that sends `paths` in turn, from a file of its own in `folder`. */
+export function pathsScript(folder: string, paths: readonly string[]): string {
+  const dir = mkdtempSync(join(folder, 'wrk-'));
   const list = join(dir, 'paths.txt');
   writeFileSync(list, `${paths.join('\n')}\n`);
   const script = join(dir, 'paths.lua');

@@ -25,6 +25,22 @@ const DEBIAN_PACKAGES = {
 
 export type Program = keyof typeof DEBIAN_PACKAGES;
 
+/** The programs `npm test` needs (the benchmarks' nginx and wrk are not among them). */
+export const TEST_PROGRAMS: readonly Program[] = [
+  'redis-server',
+  'redis-cli',
+  'setpriv',
+  'prometheus',
+  'promtool',
+  'amtool',
+  'chromium',
+];
+
+/** The Debian package that installs `program`. */
+export function debianPackage(program: Program): string {
+  return DEBIAN_PACKAGES[program];
+}
+
 /** The absolute path of `program` on PATH, or undefined when it is not installed. */
 export async function findExecutable(program: Program): Promise<string | undefined> {
   for (const dir of (process.env.PATH ?? '').split(delimiter)) {

@@ -3,7 +3,7 @@
  * packages prometheus and prometheus-alertmanager), and a real Prometheus scraping `keel serve`.
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -44,6 +44,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await gateways.closeAll();
   await origin.close();
+  rmSync(dir, { recursive: true, force: true });
 });
 
 describe('generated monitoring files', () => {

@@ -1,5 +1,5 @@
 /** Starts gateways for the server's integration tests, over a test origin or the sample origin. */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
@@ -10,6 +10,8 @@ export const ADMIN_TOKEN = 'test-admin-token-0123456789';
 
 export class Gateways {
   private readonly running: RunningServer[] = [];
+  /** The routes files' folders, removed by closeAll. */
+  private readonly folders: string[] = [];
 
   /** A gateway in front of `origin` (the sample origin when undefined) with these routes. */
   async start(
@@ -27,7 +29,9 @@ export class Gateways {
     };
     if (origin !== undefined) settings.KEEL_ORIGIN = origin;
     if (routesYaml !== undefined) {
-      const file = join(mkdtempSync(join(tmpdir(), 'keel-routes-')), 'routes.yaml');
+      const folder = mkdtempSync(join(tmpdir(), 'keel-routes-'));
+      this.folders.push(folder);
+      const file = join(folder, 'routes.yaml');
       writeFileSync(file, routesYaml);
       settings.KEEL_ROUTES = file;
     }
@@ -38,6 +42,7 @@ export class Gateways {
 
   async closeAll(): Promise<void> {
     await Promise.all(this.running.splice(0).map((server) => server.close()));
+    for (const folder of this.folders.splice(0)) rmSync(folder, { recursive: true, force: true });
   }
 }
 
