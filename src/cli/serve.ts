@@ -6,10 +6,10 @@
 import closeWithGrace from 'close-with-grace';
 import type { Command } from 'commander';
 import pc from 'picocolors';
-import { displayUrl, loadConfig, SETTINGS, type SettingName } from '../config.js';
+import { loadConfig, SETTINGS, type SettingName } from '../config.js';
 import { startSampleOrigin } from '../sample-origin/index.js';
 import { startServer } from '../server/index.js';
-import { formatBytes } from '../util/bytes.js';
+import { banner } from './banner.js';
 
 /** How long answers in progress get to finish at shutdown. */
 const SHUTDOWN_GRACE_MS = 10_000;
@@ -49,21 +49,11 @@ export function serveCommand(program: Command): void {
     );
   addSettingFlags(command, SERVE_SETTINGS).action(async (options: Record<string, unknown>) => {
     const config = loadConfig(process.env, settingFlags(options, SERVE_SETTINGS));
-    const server = await startServer(config);
-    const perf = server.cache.getPerformanceStats();
-    const lines = [
-      `${pc.bold('Keel')} gateway ready`,
-      `  API        ${pc.cyan(server.url)}   (cached per the routes: ${server.routes.routes.length} routes)`,
-      `  dashboard  ${pc.cyan(`${server.adminUrl}/dashboard`)}`,
-      `  metrics    ${pc.cyan(`${server.adminUrl}/metrics`)}   status ${pc.cyan(`${server.adminUrl}/api/status`)}`,
-      `  origin     ${config.origin === undefined ? server.originUrl : displayUrl(config.origin)}${server.sampleOrigin === undefined ? '' : pc.dim('   (bundled sample: a commerce API over embedded PostgreSQL)')}`,
-      `  cache      L1 ${formatBytes(perf.memory.budgetBytes)}${config.redisUrl === undefined ? pc.dim(' · L1 only (set REDIS_URL for the shared L2)') : ` · Redis L2 ${perf.l2?.state}`}`,
-      `  admin      ${config.adminToken === undefined ? pc.dim('off (set KEEL_ADMIN_TOKEN)') : `${server.adminUrl}/admin`}`,
-    ];
-    if (server.sampleOrigin !== undefined) {
-      lines.push('', `  try: curl -i ${server.url}/products/1   (twice: X-Cache MISS, then HIT)`);
-    }
-    console.log(lines.join('\n'));
+    const started = performance.now();
+    const server = await startServer(config, {
+      onProgress: (step) => console.log(pc.dim(`keel: ${step}…`)),
+    });
+    console.log(await banner(server, config, performance.now() - started));
     // On SIGINT or SIGTERM: stop accepting, let answers in progress finish, close the origin
     // connections and Redis; past SHUTDOWN_GRACE_MS (or at a second signal) exit anyway.
     closeWithGrace({ delay: SHUTDOWN_GRACE_MS }, async ({ signal, err }) => {

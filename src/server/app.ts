@@ -1,9 +1,9 @@
 /**
  * `keel serve`: assembles the gateway from a configuration and starts it.
  *
- * Parts, in order: the origin (KEEL_ORIGIN, or the bundled sample origin when none is given), the
- * routes (KEEL_ROUTES, the sample routes with the sample origin, or none: everything passes
- * through), the OptimizedCacheManager (L1, plus Redis when REDIS_URL is set), the origin's
+ * Parts, in order: the origin (KEEL_ORIGIN, or the bundled sample origin, in a child process, when
+ * none is given), the routes (KEEL_ROUTES, the sample routes with the sample origin, or none:
+ * everything passes through), the OptimizedCacheManager (L1, plus Redis when REDIS_URL is set), the origin's
  * connections (upstream.ts), the metrics, and two request handlers:
  *   - the gateway (gateway.ts), on the raw Node requests of the public listener (listeners.ts),
  *     so no framework sits between the origin's answer and the client;
@@ -16,7 +16,7 @@ import type { FastifyInstance } from 'fastify';
 import { OptimizedCacheManager } from '../cache/index.js';
 import type { ServeConfig } from '../config.js';
 import { KeelMetrics } from '../observability/index.js';
-import type { SampleOrigin } from '../sample-origin/index.js';
+import { type SampleOriginProcess, spawnSampleOrigin } from '../sample-origin/child.js';
 import { SAMPLE_ROUTES_YAML } from '../sample-origin/routes.js';
 import { ByteBudget } from './byte-budget.js';
 import type { ClientConnections } from './client-connections.js';
@@ -37,8 +37,8 @@ export interface RunningServer {
   /** Where the operations endpoints answer: `url`, or the KEEL_ADMIN_PORT listener's URL. */
   adminUrl: string;
   originUrl: string;
-  /** The sample origin, when it was started here. */
-  sampleOrigin?: SampleOrigin;
+  /** The sample origin's process, when it was started here. */
+  sampleOrigin?: SampleOriginProcess;
   app: FastifyInstance;
   cache: OptimizedCacheManager;
   routes: RouteTable;
@@ -48,6 +48,8 @@ export interface RunningServer {
 export interface ServerOverrides {
   /** Interval of /api/status/history's snapshots (default 10 s). */
   historyIntervalMs?: number;
+  /** Told each step of the start-up that can take a while ("starting the sample origin"). */
+  onProgress?: (step: string) => void;
 }
 
 export async function startServer(
@@ -57,7 +59,10 @@ export async function startServer(
   // Configuration errors first, before anything starts.
   const sticky = parseStickyKey(config.stickyKey, 'KEEL_STICKY_KEY');
   const routes = new RouteTable(routeRules(config, config.origin === undefined));
-  const { originUrl, sampleOrigin, cache } = await openOriginAndCache(config);
+  const { originUrl, sampleOrigin, cache } = await openOriginAndCache(
+    config,
+    overrides.onProgress ?? (() => {}),
+  );
   const upstream = new Upstream(originUrl, {
     connections: config.upstreamConnections,
     queueTimeoutMs: config.upstreamQueueTimeout,
@@ -119,15 +124,14 @@ export async function startServer(
 /** The origin (the sample one when none is configured) and the cache. */
 async function openOriginAndCache(
   config: ServeConfig,
-): Promise<{ originUrl: URL; sampleOrigin?: SampleOrigin; cache: OptimizedCacheManager }> {
-  // Loaded only when used: embedded PostgreSQL is a large module a production gateway never needs.
+  progress: (step: string) => void,
+): Promise<{ originUrl: URL; sampleOrigin?: SampleOriginProcess; cache: OptimizedCacheManager }> {
+  if (config.origin === undefined)
+    progress('starting the bundled sample origin (embedded PostgreSQL, a few seconds)');
   const sampleOrigin =
-    config.origin === undefined
-      ? await (await import('../sample-origin/index.js')).startSampleOrigin({
-          latencyMs: config.sampleLatency,
-        })
-      : undefined;
-  const originUrl = new URL(config.origin?.href ?? (sampleOrigin as SampleOrigin).url);
+    config.origin === undefined ? await spawnSampleOrigin({ latencyMs: config.sampleLatency }) : undefined;
+  const originUrl = new URL(config.origin?.href ?? (sampleOrigin as SampleOriginProcess).url);
+  if (config.redisUrl !== undefined) progress(`connecting to Redis at ${redisHost(config.redisUrl)}`);
   try {
     const cache = await OptimizedCacheManager.create({
       namespace: config.namespace,
@@ -138,6 +142,15 @@ async function openOriginAndCache(
   } catch (error) {
     await sampleOrigin?.close();
     throw error;
+  }
+}
+
+/** host:port of a Redis URL, for messages (never its credentials). */
+function redisHost(url: string): string {
+  try {
+    return new URL(url).host;
+  } catch {
+    return 'REDIS_URL';
   }
 }
 

@@ -195,7 +195,9 @@ describe('the sample origin behind the gateway', () => {
     expect([hit.xCache, hit.headers.etag]).toEqual(['HIT', '"product-5-v1"']);
     await get(`${url}/customers/5`);
     expect((await get(`${url}/customers/5`)).xCache).toBe('MISS');
-    expect(sample.sampleOrigin?.requests.get('GET /customers/:id')).toBe(2);
+    const status = JSON.parse((await get(`${url}/api/status`)).body);
+    const customer = status.routes.find((route: { route: string }) => route.route === 'customer');
+    expect(customer.upstream.requests).toBe(2);
     const put = await get(
       `${url}/products/5`,
       { 'content-type': 'application/json' },
