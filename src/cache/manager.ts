@@ -134,6 +134,8 @@ export class OptimizedCacheManager {
   private readonly changes = new ChangeClock();
   /** XORed with a key's hashString to name the key in its envelopes (see the file's note). */
   private readonly envelopeSeed: number;
+  /** The connection to Redis the constructor started (settled: connected, or working from L1). */
+  private readonly connecting: Promise<void>;
   private closed = false;
 
   /**
@@ -172,7 +174,12 @@ export class OptimizedCacheManager {
             onChanges: (changes) => this.applyRemoteChanges(changes),
             onResync: () => this.resyncL1(),
             onUnlinked: (keys) => this.dropUnlinked(keys),
+            onUnavailable: (message) => this.options.logger.warn(message),
           });
+    // Connects at once, as ioredis does: a manager made with `new` and never `connect()`ed still
+    // reaches Redis. Until then calls use L1; a failure is reported by the logger and by connect().
+    this.connecting = this.l2?.connect() ?? Promise.resolve();
+    this.connecting.catch(() => {});
     this.loadMonitor =
       this.options.load === false
         ? undefined
@@ -180,13 +187,14 @@ export class OptimizedCacheManager {
   }
 
   /**
-   * Connects to Redis, if configured. Without `redis.required` it resolves even when Redis is down
-   * (the cache works from L1 and takes Redis into use when it answers); with it, rejects with
+   * Waits for the connection to Redis the constructor started, if Redis is configured. Without
+   * `redis.required` it resolves even when Redis is down (the cache works from L1, says so once
+   * through `logger`, and takes Redis into use when it answers); with it, rejects with
    * REDIS_UNAVAILABLE naming the server. Calls made before it resolves use L1 only.
    */
   async connect(): Promise<void> {
     this.assertOpen();
-    await this.l2?.connect();
+    await this.connecting;
   }
 
   /** The fresh cached value, or undefined. */

@@ -66,8 +66,25 @@ const schema = z
     load: z
       .union([z.literal(false), z.custom<LoadMonitorOptions>(isPlainObject, 'expected an object or false')])
       .default({}),
+    /** Where the cache reports what a caller would otherwise not see (Redis unreachable). */
+    logger: z
+      .custom<CacheLogger>(
+        (value) => isPlainObject(value) && typeof (value as CacheLogger).warn === 'function',
+        'expected an object with a warn(message) method',
+      )
+      .default(() => PROCESS_WARNINGS),
   })
   .strict();
+
+/** What the cache logs through: pino, console and most loggers fit. */
+export interface CacheLogger {
+  warn(message: string): void;
+}
+
+/** By default, Node's process warnings: printed once each, and catchable with process.on('warning'). */
+const PROCESS_WARNINGS: CacheLogger = {
+  warn: (message) => process.emitWarning(message, { code: 'KEEL_CACHE' }),
+};
 
 export type CacheManagerOptions = z.input<typeof schema>;
 export type ResolvedOptions = z.output<typeof schema> & {

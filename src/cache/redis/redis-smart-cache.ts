@@ -49,11 +49,17 @@ const NOT_READ: Promise<Buffer | null> = Promise.resolve(null);
 export interface TierHandlers extends BusHandlers {
   /** A drain removed these keys' values from Redis: drop them from this instance's L1. */
   onUnlinked(keys: readonly string[]): void;
+  /** Redis did not answer at start-up: a sentence naming it, for the caller's log (said once). */
+  onUnavailable(message: string): void;
 }
 
 export interface RedisTierStats {
   /** 'ready', 'degraded' (breaker open, or replaying invalidations), or 'disconnected'. */
   state: 'ready' | 'degraded' | 'disconnected';
+  /** Where the tier connects: its URL (password masked), the Sentinel group or the Cluster's nodes. */
+  target: string;
+  /** The last connection error, while not connected (`ECONNREFUSED 127.0.0.1:6379`). */
+  lastError?: string;
   breaker: BreakerState;
   hits: number;
   misses: number;
@@ -111,17 +117,26 @@ export class RedisSmartCache {
   private writes = 0;
   private failedWrites = 0;
   private replays = 0;
+  /** The command connection's last error, cleared when it is ready. */
+  private lastError: string | undefined;
+  /** The first connection attempt (connect), settled once Redis answered. */
+  private connecting: Promise<void> = Promise.resolve();
   private closed = false;
 
   constructor(
     private readonly options: ResolvedRedisOptions,
     namespace: string,
-    handlers: TierHandlers,
+    private readonly handlers: TierHandlers,
   ) {
     this.connections = openConnections(options);
     const { commands, subscriber, cluster } = this.connections;
-    // Errors surface through failed commands (counted by the breaker); do not crash on 'error'.
-    commands.on('error', () => {});
+    // Errors surface through failed commands (counted by the breaker) and in stats(); never crash.
+    commands.on('error', (error: Error) => {
+      this.lastError = error.message;
+    });
+    commands.on('ready', () => {
+      this.lastError = undefined;
+    });
     subscriber.on('error', () => {});
     const layout = new KeyLayout(options.keyPrefix, namespace);
     this.store = new RedisStore(commands, cluster, layout);
@@ -178,17 +193,23 @@ export class RedisSmartCache {
       await this.store.ping();
       await this.identification;
     })();
+    this.connecting = attempt;
     try {
       await withTimeout(attempt, this.options.connectTimeoutMs);
       this.resumeDrains();
     } catch (error) {
       attempt.catch(() => {});
       this.bus.startedDisconnected();
-      if (!this.options.required) return;
+      const unanswered = `Redis at ${describeTarget(this.options)} did not answer within ${this.options.connectTimeoutMs} ms (${this.lastError ?? (error as Error).message})`;
+      if (!this.options.required) {
+        this.handlers.onUnavailable(`${unanswered}; the cache works from memory (L1) and keeps trying.`);
+        return;
+      }
+      this.handlers.onUnavailable(`${unanswered}; redis.required is set, so the cache is closed.`);
       await this.close();
       throw new KeelError(
         'REDIS_UNAVAILABLE',
-        `Redis at ${describeTarget(this.options)} did not answer within ${this.options.connectTimeoutMs} ms: start it, fix redis.url, or set redis.required to false to start in L1-only mode.`,
+        `${unanswered}: start it, fix redis.url, or set redis.required to false to start in L1-only mode.`,
         { cause: error },
       );
     }
@@ -297,6 +318,8 @@ export class RedisSmartCache {
     const connected = this.connections.commands.status === 'ready';
     return {
       state: !connected ? 'disconnected' : this.available ? 'ready' : 'degraded',
+      target: describeTarget(this.options),
+      ...(connected || this.lastError === undefined ? {} : { lastError: this.lastError }),
       breaker: this.resilience.state,
       hits: this.hits,
       misses: this.misses,
@@ -325,12 +348,35 @@ export class RedisSmartCache {
   /** Closes the connections Keel opened (not a client passed in `redis.client`). */
   async close(): Promise<void> {
     if (this.closed) return;
+    await this.applyJournalBeforeClosing();
     this.closed = true;
     clearInterval(this.replayTimer);
     await this.bus.close();
     const { commands, subscriber, ownsCommands } = this.connections;
     subscriber.disconnect();
     if (ownsCommands) commands.disconnect();
+  }
+
+  /**
+   * Writes and invalidations made while Redis was unreachable (or before it first answered) are
+   * journaled; closing without applying them would leave other instances serving what this one
+   * changed. So close waits for the connection (as long as connecting may take) and replays the
+   * journal, and says so through the handlers when it cannot.
+   */
+  private async applyJournalBeforeClosing(): Promise<void> {
+    if (this.journal.isEmpty) return;
+    try {
+      await withTimeout(this.connecting, this.options.connectTimeoutMs);
+      await this.identification;
+      this.scheduleReplay();
+      await this.replaying;
+    } catch {
+      // Not connected in time: reported below.
+    }
+    if (this.journal.isEmpty) return;
+    this.handlers.onUnavailable(
+      `Redis at ${describeTarget(this.options)} could not be reached before closing: ${this.journal.size} changes made while it was unreachable were not applied to it, so other instances may serve older values until their TTLs end.`,
+    );
   }
 
   private async deleteWalk(keys: readonly string[], includeRoots: boolean): Promise<number | undefined> {
