@@ -5,7 +5,7 @@
  * recommendations, each with the numbers that motivate it (report-html.ts renders them).
  */
 import { request } from 'undici';
-import { hitRateExpr, latencyQuantileExpr } from '../observability/index.js';
+import { hitRateExpr, latencyQuantileExpr, THRESHOLDS } from '../observability/index.js';
 import type { HistoryPoint, StatusSnapshot } from '../server/index.js';
 
 export interface SeriesPoint {
@@ -32,11 +32,17 @@ export interface Analysis {
   recommendations: Recommendation[];
 }
 
-/** Targets the recommendations judge by (the thresholds table's targets). */
-const HIT_RATE_TARGET = 0.6;
-const MEMORY_TARGET = 0.7;
-const ERROR_RATE_TARGET = 0.001;
-const P95_TARGET_MS = 500;
+/** The target of a row of the thresholds table, the one place targets are set. */
+function targetOf(name: string): number {
+  const row = THRESHOLDS.find((candidate) => candidate.name === name);
+  if (row === undefined) throw new Error(`no threshold named ${name}`);
+  return row.target;
+}
+/** Targets the recommendations judge by: the thresholds table's. */
+const HIT_RATE_TARGET = targetOf('KeelCacheHitRate');
+const MEMORY_TARGET = targetOf('KeelCacheMemory');
+const ERROR_RATE_TARGET = targetOf('KeelErrorRate');
+const P95_TARGET_MS = targetOf('KeelLatencyP95') * 1000;
 const STALE_SHARE_WORRY = 0.01;
 const REVALIDATED_SHARE_HINT = 0.3;
 const EVICTION_SHARE_WORRY = 0.1;
@@ -156,7 +162,7 @@ export function recommend(status: StatusSnapshot): Recommendation[] {
       advice.push({
         topic: 'hit rate',
         severity: 'consider',
-        text: `Route ${route.route}: all ${route.requests} requests bypassed the cache (Authorization/Cookie, no-store, or enablement at ${route.enabledPercent} %). If its answers do not depend on the caller, set cacheAuthenticated: true.`,
+        text: `Route ${route.route}: all ${route.requests} requests bypassed the cache. Either its origin forbids a shared cache to keep the answers (private, no-store, Set-Cookie: nothing to change in Keel), or the requests carry Authorization or Cookie (if the answers do not depend on the caller, set cacheAuthenticated: true), or the route is enabled for ${route.enabledPercent} %.`,
       });
       continue;
     }

@@ -216,6 +216,7 @@ export class ReadPath {
       return this.answerStored(call, stored as StoredResponse, Date.now(), 'STALE');
     if (fetched.kind === 'stream') {
       const { exchange, relayed } = fetched;
+      const outcome = missOrBypass(exchange.status, exchange.headers, route);
       await writeStreamed(
         call.request,
         call.response,
@@ -223,9 +224,9 @@ export class ReadPath {
         relayed,
         exchange.declaredLength,
         exchange.stream(),
-        'MISS',
+        outcome,
       );
-      return 'MISS';
+      return outcome;
     }
     const { answer } = fetched;
     const keelTtl = () => this.options.cache.adaptiveTtlMs(found.key, route.dataType, answer.body.byteLength);
@@ -246,8 +247,9 @@ export class ReadPath {
       const key = varies.length === 0 ? found.base : variantKey(found.base, varies, call.forwarded.headers);
       await this.store(call, match, found.base, key, varies, entry);
     }
-    writeWhole(call.request, call.response, missAnswer(answer, entry), 'MISS');
-    return 'MISS';
+    const outcome = missOrBypass(answer.status, answer.headers, route);
+    writeWhole(call.request, call.response, missAnswer(answer, entry), outcome);
+    return outcome;
   }
 
   /** Stores an entry (and the Vary marker under the base key), tagged by route and by path. */
@@ -298,6 +300,16 @@ export class ReadPath {
     writeWhole(call.request, call.response, answer, outcome);
     return outcome;
   }
+}
+
+/**
+ * MISS, or BYPASS for an answer its origin forbids a shared cache to keep (private, no-store,
+ * Set-Cookie, Vary: *): that traffic was never the cache's to serve, and counting it as misses
+ * would make a route whose origin forbids caching look like one with too short a TTL.
+ */
+function missOrBypass(status: number, headers: HeaderMap, route: RouteRule): CacheOutcome {
+  const reason = notStorable(status, headers, route);
+  return reason === undefined || reason === 'status' || reason === 'partial' ? 'MISS' : 'BYPASS';
 }
 
 /** A stored entry answers the request unless it is stale or older than the client accepts. */
