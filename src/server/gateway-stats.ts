@@ -100,6 +100,11 @@ export class GatewayStats {
     return snapshot;
   }
 
+  /** The latency of the requests since the last `takeRecentLatency`, which are kept. */
+  peekRecentLatency(): LatencySnapshot {
+    return this.recentLatency.snapshot();
+  }
+
   figures(): RouteFigures[] {
     return [...this.routes].map(([route, c]) => {
       return {

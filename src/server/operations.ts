@@ -14,7 +14,7 @@ import type { OptimizedCacheManager } from '../cache/index.js';
 import { describeConfig, type ServeConfig } from '../config.js';
 import type { KeelMetrics } from '../observability/index.js';
 import { adminRoutes } from './admin.js';
-import { DASHBOARD_HTML } from './dashboard.js';
+import { dashboardHtml } from './dashboard.js';
 import { healthRoutes } from './health.js';
 import { type RequestHandler, route } from './listeners.js';
 import type { RouteTable } from './route-table.js';
@@ -59,7 +59,9 @@ export async function operationsApp(
   app.get('/api/status', async () => status.snapshot());
   app.get('/api/status/history', async () => status.recent());
   app.get('/dashboard', async (_request, reply) =>
-    reply.type('text/html; charset=utf-8').send(DASHBOARD_HTML),
+    reply
+      .type('text/html; charset=utf-8')
+      .send(dashboardHtml({ status: status.snapshot(), history: status.recent() })),
   );
   if (config.adminToken !== undefined) {
     await app.register(adminRoutes, {

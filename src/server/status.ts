@@ -4,6 +4,9 @@
  *
  * The history is a ring of snapshots taken every HISTORY_INTERVAL_MS (one hour's worth), of the
  * cumulative counters only; rates are the differences between snapshots, computed by the reader.
+ * `recent()` ends with a point taken now (not kept), so a reader has a rate and a latency from the
+ * first seconds on rather than after two intervals. The request rate of the snapshot is live: the
+ * requests of the last RATE_WINDOW_SECONDS, counted once a second.
  */
 import type { OptimizedCacheManager, PerformanceStats } from '../cache/index.js';
 import type { CacheFigures } from '../observability/index.js';
@@ -12,12 +15,14 @@ import type { RouteTable } from './route-table.js';
 
 const HISTORY_INTERVAL_MS = 10_000;
 const HISTORY_LENGTH = 360;
+/** The live request rate is over this many seconds. */
+const RATE_WINDOW_SECONDS = 5;
 
 export interface StatusSnapshot {
   at: string;
   uptimeSeconds: number;
   origin: { url: string; sample: boolean };
-  http: TotalFigures;
+  http: TotalFigures & { requestsPerSecond: number };
   cache: {
     hitRate: number;
     l1HitRate: number;
@@ -50,6 +55,9 @@ export class StatusReporter {
   private readonly startedAt = Date.now();
   private readonly history: HistoryPoint[] = [];
   private readonly timer: NodeJS.Timeout;
+  /** Total requests at each of the last seconds, oldest first. */
+  private readonly perSecond: number[] = [];
+  private readonly rateTimer: NodeJS.Timeout;
 
   constructor(
     private readonly cache: OptimizedCacheManager,
@@ -58,9 +66,14 @@ export class StatusReporter {
     private readonly origin: { url: string; sample: boolean },
     intervalMs = HISTORY_INTERVAL_MS,
   ) {
-    this.timer = setInterval(() => this.record(), intervalMs);
+    this.timer = setInterval(() => this.keep(), intervalMs);
     this.timer.unref();
-    this.record();
+    this.rateTimer = setInterval(() => {
+      this.perSecond.push(this.stats.totals().requests);
+      if (this.perSecond.length > RATE_WINDOW_SECONDS + 1) this.perSecond.shift();
+    }, 1_000);
+    this.rateTimer.unref();
+    this.keep();
   }
 
   snapshot(): StatusSnapshot {
@@ -72,7 +85,7 @@ export class StatusReporter {
       at: new Date().toISOString(),
       uptimeSeconds: Math.round((Date.now() - this.startedAt) / 1000),
       origin: this.origin,
-      http: this.stats.totals(),
+      http: { ...this.stats.totals(), requestsPerSecond: this.requestsPerSecond() },
       cache: {
         hitRate: perf.hitRate.overall,
         l1HitRate: perf.hitRate.l1,
@@ -115,19 +128,35 @@ export class StatusReporter {
     };
   }
 
+  /** The kept snapshots, then one taken now. */
   recent(): readonly HistoryPoint[] {
-    return this.history;
+    return [...this.history, this.point(false)];
   }
 
   close(): void {
     clearInterval(this.timer);
+    clearInterval(this.rateTimer);
   }
 
-  private record(): void {
+  private keep(): void {
+    this.history.push(this.point(true));
+    if (this.history.length > HISTORY_LENGTH) this.history.shift();
+  }
+
+  /** Requests per second over the last seconds (since start-up when younger than the window). */
+  private requestsPerSecond(): number {
+    const now = this.stats.totals().requests;
+    const oldest = this.perSecond[0];
+    if (oldest === undefined) return 0;
+    return (now - oldest) / Math.max(1, this.perSecond.length);
+  }
+
+  /** A snapshot of the counters; `keep` closes the latency window (kept points do). */
+  private point(keep: boolean): HistoryPoint {
     const totals = this.stats.totals();
-    const recent = this.stats.takeRecentLatency();
+    const recent = keep ? this.stats.takeRecentLatency() : this.stats.peekRecentLatency();
     const perf = this.cache.getPerformanceStats();
-    this.history.push({
+    return {
       at: Date.now(),
       requests: totals.requests,
       errors: totals.errors,
@@ -139,8 +168,7 @@ export class StatusReporter {
       memoryBytes: perf.memory.bytes,
       budgetBytes: perf.memory.budgetBytes,
       rssBytes: process.memoryUsage.rss(),
-    });
-    if (this.history.length > HISTORY_LENGTH) this.history.shift();
+    };
   }
 }
 
