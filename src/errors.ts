@@ -25,6 +25,7 @@ export type KeelErrorCode =
   | 'OVERLOADED'
   | 'INTERNAL_ERROR'
   | 'NOT_CACHED'
+  | 'GATEWAY_UNREACHABLE'
   | 'UNAUTHORIZED'
   | 'NOT_FOUND';
 

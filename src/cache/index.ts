@@ -20,6 +20,7 @@ export {
   type SmartCacheStats,
 } from './memory/index.js';
 export type { CacheManagerOptions } from './options.js';
+export { redactUrl } from './redis/connection.js';
 export type { RedisOptions } from './redis/options.js';
 export type { RedisTierStats } from './redis/redis-smart-cache.js';
 export { LatencyHistogram, type LatencySnapshot, SpaceSaving, type TopKey } from './stats/index.js';

@@ -5,12 +5,14 @@
  */
 import { Command } from 'commander';
 import { isKeelError } from '../errors.js';
+import { KEEL_VERSION } from '../version.js';
 import { monitoringCommand } from './monitoring.js';
 import { operationsCommands } from './operations.js';
 import { sampleOriginCommand, serveCommand } from './serve.js';
 
 const program = new Command('keel')
   .description('Keel: caching gateway and operations toolkit')
+  .version(KEEL_VERSION, '-V, --version', 'print the version')
   .showHelpAfterError();
 serveCommand(program);
 sampleOriginCommand(program);

@@ -3,8 +3,8 @@
  * enablement (the deployment phases, and rollback to 0 %) and cache flushes. Errors carry the
  * gateway's own message (401 when the token is wrong).
  */
-import { request } from 'undici';
 import { ConfigError, KeelError } from '../errors.js';
+import { gatewayRequest } from './gateway-client.js';
 
 export interface AdminRoute {
   name: string;
@@ -57,12 +57,18 @@ export class AdminClient {
   private async call<T>(method: 'GET' | 'PUT' | 'POST', path: string, body?: unknown): Promise<T> {
     const headers: Record<string, string> = { authorization: `Bearer ${this.token}` };
     if (body !== undefined) headers['content-type'] = 'application/json';
-    const response = await request(new URL(path, this.base), {
+    const response = await gatewayRequest(new URL(path, this.base), {
       method,
       headers,
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     const text = await response.body.text();
+    // The admin API's answers are the gateway's own; one with X-Cache came from the origin.
+    if (response.headers['x-cache'] !== undefined)
+      throw new KeelError(
+        'NOT_FOUND',
+        `${this.base.origin} has no admin API: start the gateway with KEEL_ADMIN_TOKEN (with KEEL_ADMIN_PORT, pass its address as --base-url)`,
+      );
     if (response.statusCode === 401)
       throw new KeelError(
         'UNAUTHORIZED',

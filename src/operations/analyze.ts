@@ -7,6 +7,7 @@
 import { request } from 'undici';
 import { hitRateExpr, latencyQuantileExpr, THRESHOLDS } from '../observability/index.js';
 import type { HistoryPoint, StatusSnapshot } from '../server/index.js';
+import { gatewayRequest } from './gateway-client.js';
 
 export interface SeriesPoint {
   at: number;
@@ -48,8 +49,9 @@ const REVALIDATED_SHARE_HINT = 0.3;
 const EVICTION_SHARE_WORRY = 0.1;
 const MIN_ROUTE_REQUESTS = 50;
 
-async function getJson<T>(url: URL): Promise<T> {
-  const response = await request(url);
+/** JSON from the gateway (`gateway`: an unreachable one is GATEWAY_UNREACHABLE) or from Prometheus. */
+async function getJson<T>(url: URL, from: 'gateway' | 'prometheus' = 'gateway'): Promise<T> {
+  const response = from === 'gateway' ? await gatewayRequest(url) : await request(url);
   if (response.statusCode !== 200) throw new Error(`${url.href} answered ${response.statusCode}`);
   return (await response.body.json()) as T;
 }
@@ -89,7 +91,7 @@ async function seriesFromPrometheus(
       end: String(end),
       step: String(stepSeconds),
     }).toString();
-    const body = await getJson<{ data: { result: { values: [number, string][] }[] } }>(url);
+    const body = await getJson<{ data: { result: { values: [number, string][] }[] } }>(url, 'prometheus');
     return new Map((body.data.result[0]?.values ?? []).map(([at, value]) => [at, Number(value)]));
   };
   const window = `${Math.max(60, stepSeconds * 2)}s`;

@@ -5,6 +5,7 @@
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import autocannon from 'autocannon';
+import { assertGatewayAnswers } from './gateway-client.js';
 
 export interface LoadTestOptions {
   url: URL;
@@ -27,6 +28,8 @@ export interface LoadTestSummary {
 }
 
 export async function runLoadTest(options: LoadTestOptions): Promise<LoadTestSummary> {
+  // Nothing to load: say so at once, rather than after a table of connection errors.
+  await assertGatewayAnswers(options.url);
   const outcomes: Record<string, number> = {};
   let completed = 0;
   const countOutcome = ({ headers }: { headers: string[] }) => {

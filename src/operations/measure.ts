@@ -11,6 +11,7 @@
 import { request } from 'undici';
 import { LatencyHistogram, type LatencySnapshot } from '../cache/index.js';
 import { ConfigError } from '../errors.js';
+import { gatewayRequest } from './gateway-client.js';
 
 export interface EndpointMeasurement {
   path: string;
@@ -85,17 +86,11 @@ export async function measureEndpoints(options: MeasureOptions): Promise<Endpoin
 /** The origin the gateway at `base` names in its /api/status. */
 async function originOf(base: URL): Promise<URL> {
   const statusUrl = new URL('/api/status', base);
+  const response = await gatewayRequest(statusUrl);
   let named: unknown;
-  try {
-    const response = await request(statusUrl);
-    named =
-      response.statusCode === 200
-        ? ((await response.body.json()) as { origin?: { url?: unknown } }).origin?.url
-        : undefined;
-    if (response.statusCode !== 200) await response.body.dump();
-  } catch {
-    named = undefined;
-  }
+  if (response.statusCode === 200)
+    named = ((await response.body.json()) as { origin?: { url?: unknown } }).origin?.url;
+  else await response.body.dump();
   if (typeof named !== 'string')
     throw new ConfigError(
       '--origin-url',

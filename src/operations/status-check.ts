@@ -4,7 +4,6 @@
  * Figures are cumulative since the gateway started (its /api/status); the alerting rules watch
  * the same rows over sliding windows.
  */
-import { request } from 'undici';
 import {
   formatValue,
   levelOf,
@@ -13,6 +12,7 @@ import {
   type ThresholdRow,
 } from '../observability/index.js';
 import type { StatusSnapshot } from '../server/index.js';
+import { gatewayRequest } from './gateway-client.js';
 
 /** Below this many requests, rates say too little to be judged. */
 const MIN_REQUESTS_FOR_RATES = 100;
@@ -35,7 +35,7 @@ export interface StatusReport {
 }
 
 async function json<T>(url: URL): Promise<{ status: number; body: T }> {
-  const response = await request(url);
+  const response = await gatewayRequest(url);
   return { status: response.statusCode, body: (await response.body.json()) as T };
 }
 

@@ -10,7 +10,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { OptimizedCacheManager } from '../cache/index.js';
+import { OptimizedCacheManager, redactUrl } from '../cache/index.js';
 
 const PING_SAMPLES = 20;
 /** How long a change may take to reach the other instance (the bus's p99 target is 50 ms). */
@@ -50,9 +50,17 @@ export async function verifyCache(redisUrl: string): Promise<CheckResult[]> {
     connectTimeout: 3_000,
     enableOfflineQueue: false,
   });
-  probe.on('error', () => {});
+  // ioredis rejects with "Connection is closed."; the socket's own error says why.
+  let connectionError: string | undefined;
+  probe.on('error', (error: Error) => {
+    connectionError ??= error.message;
+  });
   const reachable = await run('Redis answers PING', async () => {
-    await probe.connect();
+    await probe.connect().catch((error: Error) => {
+      throw new Error(
+        `${connectionError ?? error.message}: is Redis running at ${redactUrl(redisUrl)}? (REDIS_URL or --redis-url)`,
+      );
+    });
     const times: number[] = [];
     for (let i = 0; i < PING_SAMPLES; i++) {
       const started = performance.now();

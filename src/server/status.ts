@@ -10,6 +10,7 @@
  */
 import type { OptimizedCacheManager, PerformanceStats } from '../cache/index.js';
 import type { CacheFigures } from '../observability/index.js';
+import { KEEL_VERSION } from '../version.js';
 import type { GatewayStats, RouteFigures, TotalFigures } from './gateway-stats.js';
 import type { RouteTable } from './route-table.js';
 
@@ -19,6 +20,8 @@ const HISTORY_LENGTH = 360;
 const RATE_WINDOW_SECONDS = 5;
 
 export interface StatusSnapshot {
+  /** Keel's version. */
+  version: string;
   at: string;
   uptimeSeconds: number;
   origin: { url: string; sample: boolean };
@@ -82,6 +85,7 @@ export class StatusReporter {
     const memory = process.memoryUsage();
     const cpu = process.cpuUsage();
     return {
+      version: KEEL_VERSION,
       at: new Date().toISOString(),
       uptimeSeconds: Math.round((Date.now() - this.startedAt) / 1000),
       origin: this.origin,

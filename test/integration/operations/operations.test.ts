@@ -3,6 +3,7 @@
  * test, status, analysis and the admin client against a running gateway, and the CLI's exit codes.
  */
 import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, isKeelError } from '../../../src/errors.js';
@@ -18,7 +19,13 @@ import {
   verifyCache,
 } from '../../../src/operations/index.js';
 import type { RunningServer } from '../../../src/server/index.js';
-import { freePort, redisUrl, startTestOrigin, type TestOrigin } from '../../support/index.js';
+import {
+  freePort,
+  redisUrl,
+  startGatewayProcess,
+  startTestOrigin,
+  type TestOrigin,
+} from '../../support/index.js';
 import { ADMIN_TOKEN, Gateways, get } from '../server/gateway-harness.js';
 
 const run = promisify(execFile);
@@ -165,6 +172,34 @@ describe('the keel command', () => {
     const ok = await run(KEEL[0] as string, [...KEEL.slice(1), 'status', '--base-url', gateway.url]);
     expect(ok.stdout).toMatch(/ready: .*yes/);
   }, 30_000);
+
+  it('prints its version, and says what to do when there is nothing to talk to', async () => {
+    const keel = (...args: string[]) =>
+      run(KEEL[0] as string, [...KEEL.slice(1), ...args], {
+        env: { ...process.env, KEEL_ADMIN_TOKEN: ADMIN_TOKEN },
+      }).catch((error: { code: number; stdout: string; stderr: string }) => error);
+    const version = JSON.parse(readFileSync('package.json', 'utf8')).version;
+    expect((await keel('--version')).stdout.trim()).toBe(version);
+    const nobody = `http://127.0.0.1:${await freePort()}`;
+    for (const args of [['status'], ['loadtest', '--paths', '/a', '--duration', '2s'], ['analyze']]) {
+      const answer = await keel(...args, '--base-url', nobody);
+      expect(answer, args[0]).toMatchObject({ code: 1 });
+      expect(answer.stderr, args[0]).toContain(
+        `keel: no gateway at ${nobody} (ECONNREFUSED): start one with`,
+      );
+      expect(answer.stdout, args[0]).toBe('');
+    }
+    const withoutAdmin = await startGatewayProcess({ origin: origin.url, routes: ROUTES });
+    try {
+      const routes = await keel('routes', 'list', '--base-url', withoutAdmin.url);
+      expect(routes).toMatchObject({ code: 1 });
+      expect(routes.stderr).toContain('has no admin API: start the gateway with KEEL_ADMIN_TOKEN');
+    } finally {
+      await withoutAdmin.stop();
+    }
+    const verify = await keel('cache', 'verify', '--redis-url', `redis://127.0.0.1:${await freePort()}`);
+    expect(verify.stdout).toMatch(/ECONNREFUSED 127\.0\.0\.1:\d+: is Redis running at/);
+  }, 60_000);
 });
 
 describe('scripts/cache-verification', () => {

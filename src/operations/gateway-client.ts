@@ -1,0 +1,33 @@
+/**
+ * Requests from the operations commands to a running gateway. When nothing answers there, the
+ * error says what to do (start a gateway, or point --base-url at it) instead of a bare
+ * `connect ECONNREFUSED`.
+ */
+import { type Dispatcher, request } from 'undici';
+import { KeelError } from '../errors.js';
+
+type RequestOptions = Parameters<typeof request>[1];
+
+/** A request to the gateway at `url`'s origin; GATEWAY_UNREACHABLE when it cannot be reached. */
+export async function gatewayRequest(url: URL, options?: RequestOptions): Promise<Dispatcher.ResponseData> {
+  try {
+    return (await request(url, options)) as Dispatcher.ResponseData;
+  } catch (error) {
+    throw unreachable(url, error);
+  }
+}
+
+/** Checks that a gateway answers at `base` (its /health/live), before sending it load. */
+export async function assertGatewayAnswers(base: URL): Promise<void> {
+  const answer = await gatewayRequest(new URL('/health/live', base));
+  await answer.body.dump();
+}
+
+function unreachable(url: URL, error: unknown): KeelError {
+  const reason = (error as { code?: string }).code ?? (error as Error).message;
+  return new KeelError(
+    'GATEWAY_UNREACHABLE',
+    `no gateway at ${url.origin} (${reason}): start one with \`npm start\` or \`keel serve\`, or pass --base-url`,
+    { cause: error },
+  );
+}
