@@ -15,6 +15,7 @@
  */
 import { ConfigError } from './errors.js';
 import { parseBytes } from './util/bytes.js';
+import { closest } from './util/closest.js';
 import { formatDuration, parseDuration } from './util/duration.js';
 import { parseWholeNumber } from './util/whole-number.js';
 
@@ -78,8 +79,12 @@ const durationWithin =
     const ms = parseDuration(value);
     return ms !== undefined && ms >= min && ms <= max ? ms : undefined;
   };
-const bytes: Reader<number> = (value) => parseBytes(value);
-const memory: Reader<number | 'auto'> = (value) => (value === 'auto' ? 'auto' : parseBytes(value));
+/**
+ * A size with its unit: a bare number would be bytes, and `--memory 256` meant as MiB would give
+ * the cache 256 bytes. `256b` says bytes when bytes are meant.
+ */
+const bytes: Reader<number> = (value) => (/^\d+(\.\d+)?$/.test(value.trim()) ? undefined : parseBytes(value));
+const memory: Reader<number | 'auto'> = (value) => (value === 'auto' ? 'auto' : bytes(value));
 /** Visible ASCII (what an Authorization header carries intact), long enough, and not one character repeated. */
 const adminToken: Reader<string> = (value) =>
   value.length >= ADMIN_TOKEN_MIN_LENGTH && /^[\x21-\x7e]+$/.test(value) && !/^(.)\1*$/.test(value)
@@ -180,7 +185,7 @@ export const SETTINGS = {
     flag: 'memory',
     description: 'L1 byte budget, or auto (a quarter of the heap limit)',
     fallback: 'auto',
-    expected: 'auto or a size like 256mb',
+    expected: 'auto or a size with its unit, like 256mb (b, kb, mb, gb)',
     read: memory,
   }),
   adminToken: setting({
@@ -222,7 +227,7 @@ export const SETTINGS = {
     flag: 'max-body-bytes',
     description: 'largest request or response body the gateway relays',
     fallback: '8mb',
-    expected: 'a size like 8mb',
+    expected: 'a size with its unit, like 8mb (b, kb, mb, gb)',
     read: bytes,
   }),
   trustProxy: setting({
@@ -315,7 +320,7 @@ export const SETTINGS = {
     flag: 'max-buffered-bytes',
     description: 'request and response bodies held in memory at once; beyond it, bodies stream',
     fallback: '64mb',
-    expected: 'a size like 64mb',
+    expected: 'a size with its unit, like 64mb (b, kb, mb, gb)',
     read: bytes,
   }),
   maxEventLoopDelay: setting({
@@ -370,6 +375,7 @@ export function loadConfig(
   flags: Partial<Record<SettingName, string>> = {},
 ): ServeConfig {
   const config: Record<string, unknown> = {};
+  const sources: Partial<Record<SettingName, string>> = {};
   for (const [name, definition] of Object.entries(SETTINGS) as [SettingName, Setting<unknown>][]) {
     const fromFlag = flags[name];
     const raw = fromFlag ?? env[definition.env] ?? definition.fallback;
@@ -387,8 +393,46 @@ export function loadConfig(
       throw new ConfigError(source, `expected ${definition.expected} (got ${shown})`);
     }
     config[name] = value;
+    sources[name] = fromFlag !== undefined ? `--${definition.flag}` : definition.env;
   }
+  SOURCES.set(config as ServeConfig, sources);
   return config as ServeConfig;
+}
+
+/**
+ * KEEL_* variables in `env` that no setting reads (a typo such as KEEL_ORIGN would otherwise be
+ * ignored in silence), each with the likely setting when one is close.
+ */
+export function unknownVariables(env: NodeJS.ProcessEnv): string[] {
+  const known = Object.values(SETTINGS).map((definition) => definition.env);
+  return Object.keys(env)
+    .filter((name) => name.startsWith('KEEL_') && !known.includes(name) && !OTHER_KEEL_VARIABLES.has(name))
+    .map((name) => {
+      const likely = closest(name, known);
+      return likely === undefined ? name : `${name} (did you mean ${likely}?)`;
+    });
+}
+
+/** KEEL_* variables read elsewhere than by `keel serve` (monitoring, the tour, benchmarks, tests). */
+const OTHER_KEEL_VARIABLES = new Set([
+  'KEEL_ALERT_EMAIL_FROM',
+  'KEEL_ALERT_EMAIL_TO',
+  'KEEL_ALERT_PAGER_WEBHOOK_URL',
+  'KEEL_ALERT_SLACK_WEBHOOK_URL',
+  'KEEL_ALERT_SMTP_PASSWORD',
+  'KEEL_ALERT_SMTP_SMARTHOST',
+  'KEEL_ALERT_SMTP_USERNAME',
+  'KEEL_DEMO_PHASE_MS',
+  'KEEL_TRACES_DIR',
+  'KEEL_UPDATE_SCREENSHOT',
+]);
+
+/** Where each loaded configuration's values came from, for errors found after loading. */
+const SOURCES = new WeakMap<ServeConfig, Partial<Record<SettingName, string>>>();
+
+/** How the user gave a setting: its flag (`--port`) when they used it, else its variable. */
+export function settingSource(config: ServeConfig, name: SettingName): string {
+  return SOURCES.get(config)?.[name] ?? SETTINGS[name].env;
 }
 
 function emptySetting(source: string, definition: Setting<unknown>, isFlag: boolean): ConfigError {

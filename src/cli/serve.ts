@@ -6,7 +6,7 @@
 import closeWithGrace from 'close-with-grace';
 import type { Command } from 'commander';
 import pc from 'picocolors';
-import { loadConfig, SETTINGS, type SettingName } from '../config.js';
+import { loadConfig, SETTINGS, type SettingName, unknownVariables } from '../config.js';
 import { startSampleOrigin } from '../sample-origin/index.js';
 import { startServer } from '../server/index.js';
 import { banner } from './banner.js';
@@ -49,6 +49,8 @@ export function serveCommand(program: Command): void {
     );
   addSettingFlags(command, SERVE_SETTINGS).action(async (options: Record<string, unknown>) => {
     const config = loadConfig(process.env, settingFlags(options, SERVE_SETTINGS));
+    for (const name of unknownVariables(process.env))
+      console.warn(pc.yellow(`keel: ${name} is not a setting of keel serve; it is ignored`));
     const started = performance.now();
     const server = await startServer(config, {
       onProgress: (step) => console.log(pc.dim(`keel: ${step}…`)),

@@ -9,7 +9,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
-import type { ServeConfig } from '../config.js';
+import { type ServeConfig, settingSource } from '../config.js';
 import { ConfigError } from '../errors.js';
 import { automaticConnectionLimit, ClientConnections } from './client-connections.js';
 
@@ -66,13 +66,13 @@ export async function listen(
   config: ServeConfig,
 ): Promise<{ url: string; adminUrl: string }> {
   if (config.adminPort === undefined) {
-    const url = await listenOn('KEEL_PORT', config.host, config.port, () =>
+    const url = await listenOn(settingSource(config, 'port'), config.host, config.port, () =>
       app.listen({ host: config.host, port: config.port }),
     );
     return { url, adminUrl: url };
   }
   await app.ready();
-  const url = await listenOn('KEEL_PORT', config.host, config.port, async () => {
+  const url = await listenOn(settingSource(config, 'port'), config.host, config.port, async () => {
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(config.port, config.host, () => {
@@ -83,7 +83,7 @@ export async function listen(
     return urlOf(server);
   });
   const adminPort = config.adminPort;
-  const adminUrl = await listenOn('KEEL_ADMIN_PORT', config.adminHost, adminPort, () =>
+  const adminUrl = await listenOn(settingSource(config, 'adminPort'), config.adminHost, adminPort, () =>
     app.listen({ host: config.adminHost, port: adminPort }),
   );
   return { url, adminUrl };

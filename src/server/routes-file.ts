@@ -49,6 +49,7 @@ import { z } from 'zod';
 import { MAX_DATA_TYPE_BYTES, MAX_TAGS } from '../cache/index.js';
 import { ORIGIN_TIMEOUT_MS } from '../config.js';
 import { ConfigError } from '../errors.js';
+import { closest } from '../util/closest.js';
 import { formatDuration, parseDuration } from '../util/duration.js';
 
 const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
@@ -269,7 +270,7 @@ function validate(doc: Document, fail: Fail): z.infer<typeof fileSchema> {
   const issue = parsed.error.issues[0] as z.core.$ZodIssue;
   if (issue.code === 'unrecognized_keys') {
     const [key] = issue.keys;
-    fail([...issue.path, key as string], `unknown field; ${knownFields(issue.path)}`, 'key');
+    fail([...issue.path, key as string], unknownField(String(key), issue.path), 'key');
   }
   return fail(issue.path, issue.message);
 }
@@ -452,15 +453,18 @@ function shown(value: unknown): string {
   return JSON.stringify(value);
 }
 
-/** The fields a mapping at `path` takes, for an unknown-field message. */
-function knownFields(path: readonly PropertyKey[]): string {
+/** What to say of an unknown field `key` in the mapping at `path`: the likely one, and all of them. */
+function unknownField(key: string, path: readonly PropertyKey[]): string {
   const [what, shape] =
     path.length === 0
       ? ['the file', fileSchema.shape]
       : path[0] === 'defaults'
         ? ['defaults', defaultsSchema.shape]
         : ['a route', routeSchema.shape];
-  return `the fields of ${what} are ${Object.keys(shape).join(', ')}`;
+  const fields = Object.keys(shape);
+  const likely = closest(key, fields);
+  const guess = likely === undefined ? '' : ` (did you mean "${likely}"?)`;
+  return `unknown field${guess}; the fields of ${what} are ${fields.join(', ')}`;
 }
 
 /** `routes[2].ttl` for a path `['routes', 2, 'ttl']`. */

@@ -65,7 +65,7 @@ describe('routes file', () => {
       /routes\.yaml:5:11: routes\[1\]\.name: "x" names two routes/,
     );
     expect(failure('routes:\n  - path: /a\n    ttll: 5m\n').message).toMatch(
-      /^routes\.yaml:3:5: routes\[0\]\.ttll: unknown field; the fields of a route are name, path, methods, /,
+      /^routes\.yaml:3:5: routes\[0\]\.ttll: unknown field \(did you mean "ttl"\?\); the fields of a route are name, path, methods, /,
     );
     expect(failure('routes:\n  - path: /a\n    methods: [PUT]\n    ttl: 5m\n').message).toMatch(
       /routes\[0\]\.ttl: write routes are not cached/,
