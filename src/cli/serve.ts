@@ -56,9 +56,22 @@ export function serveCommand(program: Command): void {
       onProgress: (step) => console.log(pc.dim(`keel: ${step}…`)),
     });
     console.log(await banner(server, config, performance.now() - started));
+    // SIGHUP: read the routes file again, without a restart (connections and cache kept).
+    process.on('SIGHUP', () => {
+      try {
+        const count = server.reloadRoutes();
+        server.app.log.info({ routes: count }, 'routes file reloaded');
+      } catch (error) {
+        server.app.log.error(
+          { reason: (error as Error).message },
+          'routes file not reloaded: it cannot be used, so the routes stay as they were',
+        );
+      }
+    });
     // On SIGINT or SIGTERM: stop accepting, let answers in progress finish, close the origin
-    // connections and Redis; past SHUTDOWN_GRACE_MS (or at a second signal) exit anyway.
-    closeWithGrace({ delay: SHUTDOWN_GRACE_MS }, async ({ signal, err }) => {
+    // connections and Redis; past SHUTDOWN_GRACE_MS (or at a second signal) exit anyway. SIGHUP
+    // is not a shutdown here: it reloads the routes (above).
+    closeWithGrace({ delay: SHUTDOWN_GRACE_MS, skip: ['SIGHUP'] }, async ({ signal, err }) => {
       if (err !== undefined) server.app.log.error({ err }, 'shutting down after an uncaught error');
       else console.log(`\n${signal}: shutting down`);
       await server.close();

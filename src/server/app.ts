@@ -42,6 +42,11 @@ export interface RunningServer {
   app: FastifyInstance;
   cache: OptimizedCacheManager;
   routes: RouteTable;
+  /**
+   * Reads the routes file again and swaps its rules in, requests in progress untouched; returns
+   * how many routes it has. A file that cannot be used throws its ConfigError and changes nothing.
+   */
+  reloadRoutes(): number;
   close(): Promise<void>;
 }
 
@@ -114,7 +119,12 @@ export async function startServer(
   };
   try {
     const urls = await listen(app, server, config);
-    return { ...urls, originUrl: originUrl.origin, sampleOrigin, app, cache, routes, close };
+    const reloadRoutes = () => {
+      const rules = routeRules(config, sampleOrigin !== undefined);
+      routes.replace(rules);
+      return rules.length;
+    };
+    return { ...urls, originUrl: originUrl.origin, sampleOrigin, app, cache, routes, reloadRoutes, close };
   } catch (error) {
     await close();
     throw error;

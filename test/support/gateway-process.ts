@@ -34,7 +34,10 @@ export interface GatewayProcess {
   url: string;
   /** The operations URL (/metrics, /api/status, /admin): `url` unless KEEL_ADMIN_PORT is set. */
   adminUrl: string;
+  /** The routes file, when the gateway has one (rewrite it, then `signal('SIGHUP')`). */
+  routesFile?: string;
   pid: number;
+  signal(name: NodeJS.Signals): void;
   /** Everything the process printed so far. */
   stdout(): string;
   stderr(): string;
@@ -80,7 +83,9 @@ export async function startGatewayProcess(options: GatewayProcessOptions): Promi
     );
     return {
       ...urls,
+      routesFile: env.KEEL_ROUTES,
       pid: child.pid as number,
+      signal: (name) => child.kill(name),
       stdout: () => stdout,
       stderr: () => stderr,
       rss: () => rssOf(child.pid as number),
