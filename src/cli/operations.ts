@@ -32,6 +32,35 @@ function table(head: string[], rows: (string | number)[][]): string {
   return out.toString();
 }
 
+/** `keel verify`: the cache against a real Redis. */
+function verifyCommand(command: Command): void {
+  command
+    .description(
+      'Redis connection and latency, then set/get/delete/tag/pattern round trips across two instances',
+    )
+    .option(
+      '--redis-url <url>',
+      'the Redis to verify (REDIS_URL)',
+      process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+    )
+    .action(async (options: { redisUrl: string }) => {
+      const results = await verifyCache(options.redisUrl);
+      console.log(
+        table(
+          ['check', 'result', 'detail', 'ms'],
+          results.map((r) => [r.check, r.ok ? pc.green('pass') : pc.red('FAIL'), r.detail, ms(r.ms)]),
+        ),
+      );
+      const failed = results.filter((result) => !result.ok).length;
+      console.log(
+        failed === 0
+          ? pc.green(`all ${results.length} checks passed`)
+          : pc.red(`${failed} of ${results.length} checks failed`),
+      );
+      if (failed > 0) process.exitCode = 1;
+    });
+}
+
 function positiveInt(text: string, flag: string): number {
   const n = parseWholeNumber(text);
   if (n === undefined || n === 0) throw new ConfigError(flag, `expected a positive integer (got "${text}")`);
@@ -61,34 +90,9 @@ const colourLevel = (level: string) =>
         : pc.yellow(level);
 
 export function operationsCommands(program: Command): void {
-  program
-    .command('cache')
-    .description('the cache itself')
-    .command('verify')
-    .description(
-      'Redis connection and latency, then set/get/delete/tag/pattern round trips across two instances',
-    )
-    .option(
-      '--redis-url <url>',
-      'the Redis to verify (REDIS_URL)',
-      process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
-    )
-    .action(async (options: { redisUrl: string }) => {
-      const results = await verifyCache(options.redisUrl);
-      console.log(
-        table(
-          ['check', 'result', 'detail', 'ms'],
-          results.map((r) => [r.check, r.ok ? pc.green('pass') : pc.red('FAIL'), r.detail, ms(r.ms)]),
-        ),
-      );
-      const failed = results.filter((result) => !result.ok).length;
-      console.log(
-        failed === 0
-          ? pc.green(`all ${results.length} checks passed`)
-          : pc.red(`${failed} of ${results.length} checks failed`),
-      );
-      if (failed > 0) process.exitCode = 1;
-    });
+  // One shape: every operation is `keel <verb>`; `keel cache verify` stays as the older spelling.
+  verifyCommand(program.command('verify'));
+  verifyCommand(program.command('cache').description('the older spelling of keel verify').command('verify'));
 
   program
     .command('measure')

@@ -57,7 +57,7 @@ afterAll(async () => {
   await origin.close();
 });
 
-describe('keel cache verify', () => {
+describe('keel verify', () => {
   it('passes every check against a real Redis', async () => {
     const results = await verifyCache(await redisUrl());
     expect(results.map((result) => result.check)).toEqual([
@@ -197,8 +197,11 @@ describe('the keel command', () => {
     } finally {
       await withoutAdmin.stop();
     }
-    const verify = await keel('cache', 'verify', '--redis-url', `redis://127.0.0.1:${await freePort()}`);
-    expect(verify.stdout).toMatch(/ECONNREFUSED 127\.0\.0\.1:\d+: is Redis running at/);
+    const down = `redis://127.0.0.1:${await freePort()}`;
+    for (const args of [['verify'], ['cache', 'verify']]) {
+      const verify = await keel(...args, '--redis-url', down);
+      expect(verify.stdout, args.join(' ')).toMatch(/ECONNREFUSED 127\.0\.0\.1:\d+: is Redis running at/);
+    }
   }, 60_000);
 });
 
