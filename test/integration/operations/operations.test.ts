@@ -3,7 +3,9 @@
  * test, status, analysis and the admin client against a running gateway, and the CLI's exit codes.
  */
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, isKeelError } from '../../../src/errors.js';
@@ -228,5 +230,23 @@ describe('scripts/cache-verification', () => {
     expect((bad as { stderr: string }).stderr).toMatch(/usage: .*--phase=1\|2\|3/);
     const status = await script('check_system_status.sh', ['--base-url', gateway.url]);
     expect(status.stdout).toMatch(/ready: .*yes/);
+  }, 60_000);
+
+  it('collects and reports as the monitoring guide writes it: --collect --report', async () => {
+    const folder = mkdtempSync(join(tmpdir(), 'keel-analyze-'));
+    try {
+      const report = join(folder, 'report.html');
+      const analyzeScript = (args: string[]) =>
+        run('scripts/cache-verification/analyze_cache_performance.sh', [...args, '--base-url', gateway.url], {
+          env: { ...process.env, REPORT: report },
+        });
+      await analyzeScript(['--collect']);
+      expect(existsSync(report)).toBe(false);
+      const both = await analyzeScript(['--collect', '--report']);
+      expect(both.stdout).toMatch(/hit rate/);
+      expect(readFileSync(report, 'utf8')).toContain('<svg');
+    } finally {
+      rmSync(folder, { recursive: true, force: true });
+    }
   }, 60_000);
 });
