@@ -19,6 +19,10 @@ import {
   writeMonitoringSetup,
 } from '../observability/index.js';
 
+/**
+ * Each receiver's variable and placeholder. The Slack webhook is also read as ALERT_WEBHOOK_URL,
+ * its common name in deployment scripts (KEEL_ALERT_SLACK_WEBHOOK_URL wins when both are set).
+ */
 const RECEIVER_SETTINGS = {
   slackWebhookUrl: ['KEEL_ALERT_SLACK_WEBHOOK_URL', 'https://hooks.slack.example.com/services/REPLACE/ME'],
   emailTo: ['KEEL_ALERT_EMAIL_TO', 'dev-team@example.com'],
@@ -31,9 +35,10 @@ const RECEIVER_SETTINGS = {
 export function alertRoutingFromEnv(env: NodeJS.ProcessEnv, warn: (line: string) => void): AlertRouting {
   const value = (key: keyof typeof RECEIVER_SETTINGS): string => {
     const [name, placeholder] = RECEIVER_SETTINGS[key];
-    const given = env[name];
+    const given = env[name] || (key === 'slackWebhookUrl' ? env.ALERT_WEBHOOK_URL : undefined);
     if (given !== undefined && given !== '') return given;
-    warn(`${name} is not set: alertmanager.yml uses the placeholder ${placeholder}`);
+    const alias = key === 'slackWebhookUrl' ? ' (or ALERT_WEBHOOK_URL)' : '';
+    warn(`${name}${alias} is not set: alertmanager.yml uses the placeholder ${placeholder}`);
     return placeholder;
   };
   return {

@@ -3,7 +3,7 @@
  * packages prometheus and prometheus-alertmanager), and a real Prometheus scraping `keel serve`.
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -120,5 +120,37 @@ describe('a real Prometheus', () => {
     expect(answered).toBe(true);
     const rules = JSON.parse((await get(`http://127.0.0.1:${port}/api/v1/rules`)).body);
     expect(rules.data.groups[0].rules.length).toBe(26);
+  }, 60_000);
+});
+
+describe('start_monitoring.sh', () => {
+  it('starts Prometheus with the rules and Alertmanager, as the monitoring guide runs it', async () => {
+    const folder = mkdtempSync(join(tmpdir(), 'keel-start-monitoring-'));
+    const [prometheusPort, alertmanagerPort] = [await freePort(), await freePort()];
+    try {
+      const started = await run('scripts/cache-verification/start_monitoring.sh', [], {
+        env: {
+          ...process.env,
+          MONITORING_DIR: folder,
+          PROMETHEUS_PORT: String(prometheusPort),
+          ALERTMANAGER_PORT: String(alertmanagerPort),
+          ALERT_WEBHOOK_URL: 'https://hooks.slack.example.com/services/T/B/seed-name',
+        },
+      });
+      expect(started.stdout).toContain(`Prometheus    http://127.0.0.1:${prometheusPort}`);
+      expect(started.stdout).toContain('import');
+      const rules = await (await fetch(`http://127.0.0.1:${prometheusPort}/api/v1/rules`)).json();
+      expect(JSON.stringify(rules)).toContain('KeelErrorRate');
+      const status = await fetch(`http://127.0.0.1:${alertmanagerPort}/api/v2/status`);
+      expect(status.status).toBe(200);
+      // The guides' ALERT_WEBHOOK_URL names the Slack webhook (Alertmanager masks it in its API).
+      expect(readFileSync(join(folder, 'alertmanager.yml'), 'utf8')).toContain('seed-name');
+    } finally {
+      await run('sh', [
+        '-c',
+        `kill $(cat ${folder}/prometheus.pid ${folder}/alertmanager.pid) 2>/dev/null || true`,
+      ]);
+      rmSync(folder, { recursive: true, force: true });
+    }
   }, 60_000);
 });
