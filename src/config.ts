@@ -1,6 +1,7 @@
 /**
  * Keel's configuration: every setting of `keel serve` and the operations commands, read from the
- * environment (the seeds' names where they exist: REDIS_URL, LOG_LEVEL; KEEL_* otherwise) and
+ * environment (the common names where they exist: REDIS_URL, LOG_LEVEL, MONITORING_ENABLED,
+ * MONITORING_INTERVAL, LOG_FILE_PATH, each also read under a KEEL_* alias; KEEL_* otherwise) and
  * overridden by command-line flags, validated once at start-up.
  *
  * One table (SETTINGS) lists each setting with its variable, its flag, its default and how to read
@@ -36,6 +37,8 @@ type Reader<T> = (text: string) => T | undefined;
 
 interface Setting<T> {
   env: string;
+  /** Other variables read for the same setting when `env` is not set, in order. */
+  aliases?: readonly string[];
   flag: string;
   description: string;
   /** The default as written (shown in --help), or undefined for none. */
@@ -110,6 +113,8 @@ const headerNames: Reader<string[]> = (value) => {
   return names.every((name) => /^[!#$%&'*+.^_`|~0-9a-z-]+$/.test(name)) ? names : undefined;
 };
 const connections: Reader<number | 'auto'> = (value) => (value === 'auto' ? 'auto' : positive(value));
+/** A file path for the log: not a directory name (a trailing slash) and no NUL byte. */
+const filePath: Reader<string> = (value) => (value.endsWith('/') || value.includes('\0') ? undefined : value);
 const logLevel: Reader<string> = (value) =>
   ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(value) ? value : undefined;
 
@@ -355,6 +360,33 @@ export const SETTINGS = {
     expected: 'a pino level',
     read: logLevel,
   }),
+  logFile: setting({
+    env: 'LOG_FILE_PATH',
+    aliases: ['KEEL_LOG_FILE'],
+    flag: 'log-file',
+    description: 'also append the log (JSON lines) to this file; SIGHUP reopens it after a rotation',
+    fallback: undefined,
+    expected: 'a file path',
+    read: filePath,
+  }),
+  monitoringEnabled: setting({
+    env: 'MONITORING_ENABLED',
+    aliases: ['KEEL_MONITORING_ENABLED'],
+    flag: 'monitoring-enabled',
+    description: 'serve /metrics, /api/status and /dashboard (health endpoints are always served)',
+    fallback: 'true',
+    expected: 'true or false',
+    read: boolean,
+  }),
+  monitoringInterval: setting({
+    env: 'MONITORING_INTERVAL',
+    aliases: ['KEEL_MONITORING_INTERVAL'],
+    flag: 'monitoring-interval',
+    description: 'interval of the status history the dashboard and keel analyze read (an hour is kept)',
+    fallback: '10s',
+    expected: `a duration from 1s to 1h, like 10s or 60000 (milliseconds)`,
+    read: durationWithin(1_000, 3_600_000),
+  }),
 } as const;
 
 type Settings = typeof SETTINGS;
@@ -378,14 +410,11 @@ export function loadConfig(
   const sources: Partial<Record<SettingName, string>> = {};
   for (const [name, definition] of Object.entries(SETTINGS) as [SettingName, Setting<unknown>][]) {
     const fromFlag = flags[name];
-    const raw = fromFlag ?? env[definition.env] ?? definition.fallback;
+    const variable = [definition.env, ...(definition.aliases ?? [])].find((key) => env[key] !== undefined);
+    const raw = fromFlag ?? (variable === undefined ? undefined : env[variable]) ?? definition.fallback;
     if (raw === undefined) continue;
     const source =
-      fromFlag !== undefined
-        ? `--${definition.flag}`
-        : env[definition.env] !== undefined
-          ? definition.env
-          : `${definition.env} (default)`;
+      fromFlag !== undefined ? `--${definition.flag}` : (variable ?? `${definition.env} (default)`);
     if (raw === '') throw emptySetting(source, definition, fromFlag !== undefined);
     const value = definition.read(raw);
     if (value === undefined) {
@@ -393,7 +422,7 @@ export function loadConfig(
       throw new ConfigError(source, `expected ${definition.expected} (got ${shown})`);
     }
     config[name] = value;
-    sources[name] = fromFlag !== undefined ? `--${definition.flag}` : definition.env;
+    sources[name] = fromFlag !== undefined ? `--${definition.flag}` : (variable ?? definition.env);
   }
   SOURCES.set(config as ServeConfig, sources);
   return config as ServeConfig;
@@ -404,7 +433,10 @@ export function loadConfig(
  * ignored in silence), each with the likely setting when one is close.
  */
 export function unknownVariables(env: NodeJS.ProcessEnv): string[] {
-  const known = Object.values(SETTINGS).map((definition) => definition.env);
+  const known = Object.values(SETTINGS).flatMap((definition: Setting<unknown>) => [
+    definition.env,
+    ...(definition.aliases ?? []),
+  ]);
   return Object.keys(env)
     .filter((name) => name.startsWith('KEEL_') && !known.includes(name) && !OTHER_KEEL_VARIABLES.has(name))
     .map((name) => {
@@ -436,7 +468,7 @@ export function settingSource(config: ServeConfig, name: SettingName): string {
 }
 
 function emptySetting(source: string, definition: Setting<unknown>, isFlag: boolean): ConfigError {
-  const instead = isFlag ? 'leave the flag out' : `unset ${definition.env}`;
+  const instead = isFlag ? 'leave the flag out' : `unset ${source}`;
   const fallback = definition.fallback === undefined ? '' : ` (${definition.fallback})`;
   return new ConfigError(
     source,

@@ -27,7 +27,8 @@ export type KeelErrorCode =
   | 'NOT_CACHED'
   | 'GATEWAY_UNREACHABLE'
   | 'UNAUTHORIZED'
-  | 'NOT_FOUND';
+  | 'NOT_FOUND'
+  | 'MONITORING_DISABLED';
 
 export class KeelError extends Error {
   readonly code: KeelErrorCode;

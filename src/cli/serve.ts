@@ -56,8 +56,10 @@ export function serveCommand(program: Command): void {
       onProgress: (step) => console.log(pc.dim(`keel: ${step}…`)),
     });
     console.log(await banner(server, config, performance.now() - started));
-    // SIGHUP: read the routes file again, without a restart (connections and cache kept).
+    // SIGHUP: read the routes file again, without a restart (connections and cache kept), and
+    // reopen the log file (LOG_FILE_PATH) after a rotation.
     process.on('SIGHUP', () => {
+      server.reopenLog();
       try {
         const count = server.reloadRoutes();
         server.app.log.info({ routes: count }, 'routes file reloaded');

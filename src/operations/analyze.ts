@@ -1,13 +1,13 @@
 /**
- * `keel analyze`: the deployment guide's "analyse the cache's performance" — collects the
- * gateway's recent history (its /api/status/history, an hour at 10 s; or, with a Prometheus URL,
- * Prometheus's own record over any range), and turns it into figures, series for charts, and
+ * `keel analyze`: "analyse the cache's performance" — collects the gateway's recent history (its
+ * /api/status/history, an hour at MONITORING_INTERVAL; or, with a Prometheus URL, Prometheus's
+ * own record over any range), and turns it into figures, series for charts, and
  * recommendations, each with the numbers that motivate it (report-html.ts renders them).
  */
 import { request } from 'undici';
 import { hitRateExpr, latencyQuantileExpr, THRESHOLDS } from '../observability/index.js';
 import type { HistoryPoint, StatusSnapshot } from '../server/index.js';
-import { gatewayRequest } from './gateway-client.js';
+import { gatewayJson } from './gateway-client.js';
 
 export interface SeriesPoint {
   at: number;
@@ -51,7 +51,8 @@ const MIN_ROUTE_REQUESTS = 50;
 
 /** JSON from the gateway (`gateway`: an unreachable one is GATEWAY_UNREACHABLE) or from Prometheus. */
 async function getJson<T>(url: URL, from: 'gateway' | 'prometheus' = 'gateway'): Promise<T> {
-  const response = from === 'gateway' ? await gatewayRequest(url) : await request(url);
+  if (from === 'gateway') return gatewayJson<T>(url);
+  const response = await request(url);
   if (response.statusCode !== 200) throw new Error(`${url.href} answered ${response.statusCode}`);
   return (await response.body.json()) as T;
 }

@@ -17,6 +17,25 @@ export async function gatewayRequest(url: URL, options?: RequestOptions): Promis
   }
 }
 
+/**
+ * The JSON a gateway answers at `url`. Another status throws a KeelError with the gateway's own
+ * code and message when it gave one (MONITORING_DISABLED…), else with the status.
+ */
+export async function gatewayJson<T>(url: URL): Promise<T> {
+  const response = await gatewayRequest(url);
+  const text = await response.body.text();
+  if (response.statusCode === 200) return JSON.parse(text) as T;
+  let reason: { code?: unknown; message?: unknown } | undefined;
+  try {
+    reason = (JSON.parse(text) as { error?: typeof reason }).error;
+  } catch {
+    // Not JSON: the status says it.
+  }
+  if (reason?.code === 'MONITORING_DISABLED' && typeof reason.message === 'string')
+    throw new KeelError('MONITORING_DISABLED', `${url.origin}: ${reason.message}`);
+  throw new KeelError('NOT_FOUND', `${url.href} answered ${response.statusCode}`);
+}
+
 /** Checks that a gateway answers at `base` (its /health/live), before sending it load. */
 export async function assertGatewayAnswers(base: URL): Promise<void> {
   const answer = await gatewayRequest(new URL('/health/live', base));

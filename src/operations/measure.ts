@@ -10,8 +10,8 @@
  */
 import { request } from 'undici';
 import { LatencyHistogram, type LatencySnapshot } from '../cache/index.js';
-import { ConfigError } from '../errors.js';
-import { gatewayRequest } from './gateway-client.js';
+import { ConfigError, type KeelError } from '../errors.js';
+import { gatewayJson } from './gateway-client.js';
 
 export interface EndpointMeasurement {
   path: string;
@@ -86,11 +86,12 @@ export async function measureEndpoints(options: MeasureOptions): Promise<Endpoin
 /** The origin the gateway at `base` names in its /api/status. */
 async function originOf(base: URL): Promise<URL> {
   const statusUrl = new URL('/api/status', base);
-  const response = await gatewayRequest(statusUrl);
   let named: unknown;
-  if (response.statusCode === 200)
-    named = ((await response.body.json()) as { origin?: { url?: unknown } }).origin?.url;
-  else await response.body.dump();
+  try {
+    named = (await gatewayJson<{ origin?: { url?: unknown } }>(statusUrl)).origin?.url;
+  } catch (error) {
+    if ((error as KeelError).code === 'GATEWAY_UNREACHABLE') throw error;
+  }
   if (typeof named !== 'string')
     throw new ConfigError(
       '--origin-url',

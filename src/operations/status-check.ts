@@ -12,7 +12,7 @@ import {
   type ThresholdRow,
 } from '../observability/index.js';
 import type { StatusSnapshot } from '../server/index.js';
-import { gatewayRequest } from './gateway-client.js';
+import { gatewayJson, gatewayRequest } from './gateway-client.js';
 
 /** Below this many requests, rates say too little to be judged. */
 const MIN_REQUESTS_FOR_RATES = 100;
@@ -42,9 +42,9 @@ async function json<T>(url: URL): Promise<{ status: number; body: T }> {
 export async function checkStatus(baseUrl: URL): Promise<StatusReport> {
   const [ready, status] = await Promise.all([
     json<{ checks: Record<string, { ok: boolean; detail: string }> }>(new URL('/health/ready', baseUrl)),
-    json<StatusSnapshot>(new URL('/api/status', baseUrl)),
+    gatewayJson<StatusSnapshot>(new URL('/api/status', baseUrl)),
   ]);
-  const s = status.body;
+  const s = status;
   const enough = s.http.requests >= MIN_REQUESTS_FOR_RATES;
   const values: Record<string, number | undefined> = {
     KeelErrorRate: enough ? s.http.errors / s.http.requests : undefined,

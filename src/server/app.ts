@@ -13,8 +13,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import proxyAddress from '@fastify/proxy-addr';
 import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
 import { OptimizedCacheManager } from '../cache/index.js';
-import type { ServeConfig } from '../config.js';
+import { type ServeConfig, settingSource } from '../config.js';
 import { KeelMetrics } from '../observability/index.js';
 import { type SampleOriginProcess, spawnSampleOrigin } from '../sample-origin/child.js';
 import { SAMPLE_ROUTES_YAML } from '../sample-origin/routes.js';
@@ -25,6 +26,7 @@ import { basicAuthorization } from './forwarding.js';
 import { Gateway, type TrustProxy } from './gateway.js';
 import { GatewayStats } from './gateway-stats.js';
 import { closeServer, listen, publicListener, route } from './listeners.js';
+import { gatewayLog } from './log.js';
 import { operationsApp } from './operations.js';
 import { RouteTable } from './route-table.js';
 import { loadRoutesFile, parseRoutes, type RouteRule } from './routes-file.js';
@@ -47,12 +49,12 @@ export interface RunningServer {
    * how many routes it has. A file that cannot be used throws its ConfigError and changes nothing.
    */
   reloadRoutes(): number;
+  /** Opens LOG_FILE_PATH again under its name, after a log rotation moved it away. */
+  reopenLog(): void;
   close(): Promise<void>;
 }
 
 export interface ServerOverrides {
-  /** Interval of /api/status/history's snapshots (default 10 s). */
-  historyIntervalMs?: number;
   /** Told each step of the start-up that can take a while ("starting the sample origin"). */
   onProgress?: (step: string) => void;
 }
@@ -64,10 +66,20 @@ export async function startServer(
   // Configuration errors first, before anything starts.
   const sticky = parseStickyKey(config.stickyKey, 'KEEL_STICKY_KEY');
   const routes = new RouteTable(routeRules(config, config.origin === undefined));
+  const log = gatewayLog(
+    config.logLevel,
+    config.logFile === undefined
+      ? undefined
+      : { path: config.logFile, setting: settingSource(config, 'logFile') },
+  );
   const { originUrl, sampleOrigin, cache } = await openOriginAndCache(
     config,
+    log.logger,
     overrides.onProgress ?? (() => {}),
-  );
+  ).catch((error: unknown) => {
+    log.close();
+    throw error;
+  });
   const upstream = new Upstream(originUrl, {
     connections: config.upstreamConnections,
     queueTimeoutMs: config.upstreamQueueTimeout,
@@ -81,7 +93,7 @@ export async function startServer(
     stats,
     routes,
     { url: originUrl.origin, sample: sampleOrigin !== undefined },
-    overrides.historyIntervalMs,
+    config.monitoringInterval,
   );
   let gateway: Gateway | undefined;
   const toGateway = (request: IncomingMessage, response: ServerResponse) =>
@@ -89,7 +101,7 @@ export async function startServer(
   const separate = config.adminPort !== undefined;
   const app = await operationsApp(
     config,
-    { cache, routes, upstream, metrics, status },
+    { cache, routes, upstream, metrics, status, logger: log.logger },
     separate ? undefined : { server, gateway: toGateway },
   );
   if (separate) route(server, toGateway, undefined, false);
@@ -116,6 +128,7 @@ export async function startServer(
     await upstream.close();
     await cache.close();
     await sampleOrigin?.close();
+    log.close();
   };
   try {
     const urls = await listen(app, server, config);
@@ -124,7 +137,17 @@ export async function startServer(
       routes.replace(rules);
       return rules.length;
     };
-    return { ...urls, originUrl: originUrl.origin, sampleOrigin, app, cache, routes, reloadRoutes, close };
+    return {
+      ...urls,
+      originUrl: originUrl.origin,
+      sampleOrigin,
+      app,
+      cache,
+      routes,
+      reloadRoutes,
+      reopenLog: log.reopen,
+      close,
+    };
   } catch (error) {
     await close();
     throw error;
@@ -134,6 +157,7 @@ export async function startServer(
 /** The origin (the sample one when none is configured) and the cache. */
 async function openOriginAndCache(
   config: ServeConfig,
+  logger: Logger,
   progress: (step: string) => void,
 ): Promise<{ originUrl: URL; sampleOrigin?: SampleOriginProcess; cache: OptimizedCacheManager }> {
   if (config.origin === undefined)
@@ -147,6 +171,7 @@ async function openOriginAndCache(
       namespace: config.namespace,
       memory: { maxBytes: config.memory },
       redis: config.redisUrl === undefined ? false : { url: config.redisUrl, required: config.redisRequired },
+      logger: { warn: (message) => logger.warn({ component: 'cache' }, message) },
     });
     return { originUrl, sampleOrigin, cache };
   } catch (error) {

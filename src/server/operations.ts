@@ -9,14 +9,14 @@
  */
 import type { Server } from 'node:http';
 import underPressure from '@fastify/under-pressure';
-import Fastify, { type FastifyInstance, LogController } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import type { OptimizedCacheManager } from '../cache/index.js';
-import { describeConfig, type ServeConfig } from '../config.js';
+import { describeConfig, type ServeConfig, settingSource } from '../config.js';
 import type { KeelMetrics } from '../observability/index.js';
 import { adminRoutes } from './admin.js';
 import { dashboardHtml } from './dashboard.js';
 import { healthRoutes } from './health.js';
-import { type RequestHandler, route } from './listeners.js';
+import { MONITORING_PATHS, type RequestHandler, route } from './listeners.js';
 import type { RouteTable } from './route-table.js';
 import type { StatusReporter } from './status.js';
 import type { Upstream } from './upstream.js';
@@ -27,6 +27,7 @@ export interface OperationsParts {
   upstream: Upstream;
   metrics: KeelMetrics;
   status: StatusReporter;
+  logger: FastifyBaseLogger;
 }
 
 /** The operations app; with `shared`, it answers its paths on that server and hands the rest to `gateway`. */
@@ -37,7 +38,7 @@ export async function operationsApp(
 ): Promise<FastifyInstance> {
   const admin = config.adminToken !== undefined;
   const app = Fastify({
-    logger: loggerOptions(config.logLevel),
+    loggerInstance: parts.logger,
     // A gateway answers thousands of requests a second: no line per request (metrics count them).
     logController: new LogController({ disableRequestLogging: true }),
     trustProxy: config.trustProxy,
@@ -55,14 +56,8 @@ export async function operationsApp(
   });
   const { cache, routes, upstream, metrics, status } = parts;
   healthRoutes(app, cache, upstream, config.originHealthPath);
-  app.get('/metrics', async (_request, reply) => reply.type(metrics.contentType).send(await metrics.text()));
-  app.get('/api/status', async () => status.snapshot());
-  app.get('/api/status/history', async () => status.recent());
-  app.get('/dashboard', async (_request, reply) =>
-    reply
-      .type('text/html; charset=utf-8')
-      .send(dashboardHtml({ status: status.snapshot(), history: status.recent() })),
-  );
+  if (config.monitoringEnabled) monitoringRoutes(app, metrics, status);
+  else monitoringOff(app, settingSource(config, 'monitoringEnabled'));
   if (config.adminToken !== undefined) {
     await app.register(adminRoutes, {
       prefix: '/admin',
@@ -75,23 +70,28 @@ export async function operationsApp(
   return app;
 }
 
-function loggerOptions(level: string) {
-  const base = {
-    level,
-    redact: {
-      paths: [
-        'req.headers.authorization',
-        'req.headers.cookie',
-        'config.REDIS_URL',
-        'config.KEEL_ADMIN_TOKEN',
-      ],
-      censor: '***',
+/** The figures: Prometheus metrics, the status and its history, the dashboard. */
+function monitoringRoutes(app: FastifyInstance, metrics: KeelMetrics, status: StatusReporter): void {
+  app.get('/metrics', async (_request, reply) => reply.type(metrics.contentType).send(await metrics.text()));
+  app.get('/api/status', async () => status.snapshot());
+  app.get('/api/status/history', async () => status.recent());
+  app.get('/dashboard', async (_request, reply) =>
+    reply
+      .type('text/html; charset=utf-8')
+      .send(dashboardHtml({ status: status.snapshot(), history: status.recent() })),
+  );
+}
+
+/**
+ * With monitoring off the paths stay the gateway's (they never reach the origin, so turning the
+ * setting on or off does not change what the origin is asked), answering 404 with the reason.
+ */
+function monitoringOff(app: FastifyInstance, setting: string): void {
+  const body = {
+    error: {
+      code: 'MONITORING_DISABLED',
+      message: `Monitoring is off on this gateway (${setting}=false): no metrics, status or dashboard.`,
     },
   };
-  return process.stdout.isTTY
-    ? {
-        ...base,
-        transport: { target: 'pino-pretty', options: { translateTime: 'HH:MM:ss', ignore: 'pid,hostname' } },
-      }
-    : base;
+  for (const path of MONITORING_PATHS) app.get(path, async (_request, reply) => reply.code(404).send(body));
 }

@@ -2,7 +2,7 @@
  * `/api/status`: the gateway's state as JSON — what the dashboard draws, `keel status` checks
  * against the thresholds, and `keel analyze` collects — and its recent history.
  *
- * The history is a ring of snapshots taken every HISTORY_INTERVAL_MS (one hour's worth), of the
+ * The history is a ring of snapshots taken every MONITORING_INTERVAL (one hour's worth), of the
  * cumulative counters only; rates are the differences between snapshots, computed by the reader.
  * `recent()` ends with a point taken now (not kept), so a reader has a rate and a latency from the
  * first seconds on rather than after two intervals. The request rate of the snapshot is live: the
@@ -14,8 +14,8 @@ import { KEEL_VERSION } from '../version.js';
 import type { GatewayStats, RouteFigures, TotalFigures } from './gateway-stats.js';
 import type { RouteTable } from './route-table.js';
 
-const HISTORY_INTERVAL_MS = 10_000;
-const HISTORY_LENGTH = 360;
+/** How far back the history reaches, whatever its interval. */
+const HISTORY_SPAN_MS = 3_600_000;
 /** The live request rate is over this many seconds. */
 const RATE_WINDOW_SECONDS = 5;
 
@@ -61,14 +61,16 @@ export class StatusReporter {
   /** Total requests at each of the last seconds, oldest first. */
   private readonly perSecond: number[] = [];
   private readonly rateTimer: NodeJS.Timeout;
+  private readonly historyLength: number;
 
   constructor(
     private readonly cache: OptimizedCacheManager,
     private readonly stats: GatewayStats,
     private readonly routes: RouteTable,
     private readonly origin: { url: string; sample: boolean },
-    intervalMs = HISTORY_INTERVAL_MS,
+    intervalMs: number,
   ) {
+    this.historyLength = Math.ceil(HISTORY_SPAN_MS / intervalMs);
     this.timer = setInterval(() => this.keep(), intervalMs);
     this.timer.unref();
     this.rateTimer = setInterval(() => {
@@ -144,7 +146,7 @@ export class StatusReporter {
 
   private keep(): void {
     this.history.push(this.point(true));
-    if (this.history.length > HISTORY_LENGTH) this.history.shift();
+    if (this.history.length > this.historyLength) this.history.shift();
   }
 
   /** Requests per second over the last seconds (since start-up when younger than the window). */

@@ -24,12 +24,10 @@ let gateway: RunningServer;
 let browser: Browser;
 
 beforeAll(async () => {
-  gateway = await gateways.start(
-    undefined,
-    undefined,
-    { KEEL_SAMPLE_LATENCY: '5ms' },
-    { historyIntervalMs: 1_000 },
-  );
+  gateway = await gateways.start(undefined, undefined, {
+    KEEL_SAMPLE_LATENCY: '5ms',
+    MONITORING_INTERVAL: '1s',
+  });
   browser = await chromium.launch({
     executablePath: await requireExecutable('chromium'),
     args: [

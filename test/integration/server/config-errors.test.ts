@@ -107,6 +107,11 @@ const SETTINGS_CASES: [string, Record<string, string>, RegExp][] = [
     { KEEL_ORIGIN: 'http://svc:s3cret@127.0.0.1:9/api?v=2' },
     /^keel: KEEL_ORIGIN: expected an http:\/\/ or https:\/\/ URL with no path, query or fragment \(the gateway forwards the client's path as is\) \(got "http:\/\/\*\*\*:\*\*\*@127\.0\.0\.1:9\/api\?v=2"\)$/,
   ],
+  [
+    'a log file in a folder that cannot be made (under a regular file)',
+    { LOG_FILE_PATH: `${KEEL}/logs/app.log` },
+    /^keel: LOG_FILE_PATH: cannot be opened for appending: ENOTDIR/,
+  ],
 ];
 
 /** Nine levels of ten aliases each: 10⁹ nodes once expanded, from a file of a few hundred bytes. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { describeConfig, displayUrl, loadConfig } from '../../../src/config.js';
+import { describeConfig, displayUrl, loadConfig, unknownVariables } from '../../../src/config.js';
 import { ConfigError } from '../../../src/errors.js';
 import { bucketOf, parseStickyKey } from '../../../src/server/enablement.js';
 
@@ -79,6 +79,48 @@ describe('configuration', () => {
     );
     expect(() => loadConfig({ KEEL_ORIGIN: '' })).toThrow(/^KEEL_ORIGIN: is empty/);
     expect(() => loadConfig({}, { port: '' })).toThrow(/^--port: is empty, .*leave the flag out/);
+  });
+
+  it('reads the common monitoring and log variables, with their KEEL_* aliases', () => {
+    const defaults = loadConfig({});
+    expect(defaults).toMatchObject({ monitoringEnabled: true, monitoringInterval: 10_000 });
+    expect(defaults.logFile).toBeUndefined();
+    const common = loadConfig({
+      MONITORING_ENABLED: 'false',
+      MONITORING_INTERVAL: '60000',
+      LOG_FILE_PATH: '/var/log/keel/app.log',
+    });
+    expect(common).toMatchObject({
+      monitoringEnabled: false,
+      monitoringInterval: 60_000,
+      logFile: '/var/log/keel/app.log',
+    });
+    const aliases = loadConfig({
+      KEEL_MONITORING_ENABLED: 'no',
+      KEEL_MONITORING_INTERVAL: '30s',
+      KEEL_LOG_FILE: 'keel.log',
+    });
+    expect(aliases).toMatchObject({
+      monitoringEnabled: false,
+      monitoringInterval: 30_000,
+      logFile: 'keel.log',
+    });
+    // The common name wins over its alias; errors name the variable that was read.
+    expect(loadConfig({ MONITORING_INTERVAL: '5s', KEEL_MONITORING_INTERVAL: '1h' }).monitoringInterval).toBe(
+      5_000,
+    );
+    expect(() => loadConfig({ KEEL_MONITORING_INTERVAL: '500ms' })).toThrow(
+      /^KEEL_MONITORING_INTERVAL: expected a duration from 1s to 1h/,
+    );
+    expect(() => loadConfig({ KEEL_MONITORING_ENABLED: '' })).toThrow(
+      /^KEEL_MONITORING_ENABLED: is empty, .*unset KEEL_MONITORING_ENABLED/,
+    );
+    expect(() => loadConfig({ LOG_FILE_PATH: '/var/log/keel/' })).toThrow(
+      /^LOG_FILE_PATH: expected a file path/,
+    );
+    expect(
+      unknownVariables({ KEEL_LOG_FILE: 'a', KEEL_MONITORING_INTERVAL: '1m', KEEL_LOG_FIEL: 'b' }),
+    ).toEqual(['KEEL_LOG_FIEL (did you mean KEEL_LOG_FILE?)']);
   });
 
   it('bounds the origin timeout: 1ms to 10m, never 0 (no timeout at all)', () => {
