@@ -19,7 +19,8 @@
  *    overflow, so it evicts throughout. RSS is read from /proc every second. What the cache adds is
  *    the difference of the two peaks. Target: within the budget plus 20 %.
  * BENCH_PARTS=throughput or =memory runs one part alone.
- * Exit code 1 when a target fails. Needs nginx and wrk (Debian packages nginx, wrk).
+ * Exit code 1 when a target fails. Needs nginx and wrk (Debian packages nginx, wrk): checked before
+ * anything starts, exit code 2 with the apt-get line when one is missing.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -27,7 +28,7 @@ import { join } from 'node:path';
 import { request } from 'undici';
 import { SAMPLE_ROUTES_YAML } from '../src/sample-origin/routes.js';
 import { formatBytes, parseBytes } from '../src/util/bytes.js';
-import { requireExecutable } from '../test/support/executables.js';
+import { debianPackage, findExecutable, requireExecutable } from '../test/support/executables.js';
 import { freePorts } from '../test/support/free-port.js';
 import { type Child, rssOf, startKeel, startNginx, startSampleOrigin } from './gateway/processes.js';
 import { pathsScript, wrk } from './gateway/wrk.js';
@@ -84,8 +85,7 @@ function sampleRoutesFile(): string {
 }
 
 async function throughput(): Promise<boolean> {
-  const nginxBinary = await requireExecutable('nginx');
-  const wrkBinary = await requireExecutable('wrk');
+  const [nginxBinary, wrkBinary] = await Promise.all([requireExecutable('nginx'), requireExecutable('wrk')]);
   const [originPort, keelPort, nginxPort] = await freePorts(3);
   const routes = sampleRoutesFile();
   const children: Child[] = [];
@@ -223,10 +223,24 @@ async function memory(): Promise<boolean> {
   }
 }
 
+/** The programs `parts` run, checked before anything starts: a missing one stops the run at once. */
+async function checkPrograms(parts: readonly string[]): Promise<void> {
+  const programs = parts.includes('throughput') ? (['nginx', 'wrk'] as const) : (['wrk'] as const);
+  const missing: (typeof programs)[number][] = [];
+  for (const program of programs) if ((await findExecutable(program)) === undefined) missing.push(program);
+  if (missing.length === 0) return;
+  const packages = missing.map((program) => debianPackage(program)).join(' ');
+  console.error(
+    `bench:gateway needs ${missing.join(' and ')}, not found on PATH: apt-get install ${packages}`,
+  );
+  process.exit(2);
+}
+
+const parts = (process.env.BENCH_PARTS ?? 'throughput,memory').split(',');
+await checkPrograms(parts);
 console.log(
   `Keel gateway benchmark — Node ${process.version}; ${CONNECTIONS} connections, ${ROUNDS} rounds of ${SECONDS} s\n`,
 );
-const parts = (process.env.BENCH_PARTS ?? 'throughput,memory').split(',');
 const passed: boolean[] = [];
 if (parts.includes('throughput')) {
   console.log('A. Cached GET of 1,000 product URLs');

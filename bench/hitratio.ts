@@ -1,10 +1,10 @@
 /**
  * `npm run bench:hitratio`: SmartCache's hit ratio against LRU and Belady's OPT, on real traces.
  *
- * What it measures. For every trace of the shared traces folder (README.md there: ARC's OLTP and
- * P2–P12 disk traces, the LIRS traces, Corda's vault service, cache2k's web and ORM traces) and
- * every cache size of its table in `reference-lru-opt.md`, the hit ratio (hits ÷ all accesses,
- * cold misses included) of three policies computed in the same run:
+ * What it measures. For every trace of the catalog (`hitratio/catalog.ts`: ARC's OLTP and P2–P12
+ * disk traces, the LIRS traces, Corda's vault service, cache2k's web and ORM traces) and every
+ * cache size the catalog lists for it, the hit ratio (hits ÷ all accesses, cold misses included)
+ * of three policies computed in the same run:
  * - LRU, the floor a smarter policy must not fall below (`hitratio/lru.ts`);
  * - SmartCache, used as an application would: `get`, and `set` on a miss;
  * - OPT with bypass, the ceiling no policy can pass (`hitratio/opt.ts`).
@@ -12,9 +12,19 @@
  * SmartCache recovers. It is not shown where OPT − LRU < 0.5 pt (recency-friendly traces at large
  * sizes), where the ratio of two small differences is noise.
  *
- * Why these checks. LRU and OPT are computed here, not copied, and compared with the reference
- * tables (warning at > 0.01 pt), so a parsing or simulation bug shows up before it distorts a
- * SmartCache number. Parsed access and key counts are compared with the README's.
+ * The trace files. They are public but not in this repository: the catalog names the repository,
+ * commit and path of each (moka-rs/cache-trace `arc/`, Caffeine's simulator `parser/lirs/`,
+ * `parser/corda/`, `parser/cache2k/`), and they are used compressed as published. Before running,
+ * the folder is checked (`hitratio/trace-files.ts`). With none of the selected files there, the
+ * benchmark exits with code 2 and says where to download them and how to point at them. With some,
+ * it lists the missing ones with their source, runs the others, and says which targets it cannot
+ * evaluate without them.
+ *
+ * Why these checks. LRU and OPT are computed here, not copied. When the traces folder also holds
+ * `reference-lru-opt.md` (an independent simulator's tables at the catalog's sizes), they are
+ * compared with it (warning at > 0.01 pt), so a parsing or simulation bug shows up before it
+ * distorts a SmartCache number; without it the benchmark says so once and runs unchecked. Parsed
+ * access and key counts are always compared with the catalog's.
  *
  * Targets (exit code 1 when one fails):
  * 1. gap closed ≥ 45 %, averaged over the traces; a trace's gap closed is Σ(SmartCache − LRU) ÷
@@ -24,22 +34,26 @@
  * 3. OLTP ≥ 40.01 % at 1,000 entries and ≥ 46.09 % at 2,000: W-TinyLFU's published numbers
  *    (BitFaster.Caching ConcurrentLfu, PR #196);
  * 4. P6 ≥ 23.82 % at 32,768: ARC's published number (Megiddo & Modha, IBM RJ10284).
+ * Targets 1 and 2 are evaluated on whatever ran; 3 and 4 are SKIP when their trace did not run.
  *
  * Flags: `--traces a,b` keeps the traces whose names start with a or b (case-insensitive);
  * `--quick` skips the traces of more than a million accesses, except P6 at the one size target 4
- * needs, and says which targets it could not evaluate. KEEL_TRACES_DIR overrides the traces folder
- * (default ../shared/traces from the project root). Parsed traces are cached in .bench-cache/.
+ * needs; `--traces-dir <path>` is the folder of the trace files, else KEEL_TRACES_DIR, else
+ * ../shared/traces from the project root (relative paths are taken from where npm was started).
+ * Exit codes: 0 every evaluated target passes, 1 one fails, 2 an error (a bad flag, no trace file
+ * found, a corrupt file). Parsed traces are cached in .bench-cache/.
  */
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { SmartCache } from '../src/cache/memory/index.js';
-import { TRACES, type TraceSpec } from './hitratio/catalog.js';
+import { sourceOf, TRACES, type TraceSpec } from './hitratio/catalog.js';
 import { lruHits } from './hitratio/lru.js';
 import { nextUses, optHits } from './hitratio/opt.js';
 import { type ReferenceRow, readReference } from './hitratio/reference.js';
 import { formatTable, pct } from './hitratio/table.js';
 import { loadTrace } from './hitratio/trace-cache.js';
+import { locateTraces, type TraceFiles, whereToGet } from './hitratio/trace-files.js';
 
 /** Target 1: the least average share of the LRU-to-OPT gap SmartCache must close, in %. */
 const MIN_GAP_CLOSED = 45;
@@ -47,6 +61,8 @@ const MIN_GAP_CLOSED = 45;
 const MIN_GAP_POINTS = 0.5;
 /** Target 2: the most SmartCache may fall below LRU on any row, in points. */
 const MAX_POINTS_BELOW_LRU = 1;
+/** The optional reference tables in the traces folder (`hitratio/reference.ts`). */
+const REFERENCE_FILE = 'reference-lru-opt.md';
 /** A computed LRU or OPT farther than this from the reference tables is reported, in points. */
 const REFERENCE_TOLERANCE = 0.01;
 /** `--quick` skips traces with more accesses than this (P2, P3, P6, P12, orm-*). */
@@ -81,6 +97,8 @@ interface Row {
   opt: number;
 }
 
+type Reference = Map<string, ReferenceRow[]>;
+
 const number = (n: number) => n.toLocaleString('en-US');
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
@@ -94,59 +112,128 @@ try {
 /** Runs the selected traces, prints their tables and the targets; returns false when a target fails. */
 async function main(): Promise<boolean> {
   const { values: flags } = parseArgs({
-    options: { traces: { type: 'string' }, quick: { type: 'boolean', default: false } },
+    options: {
+      traces: { type: 'string' },
+      quick: { type: 'boolean', default: false },
+      'traces-dir': { type: 'string' },
+    },
   });
   const projectRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-  const tracesDir = resolve(process.env.KEEL_TRACES_DIR ?? join(projectRoot, '../shared/traces'));
-  const cacheDir = join(projectRoot, '.bench-cache', 'hitratio');
-  const reference = await readReference(join(tracesDir, 'reference-lru-opt.md'));
-  const plans = planRuns(selectTraces(flags.traces), reference, flags.quick);
+  const tracesDir = tracesFolder(flags['traces-dir'], projectRoot);
+  const files = await locateTraces(selectTraces(flags.traces), tracesDir);
+  if (files.present.length === 0) throw new Error(noTracesMessage(tracesDir, files));
+  const reference = await readReference(join(tracesDir, REFERENCE_FILE));
+  const plans = planRuns(files.present, flags.quick);
 
   console.log('Keel hit-ratio benchmark: SmartCache against LRU and Belady OPT (bypass), both computed here');
   console.log(`traces ${tracesDir}, Node ${process.version}${flags.quick ? ', --quick' : ''}`);
+  reportMissing(files.missing, tracesDir);
   const skipped = plans.filter((plan) => plan.sizes.length === 0).map((plan) => plan.spec.name);
   if (skipped.length > 0) {
-    const why = flags.quick
-      ? `--quick, > ${number(QUICK_MAX_ACCESSES)} accesses`
-      : 'no sizes in reference-lru-opt.md';
-    console.log(`skipped (${why}): ${skipped.join(', ')}`);
+    console.log(`skipped (--quick, > ${number(QUICK_MAX_ACCESSES)} accesses): ${skipped.join(', ')}`);
+  }
+  if (reference === undefined) {
+    console.log(`no ${REFERENCE_FILE} in ${tracesDir}: LRU and OPT are computed but not cross-checked`);
   }
 
-  const rows: Row[] = [];
-  let referenceChecks = 0;
-  let referenceDeviations = 0;
   const runStarted = performance.now();
-  for (const plan of plans) {
-    if (plan.sizes.length === 0) continue;
-    const traceRows = await runTrace(plan, tracesDir, cacheDir);
-    const checked = checkReference(traceRows, reference.get(plan.spec.name) ?? []);
-    referenceChecks += checked.count;
-    referenceDeviations += checked.deviations.length;
-    for (const deviation of checked.deviations) console.log(`WARNING ${deviation}`);
-    if (checked.count > 0 && checked.deviations.length === 0) {
-      console.log(
-        `LRU and OPT match reference-lru-opt.md at ${checked.count} sizes (±${REFERENCE_TOLERANCE} pt)`,
-      );
-    }
-    rows.push(...traceRows);
-  }
-
+  const cacheDir = join(projectRoot, '.bench-cache', 'hitratio');
+  const { rows, tally } = await runPlans(plans, tracesDir, cacheDir, reference);
   console.log(`\nSummary: ${rows.length} rows in ${seconds(performance.now() - runStarted)}`);
+  const missing = new Set(files.missing.map((spec) => spec.name));
   const verdicts = [
     targetGapClosed(rows),
     targetNeverBelowLru(rows),
-    targetSizes(rows, 3),
-    targetSizes(rows, 4),
+    targetSizes(rows, 3, missing),
+    targetSizes(rows, 4, missing),
   ];
-  console.log(
-    referenceDeviations === 0
-      ? `reference check: LRU and OPT within ${REFERENCE_TOLERANCE} pt of reference-lru-opt.md at all ${referenceChecks} sizes`
-      : `reference check: ${referenceDeviations} deviations (> ${REFERENCE_TOLERANCE} pt) over ${referenceChecks} sizes, listed above`,
-  );
-  if (flags.quick || flags.traces !== undefined) {
+  if (reference !== undefined) reportReferenceCheck(tally);
+  if (flags.quick || flags.traces !== undefined || missing.size > 0) {
     console.log('targets 1 and 2 were evaluated on the subset of traces and sizes that ran');
   }
   return !verdicts.includes('FAIL');
+}
+
+/** The traces folder: `--traces-dir`, else KEEL_TRACES_DIR, else ../shared/traces from the project root. */
+function tracesFolder(flag: string | undefined, projectRoot: string): string {
+  const given = flag ?? process.env.KEEL_TRACES_DIR;
+  if (given === undefined) return resolve(projectRoot, '../shared/traces');
+  // npm runs scripts from the project root; a path typed by the user is relative to where they were.
+  return resolve(process.env.INIT_CWD ?? process.cwd(), given);
+}
+
+/** Why nothing can run, where to download the traces, and how to point the benchmark at them. */
+function noTracesMessage(tracesDir: string, files: TraceFiles): string {
+  const count = files.missing.length;
+  const why = !files.folderExists
+    ? `the traces folder ${tracesDir} does not exist`
+    : count === 1
+      ? `the selected trace file is not in ${tracesDir}`
+      : `none of the ${count} selected trace files is in ${tracesDir}`;
+  return [
+    `${why}.`,
+    'The traces are public. Download these files into one folder and keep them compressed as they are',
+    '(.zst, .xz, .gz: the benchmark decompresses them itself):',
+    ...whereToGet(files.missing).map((line) => `  ${line}`),
+    'Then point the benchmark at that folder: npm run bench:hitratio -- --traces-dir <folder>',
+    '(or set KEEL_TRACES_DIR=<folder>).',
+  ].join('\n');
+}
+
+/** Lists the missing trace files with their source, and the size targets they leave unevaluated. */
+function reportMissing(missing: readonly TraceSpec[], tracesDir: string): void {
+  if (missing.length === 0) return;
+  console.log(`missing in ${tracesDir}, not run (published at github.com/<repository>, path as shown):`);
+  const width = Math.max(...missing.map((spec) => spec.file.length));
+  for (const spec of missing) console.log(`  ${spec.file.padEnd(width)}  ${sourceOf(spec)}`);
+  const names = new Set(missing.map((spec) => spec.name));
+  const blocked = SIZE_TARGETS.filter((t) => names.has(t.trace));
+  if (blocked.length > 0) {
+    const targets = blocked.map((t) => `target ${t.target} (${t.trace} ${number(t.size)})`);
+    console.log(`cannot be evaluated without them: ${targets.join(', ')}`);
+  }
+}
+
+/** Sizes compared with the reference tables, and how many of those comparisons deviated. */
+interface ReferenceTally {
+  sizes: number;
+  deviations: number;
+}
+
+/** Runs every plan with sizes, cross-checking LRU and OPT against the reference when there is one. */
+async function runPlans(
+  plans: readonly Plan[],
+  tracesDir: string,
+  cacheDir: string,
+  reference: Reference | undefined,
+): Promise<{ rows: Row[]; tally: ReferenceTally }> {
+  const rows: Row[] = [];
+  const tally: ReferenceTally = { sizes: 0, deviations: 0 };
+  for (const plan of plans) {
+    if (plan.sizes.length === 0) continue;
+    const traceRows = await runTrace(plan, tracesDir, cacheDir);
+    rows.push(...traceRows);
+    if (reference === undefined) continue;
+    const checked = checkReference(traceRows, reference.get(plan.spec.name) ?? []);
+    tally.sizes += checked.count;
+    tally.deviations += checked.deviations.length;
+    for (const deviation of checked.deviations) console.log(`WARNING ${deviation}`);
+    if (checked.count > 0 && checked.deviations.length === 0) {
+      console.log(
+        `LRU and OPT match ${REFERENCE_FILE} at ${checked.count} sizes (±${REFERENCE_TOLERANCE} pt)`,
+      );
+    }
+  }
+  return { rows, tally };
+}
+
+/** The summary line of the cross-check with the reference tables. */
+function reportReferenceCheck({ sizes, deviations }: ReferenceTally): void {
+  console.log(
+    deviations === 0
+      ? `reference check: LRU and OPT within ${REFERENCE_TOLERANCE} pt of ${REFERENCE_FILE} at all ${sizes} sizes`
+      : `reference check: ${deviations} deviations (> ${REFERENCE_TOLERANCE} pt) over ${sizes} sizes, listed above`,
+  );
 }
 
 /** Loads one trace, runs the three policies at each size, prints its table and timings. */
@@ -159,8 +246,8 @@ async function runTrace(plan: Plan, tracesDir: string, cacheDir: string): Promis
   console.log(`\n${spec.name}: ${number(ids.length)} accesses, ${number(unique)} keys`);
   if (ids.length !== spec.accesses || unique !== spec.unique) {
     console.log(
-      `WARNING ${spec.name}: parsed ${number(ids.length)} accesses / ${number(unique)} keys, the traces ` +
-        `README says ${number(spec.accesses)} / ${number(spec.unique)}`,
+      `WARNING ${spec.name}: parsed ${number(ids.length)} accesses / ${number(unique)} keys, the catalog ` +
+        `says ${number(spec.accesses)} / ${number(spec.unique)}`,
     );
   }
   if (partial) console.log(`(--quick: only the size${sizes.length > 1 ? 's' : ''} a target needs)`);
@@ -232,18 +319,12 @@ function selectTraces(prefixes: string | undefined): readonly TraceSpec[] {
   return chosen;
 }
 
-/** The sizes to run per trace: the reference table's plus the targets'; with --quick, fewer. */
-function planRuns(
-  specs: readonly TraceSpec[],
-  reference: Map<string, ReferenceRow[]>,
-  quick: boolean,
-): Plan[] {
+/** The sizes to run per trace: the catalog's plus the targets'; with --quick, fewer. */
+function planRuns(specs: readonly TraceSpec[], quick: boolean): Plan[] {
   return specs.map((spec) => {
     const targetSizes = SIZE_TARGETS.filter((t) => t.trace === spec.name).map((t) => t.size);
     const partial = quick && spec.accesses > QUICK_MAX_ACCESSES;
-    const sizes = partial
-      ? targetSizes
-      : [...(reference.get(spec.name) ?? []).map((r) => r.size), ...targetSizes];
+    const sizes = partial ? targetSizes : [...spec.sizes, ...targetSizes];
     return { spec, sizes: [...new Set(sizes)].sort((a, b) => a - b), partial };
   });
 }
@@ -334,12 +415,22 @@ function targetNeverBelowLru(rows: readonly Row[]): Verdict {
   return verdict;
 }
 
-function targetSizes(rows: readonly Row[], target: SizeTarget['target']): Verdict {
+/** Target 3 or 4; SKIP when a size it needs did not run (trace file `missing`, or not selected). */
+function targetSizes(
+  rows: readonly Row[],
+  target: SizeTarget['target'],
+  missing: ReadonlySet<string>,
+): Verdict {
   const checks = SIZE_TARGETS.filter((t) => t.target === target).map((t) => {
     const row = rows.find((r) => r.trace === t.trace && r.size === t.size);
     const wanted = `target ≥ ${t.minimum} %: ${t.peer}`;
-    if (row === undefined)
-      return { verdict: 'SKIP' as Verdict, text: `${t.trace} ${number(t.size)}: not run (${wanted})` };
+    if (row === undefined) {
+      const why = missing.has(t.trace) ? 'trace file missing' : 'not selected';
+      return {
+        verdict: 'SKIP' as Verdict,
+        text: `${t.trace} ${number(t.size)}: not run, ${why} (${wanted})`,
+      };
+    }
     const verdict: Verdict = row.smart >= t.minimum ? 'PASS' : 'FAIL';
     return { verdict, text: `${t.trace} ${number(t.size)}: ${pct(row.smart)} % (${wanted})` };
   });

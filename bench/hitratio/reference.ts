@@ -1,11 +1,13 @@
 /**
- * The reference tables of `reference-lru-opt.md`: the cache sizes to run per trace, and the LRU
- * and OPT-bypass hit ratios an independent simulator computed at those sizes.
+ * The reference tables of `reference-lru-opt.md`: the LRU and OPT-bypass hit ratios that an
+ * independent simulator computed for each trace at the cache sizes of the catalog.
  *
- * The file is read, not copied into code, so the benchmark's sizes and its correctness checks
- * follow the one document that the traces folder keeps. Its shape is a `**name**` line per trace
- * followed by a table `| cache size | LRU % | OPT bypass % | OPT demand % |` whose sizes use
- * thousands separators. A file with no such table is an error rather than an empty benchmark.
+ * The file is optional: it is in neither this repository nor the traces' source repositories, and is
+ * looked for in the traces folder. When there, the benchmark compares its own LRU and OPT with it,
+ * so a parsing or simulation bug shows up before it distorts a SmartCache number. Its shape is a
+ * `**name**` line per trace followed by a table `| cache size | LRU % | OPT bypass % | OPT demand % |`
+ * whose sizes use thousands separators. A file with no such table is an error: a file that is
+ * there but unreadable must not pass for a check that found nothing wrong.
  */
 import { readFile } from 'node:fs/promises';
 
@@ -18,11 +20,13 @@ export interface ReferenceRow {
 const TRACE_HEADING = /^\*\*([^*]+)\*\*\s*$/;
 const TABLE_ROW = /^\|\s*([\d,]+)\s*\|\s*([\d.]+)\s*\|\s*([\d.]+)\s*\|\s*([\d.]+)\s*\|\s*$/;
 
-/** Rows by trace name, in the file's order. */
-export async function readReference(path: string): Promise<Map<string, ReferenceRow[]>> {
-  const text = await readFile(path, 'utf8').catch(() => {
-    throw new Error(`${path} not found: it lists the cache sizes and reference hit ratios per trace`);
+/** Rows by trace name, in the file's order; undefined when there is no file at `path`. */
+export async function readReference(path: string): Promise<Map<string, ReferenceRow[]> | undefined> {
+  const text = await readFile(path, 'utf8').catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT') return undefined;
+    throw new Error(`${path} cannot be read: ${error.message}`);
   });
+  if (text === undefined) return undefined;
   const tables = new Map<string, ReferenceRow[]>();
   let rows: ReferenceRow[] | undefined;
   for (const line of text.split(/\r?\n/)) {

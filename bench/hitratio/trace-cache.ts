@@ -26,7 +26,9 @@ export interface LoadedTrace {
 export async function loadTrace(spec: TraceSpec, tracesDir: string, cacheDir: string): Promise<LoadedTrace> {
   const source = join(tracesDir, spec.file);
   const info = await stat(source).catch(() => {
-    throw new Error(`trace file ${source} not found (set KEEL_TRACES_DIR, or choose others with --traces)`);
+    throw new Error(
+      `trace file ${source} not found (point --traces-dir at the traces, or choose others with --traces)`,
+    );
   });
   const cached = join(
     cacheDir,

@@ -1,12 +1,15 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
+import { SOURCES, sourceOf, TRACES } from '../../../bench/hitratio/catalog.js';
 import { lruHits } from '../../../bench/hitratio/lru.js';
 import { NEVER, nextUses, optHits } from '../../../bench/hitratio/opt.js';
 import { readTrace } from '../../../bench/hitratio/readers.js';
+import { readReference } from '../../../bench/hitratio/reference.js';
+import { locateTraces, whereToGet } from '../../../bench/hitratio/trace-files.js';
 
 const trace = (...ids: number[]) => Int32Array.from(ids);
 const opt = (ids: Int32Array, unique: number, capacity: number) =>
@@ -102,5 +105,57 @@ describe('trace readers', () => {
     } finally {
       process.env.PATH = searchPath;
     }
+  });
+});
+
+describe('trace catalog and trace files', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'keel-hitratio-files-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const byName = (name: string) => TRACES.find((spec) => spec.name === name)!;
+
+  it('lists ascending cache sizes and the published source of every trace', () => {
+    for (const spec of TRACES) {
+      expect(spec.sizes.length).toBeGreaterThan(0);
+      expect([...spec.sizes].sort((a, b) => a - b)).toEqual([...new Set(spec.sizes)]);
+      expect(spec.source).toBe(SOURCES[spec.format]);
+    }
+    expect(byName('OLTP').sizes).toEqual([250, 500, 750, 1000, 1250, 1500, 1750, 2000, 5000, 10000, 15000]);
+    expect(sourceOf(byName('OLTP'))).toBe('moka-rs/cache-trace arc/OLTP.lis.zst');
+    expect(sourceOf(byName('loop'))).toBe(
+      'ben-manes/caffeine simulator/src/main/resources/com/github/benmanes/caffeine/cache/simulator/parser/lirs/loop.trace.gz',
+    );
+  });
+
+  it('splits the selected traces into present and missing files', async () => {
+    writeFileSync(join(dir, 'gli.trace.gz'), '');
+    mkdirSync(join(dir, 'cs.trace.gz')); // a folder of that name is not the file
+    const selected = [byName('gli'), byName('cs'), byName('OLTP')];
+    const files = await locateTraces(selected, dir);
+    expect(files.folderExists).toBe(true);
+    expect(files.present.map((spec) => spec.name)).toEqual(['gli']);
+    expect(files.missing.map((spec) => spec.name)).toEqual(['cs', 'OLTP']);
+    const absent = await locateTraces(selected, join(dir, 'absent'));
+    expect(absent).toEqual({ folderExists: false, present: [], missing: selected });
+  });
+
+  it('says where to get files: one line per source folder, at its commit', () => {
+    const lines = whereToGet([byName('OLTP'), byName('gli'), byName('P6'), byName('web07')]);
+    expect(lines).toEqual([
+      `https://github.com/moka-rs/cache-trace/tree/${SOURCES.arc.commit}/arc: OLTP.lis.zst, P6.lis.zst`,
+      `https://github.com/ben-manes/caffeine/tree/${SOURCES.lirs.commit}/${SOURCES.lirs.folder}: gli.trace.gz`,
+      `https://github.com/ben-manes/caffeine/tree/${SOURCES.cache2k.commit}/${SOURCES.cache2k.folder}: web07.trace.xz`,
+    ]);
+  });
+
+  it('treats a missing reference file as absent, and reads one that is there', async () => {
+    expect(await readReference(join(dir, 'reference-lru-opt.md'))).toBeUndefined();
+    const path = join(dir, 'reference.md');
+    writeFileSync(
+      path,
+      '**gli**\n\n| cache size | LRU % | OPT bypass % | OPT demand % |\n|---:|---:|---:|---:|\n| 1,000 | 11.21 | 53.15 | 53.13 |\n',
+    );
+    expect(await readReference(path)).toEqual(
+      new Map([['gli', [{ size: 1000, lru: 11.21, optBypass: 53.15 }]]]),
+    );
   });
 });
