@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Verification step 6, and the monitoring guide's "collect and analyse": figures, charts and
-# recommendations. As the guide writes it: --collect reads the recent history (the gateway's own,
-# or Prometheus's when PROMETHEUS_URL is set); --report writes the HTML report (REPORT, default
-# cache-report.html). Without either it does both. Other arguments go to `keel analyze`.
+# Verification step 6, "collect and analyse": figures, charts and recommendations. --collect reads
+# the recent history (the gateway's own, or Prometheus's when PROMETHEUS_URL is set); --report
+# writes the HTML report (REPORT, default cache-report.html). Without either it does both. Other
+# arguments go to `keel analyze`.
 set -euo pipefail
 report="${REPORT:-cache-report.html}"
 args=()

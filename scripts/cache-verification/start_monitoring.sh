@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The monitoring guide's "start monitoring": Prometheus and Alertmanager from the Debian packages
+# Start monitoring: Prometheus and Alertmanager from the Debian packages
 # (prometheus, prometheus-alertmanager), on loopback, with the configuration `keel monitoring
 # setup` writes into MONITORING_DIR (written first when it is not there). Prints where they answer
 # and how to import the Grafana dashboards. Stop them with: kill $(cat "$MONITORING_DIR"/*.pid)

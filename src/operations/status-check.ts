@@ -1,6 +1,6 @@
 /**
- * `keel status`: the gateway's health and its figures held against the thresholds table — the
- * deployment guide's "check the system status", in one table an operator reads at a glance.
+ * `keel status`: the gateway's health and its figures held against the thresholds table — a
+ * deployment's "check the system status" step, in one table an operator reads at a glance.
  * Figures are cumulative since the gateway started (its /api/status); the alerting rules watch
  * the same rows over sliding windows.
  */

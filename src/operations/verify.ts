@@ -1,7 +1,7 @@
 /**
- * `keel cache verify`: the deployment guide's "verify the Redis connection" and "test the basic
- * operations", as one list of checks against a real Redis — each a pass or a fail with what it
- * saw, so an operator sees at once what is wrong.
+ * `keel cache verify`: a cache deployment's "verify the Redis connection" and "test the basic
+ * operations" steps, as one list of checks against a real Redis — each a pass or a fail with what
+ * it saw, so an operator sees at once what is wrong.
  *
  * Checks: Redis answers (and how fast: p50 / p99 of PING over PING_SAMPLES), then, through two
  * cache managers sharing a throwaway namespace (as two instances of a service would): set and get

@@ -1,6 +1,6 @@
 /**
  * Per-route enablement: the share of requests (0–100 %) a read route serves through the cache;
- * the others pass straight to the origin. Deployment guides enable caching for 10 % of read
+ * the others pass straight to the origin. A staged deployment enables caching for 10 % of read
  * traffic first, then all of it; this is that switch, changeable at run time (the admin API, and
  * later the rollout controller).
  *

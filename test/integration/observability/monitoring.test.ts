@@ -124,7 +124,7 @@ describe('a real Prometheus', () => {
 });
 
 describe('start_monitoring.sh', () => {
-  it('starts Prometheus with the rules and Alertmanager, as the monitoring guide runs it', async () => {
+  it('starts Prometheus with the rules and Alertmanager, then prints their addresses and the Grafana import', async () => {
     const folder = mkdtempSync(join(tmpdir(), 'keel-start-monitoring-'));
     const [prometheusPort, alertmanagerPort] = [await freePort(), await freePort()];
     try {

@@ -232,7 +232,7 @@ describe('scripts/cache-verification', () => {
     expect(status.stdout).toMatch(/ready: .*yes/);
   }, 60_000);
 
-  it('collects and reports as the monitoring guide writes it: --collect --report', async () => {
+  it('collects and reports with the script flags --collect and --report', async () => {
     const folder = mkdtempSync(join(tmpdir(), 'keel-analyze-'));
     try {
       const report = join(folder, 'report.html');
