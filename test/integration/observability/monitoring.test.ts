@@ -143,7 +143,7 @@ describe('start_monitoring.sh', () => {
       expect(JSON.stringify(rules)).toContain('KeelErrorRate');
       const status = await fetch(`http://127.0.0.1:${alertmanagerPort}/api/v2/status`);
       expect(status.status).toBe(200);
-      // The guides' ALERT_WEBHOOK_URL names the Slack webhook (Alertmanager masks it in its API).
+      // ALERT_WEBHOOK_URL, the common name, sets the Slack webhook (Alertmanager masks it in its API).
       expect(readFileSync(join(folder, 'alertmanager.yml'), 'utf8')).toContain('seed-name');
     } finally {
       await run('sh', [

@@ -17,7 +17,7 @@ function referenceFnv1a(key: string): number {
   return hash;
 }
 
-/** The seed's jitter formula, written out. */
+/** The documented jitter formula (docs/cache.md, Adaptive TTL), written out. */
 function referenceVariation(key: string, factor: number): number {
   return 1 + ((referenceFnv1a(key) % 1000) / 1000 - 0.5) * 2 * factor;
 }
@@ -59,7 +59,7 @@ describe('keyJitterHash', () => {
   });
 });
 
-describe('TtlPolicy adaptive arithmetic (the seed formula)', () => {
+describe('TtlPolicy adaptive arithmetic (the documented formula)', () => {
   it('multiplies base × type × access × size exactly when there is no jitter', () => {
     const policy = new TtlPolicy(NO_JITTER);
     const input = { key: 'product:42', dataType: 'product', accessCount: 50, sizeBytes: 500 };
