@@ -7,8 +7,9 @@
  * Sticky: a client's requests fall on the same side of the line, so one user does not flip between
  * cached and uncached answers. The client is identified by a request header, a cookie or the
  * client's IP (`KEEL_STICKY_KEY`: `header:x-user-id`, `cookie:session`, `ip`); without the header
- * or cookie, the IP is used. Its bucket (0–99) is a hash of the identity and the route name, so
- * each route samples different clients and raising a route from 10 % to 50 % keeps the first 10 %.
+ * or cookie, the IP is used. Whether the identity is inside the route's share is the rollout's
+ * bucketing (Unleash's rule, src/rollout/bucketing.ts) with the route's name as the group, so each
+ * route samples different clients and raising a route from 10 % to 50 % keeps the first 10 %.
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import { ConfigError } from '../errors.js';
@@ -34,14 +35,6 @@ export function stickyIdentity(headers: IncomingHttpHeaders, key: StickyKey, cli
     if (value !== undefined) return value;
   }
   return clientIp();
-}
-
-/** The client's bucket for a route, 0–99 (FNV-1a of identity and route name). */
-export function bucketOf(identity: string, routeName: string): number {
-  let hash = 0x811c9dc5;
-  const text = `${routeName}\u0000${identity}`;
-  for (let i = 0; i < text.length; i++) hash = Math.imul(hash ^ text.charCodeAt(i), 0x01000193);
-  return (hash >>> 0) % 100;
 }
 
 function cookieValue(header: string | undefined, name: string): string | undefined {

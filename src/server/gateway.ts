@@ -21,10 +21,11 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { OptimizedCacheManager } from '../cache/index.js';
 import { isKeelError, KeelError } from '../errors.js';
 import type { CacheOutcome, UpstreamFailure } from '../observability/index.js';
+import { isInRollout } from '../rollout/index.js';
 import { writeStreamed } from './answer-writer.js';
 import type { ByteBudget } from './byte-budget.js';
 import { keyedTarget } from './cache-key.js';
-import { bucketOf, type StickyKey, stickyIdentity } from './enablement.js';
+import { type StickyKey, stickyIdentity } from './enablement.js';
 import { type ForwardingOptions, forwardedHeaders } from './forwarding.js';
 import type { GatewayCall } from './gateway-call.js';
 import { answerError } from './gateway-errors.js';
@@ -150,7 +151,7 @@ export class Gateway {
     const identity = stickyIdentity(request.headers, this.options.sticky, () =>
       proxyAddress(request, this.options.trustProxy),
     );
-    return bucketOf(identity, route.name) < percent;
+    return isInRollout(identity, route.name, percent);
   }
 
   // ---- pass-through and invalidation -------------------------------------------------------------
