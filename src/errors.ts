@@ -28,7 +28,10 @@ export type KeelErrorCode =
   | 'GATEWAY_UNREACHABLE'
   | 'UNAUTHORIZED'
   | 'NOT_FOUND'
-  | 'MONITORING_DISABLED';
+  | 'MONITORING_DISABLED'
+  | 'STORE_UNAVAILABLE'
+  | 'STORE_CORRUPT'
+  | 'STORE_CLOSED';
 
 export class KeelError extends Error {
   readonly code: KeelErrorCode;

@@ -2,6 +2,7 @@
 
 export { findExecutable, requireExecutable } from './executables.js';
 export * from './gateway-process.js';
+export * from './postgres.js';
 export * from './raw-http.js';
 export * from './redis.js';
 export * from './test-origin.js';
