@@ -8,6 +8,7 @@ import { isKeelError } from '../errors.js';
 import { KEEL_VERSION } from '../version.js';
 import { monitoringCommand } from './monitoring.js';
 import { operationsCommands } from './operations.js';
+import { rolloutCommand } from './rollout.js';
 import { sampleOriginCommand, serveCommand } from './serve.js';
 
 const program = new Command('keel')
@@ -18,6 +19,7 @@ serveCommand(program);
 sampleOriginCommand(program);
 monitoringCommand(program);
 operationsCommands(program);
+rolloutCommand(program);
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   console.error(`keel: ${error instanceof Error ? error.message : String(error)}`);

@@ -23,6 +23,7 @@ export {
   breaches,
   type Level,
   levelOf,
+  ROLLOUT_GUARDS,
   SEVERITIES,
   type Severity,
   THRESHOLDS,

@@ -305,3 +305,153 @@ export function breaches(row: Pick<ThresholdRow, 'direction'>, value: number, th
 export function levelOf(row: ThresholdRow, value: number): Level | undefined {
   return row.levels.find((level) => breaches(row, value, level.threshold));
 }
+
+/**
+ * The rollout guards' figures: how far and how long each stage of the built-in rollout plans
+ * (src/rollout/builtin-plans.ts) goes, what must hold before it promotes, and what rolls it back,
+ * per plan and stage. Ratios are fractions (0.01 = 1 %), latencies seconds, weights percentages of
+ * requests, durations as written in a plan (`24h`).
+ *
+ * - `cacheEnable`, the staged cache enablement: read-only routes at 10 % for 24 h (hit rate ≥ 60 %,
+ *   error rate < 0.1 %), then read-only at 100 % and write-affected routes at 10 % for 24 h (the
+ *   cache stays consistent with the origin, cache memory < 70 % of its budget), then every route at
+ *   100 % for 48 h (the full set of targets). These are the targets of the rows above, read from them.
+ * - `migration`, the move of a service to a new system in five phases: shadow (0 %) for a week
+ *   (answers ≥ 99 % identical), 10 % for 3 days, 50 % for 3 days, 100 % for a week, then complete;
+ *   success error rate < 1 % / < 1 % / < 0.5 %; the phases' own rollback conditions error > 5 % /
+ *   > 3 % / > 2 %, latency ≥ 2× the old system's, resources > 90 %; and the severity tiers that apply
+ *   throughout: critical error > 10 %; high error > 5 %, latency ≥ 3×, resources > 95 %; medium
+ *   error > 2 %, latency ≥ 2×, resources > 85 %.
+ * - `blueGreen`, the blue-green switch: 30 health checks 10 s apart once traffic moves (with error
+ *   rate < 0.1 % and p95 < 500 ms), then 30 minutes at error rate < 1 %; automatic rollback on 5xx
+ *   > 5 % for 5 minutes, p99 > 10 s for 5 minutes, or 3 failed health checks in a row. The rollback
+ *   figures are the critical levels of KeelErrorRate and KeelLatencyP99, read from those rows.
+ * - `canary`, a generic canary (no source document): 5 % → 25 % → 50 % → 100 %, each stage held
+ *   for 30 minutes and judged against the stable side.
+ */
+export const ROLLOUT_GUARDS = {
+  /** Significance level of the relative judgements (candidate significantly worse than stable?). */
+  significance: 0.05,
+  /** How long the candidate must stay significantly worse than stable before a trigger fires. */
+  worseFor: level('KeelErrorRate', 'high').for,
+  cacheEnable: {
+    readOnly: { readOnlyWeight: 10, minDuration: '24h' },
+    writeAffected: { readOnlyWeight: 100, writeAffectedWeight: 10, minDuration: '24h' },
+    everything: { weight: 100, minDuration: '48h' },
+    /** Share of cacheable requests answered from the cache, at least. */
+    hitRateMin: target('KeelCacheHitRate'),
+    /** Share of 5xx answers on the cached side, below. */
+    errorRateMax: target('KeelErrorRate'),
+    /** L1 memory as a share of its budget, below. */
+    cacheMemoryMax: target('KeelCacheMemory'),
+    /** p95 of the cached side, below (phase 3's "compare with the targets"). */
+    p95Max: target('KeelLatencyP95'),
+    /**
+     * Share of sampled cached answers that differ from the origin's fresh answer, at most: none,
+     * as a data-consistency check counts a single mismatch as an anomaly.
+     */
+    consistencyMismatchMax: 0,
+    /** The cached side's p95 as a multiple of the bypassed side's, at most: never slower than no cache. */
+    latencyVsBypassMax: 1,
+    rollback: {
+      errorRate: level('KeelErrorRate', 'critical'),
+      p99: level('KeelLatencyP99', 'critical'),
+      cacheMemory: level('KeelCacheMemory', 'high'),
+      /**
+       * A stale-serving cache: mismatches past consistencyMismatchMax for this long roll back. No
+       * source gives a window; 15 minutes lets a sampling probe see several rounds first.
+       */
+      consistencyFor: '15m',
+    },
+  },
+  migration: {
+    /** Phase 1, shadow: the new system answers a copy of every request; nothing of it reaches users. */
+    shadow: {
+      /** Every request copied to the new system; none answered by it. */
+      shadowWeight: 100,
+      trafficWeight: 0,
+      minDuration: '7d',
+      matchRateMin: 0.99,
+      /** "Runs without errors", read as the monitoring target for the error rate. */
+      errorRateMax: 0.005,
+      /** "Performance meets the requirements": the p95 target. */
+      p95Max: target('KeelLatencyP95'),
+      /** The data-consistency check runs hourly: a match rate below matchRateMin for this long rolls back. */
+      matchFor: '1h',
+    },
+    /** Phases 2–4: the new system answers this share of the requests; `rollback` is the phase's own conditions. */
+    smallTraffic: {
+      weight: 10,
+      /** The comparison of phase 1 ends once users are answered by the new system. */
+      shadowWeight: 0,
+      minDuration: '3d',
+      errorRateMax: 0.01,
+      /** "Sync time no longer than the old system's": p95 at most 1× stable's. */
+      latencyVsStableMax: 1,
+      rollback: { errorRateAbove: 0.05, latencyVsStable: 2 },
+    },
+    mediumTraffic: {
+      weight: 50,
+      minDuration: '3d',
+      errorRateMax: 0.01,
+      resourceMax: 0.8,
+      rollback: { errorRateAbove: 0.03, resourceAbove: 0.9 },
+    },
+    fullTraffic: { weight: 100, minDuration: '7d', errorRateMax: 0.005, rollback: { errorRateAbove: 0.02 } },
+    /** The severity tiers, throughout: critical rolls back at once, high within the hour, medium is decided within a day. */
+    severities: {
+      critical: { errorRateAbove: 0.1 },
+      high: { errorRateAbove: 0.05, latencyVsStable: 3, resourceAbove: 0.95 },
+      medium: { errorRateAbove: 0.02, latencyVsStable: 2, resourceAbove: 0.85 },
+    },
+    /** A critical breach must last one check of the error rate (checked every minute). */
+    criticalFor: '1m',
+    /** Other breaches must last as long as the error-rate alert's (KeelErrorRate critical). */
+    breachFor: level('KeelErrorRate', 'critical').for,
+  },
+  blueGreen: {
+    /** All traffic moves at once. */
+    weight: 100,
+    /** Right after the switch, held as long as these checks take: every one of them passes. */
+    healthChecks: 30,
+    healthInterval: '10s',
+    healthyShareMin: 1,
+    /** The answer a health check expects. */
+    healthyStatus: 200,
+    failedChecksInARow: 3,
+    switchErrorRateMax: target('KeelErrorRate'),
+    switchP95Max: target('KeelLatencyP95'),
+    /** Then the performance watch: 30 minutes at an error rate below 1 %. */
+    observeMinDuration: '30m',
+    observeErrorRateMax: level('KeelErrorRate', 'high').threshold,
+    rollback: {
+      errorRate: level('KeelErrorRate', 'critical'),
+      p99: level('KeelLatencyP99', 'critical'),
+    },
+  },
+  canary: {
+    weights: [5, 25, 50, 100],
+    minDuration: '30m',
+    errorRateMax: level('KeelErrorRate', 'high').threshold,
+    rollback: {
+      errorRate: level('KeelErrorRate', 'critical'),
+      p99: level('KeelLatencyP99', 'critical'),
+    },
+  },
+} as const;
+
+function rowNamed(name: string): ThresholdRow {
+  const row = THRESHOLDS.find((candidate) => candidate.name === name);
+  if (row === undefined) throw new Error(`no thresholds row ${name}`);
+  return row;
+}
+
+function target(name: string): number {
+  return rowNamed(name).target;
+}
+
+function level(name: string, severity: Severity): Level {
+  const found = rowNamed(name).levels.find((candidate) => candidate.severity === severity);
+  if (found === undefined) throw new Error(`thresholds row ${name} has no ${severity} level`);
+  return found;
+}

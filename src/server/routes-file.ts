@@ -15,9 +15,9 @@
  * ```
  *
  * A file that cannot be used fails start-up with a ConfigError naming the file, the line and the
- * field (`routes.yaml:14:10: routes[2].ttl: …`): YAML syntax errors carry their own position, and a
- * schema error is placed at the YAML node of the field (or of its parent when the field is missing).
- * Messages read `expected … (got …)`, in the file's own terms rather than the schema library's.
+ * field (`routes.yaml:14:10: routes[2].ttl: …`), worded `expected … (got …)`: src/util/yaml-file.ts
+ * reads the YAML (plain decimal numbers only, aliases bounded against "billion laughs") and places
+ * each error at its node.
  *
  * Everything the gateway would fail on later is refused here, at start-up:
  * - Paths follow one grammar: segments of static text, `:name` parameters filling a whole segment
@@ -28,29 +28,22 @@
  *   48-bit milliseconds, and a year is far past any answer's useful life); a read route has at most
  *   254 tags (a cached value holds 255, and the gateway adds a `path:` tag to each entry); a
  *   dataType has at most 255 UTF-8 bytes. Origin timeouts are 1 ms to 10 minutes (config.ts).
- * - YAML aliases are resolved up to MAX_ALIAS_COUNT nodes, so a small file that expands
- *   exponentially ("billion laughs") is refused instead of exhausting memory.
- * - Numbers are plain decimals, as in the environment (config.ts): YAML's other number forms
- *   (`0x1F`, `0o17`, `1e3`, `.inf`, `.nan`) are read as text, which no numeric field accepts.
  */
 import { readFileSync } from 'node:fs';
-import {
-  type Document,
-  isAlias,
-  isMap,
-  isScalar,
-  isSeq,
-  LineCounter,
-  type Node,
-  parseDocument,
-  type Tags,
-} from 'yaml';
 import { z } from 'zod';
 import { MAX_DATA_TYPE_BYTES, MAX_TAGS } from '../cache/index.js';
 import { ORIGIN_TIMEOUT_MS } from '../config.js';
 import { ConfigError } from '../errors.js';
-import { closest } from '../util/closest.js';
-import { formatDuration, parseDuration } from '../util/duration.js';
+import { formatDuration } from '../util/duration.js';
+import {
+  durationMs,
+  durationWithin,
+  type Fail,
+  parseYamlFile,
+  shown,
+  strictMapping,
+  type YamlFileKind,
+} from '../util/yaml-file.js';
 
 const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
 export type HttpMethod = (typeof HTTP_METHODS)[number];
@@ -63,14 +56,6 @@ const DEFAULT_TIMEOUT_MS = 10_000;
 const MAX_LIFETIME_MS = 365 * 86_400_000;
 /** Tags a route may name: the cache's limit per value, less the `path:` tag the gateway adds. */
 const MAX_ROUTE_TAGS = MAX_TAGS - 1;
-/** Aliased nodes the YAML reader resolves before it gives up (the yaml package's own default). */
-const MAX_ALIAS_COUNT = 100;
-/** The core schema's tags less its number forms other than plain decimals (hex, octal, exponent, .inf/.nan). */
-const plainNumbersOnly = (tags: Tags): Tags =>
-  tags.filter(
-    (tag) =>
-      typeof tag === 'string' || !('test' in tag) || (tag.format === undefined && !tag.test?.test('.inf')),
-  );
 const TEMPLATE_PARAM = /\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
 const PARAM_SEGMENT = /^:[A-Za-z_][A-Za-z0-9_]*$/;
 const PATH_SYNTAX = /^\/[^\s?#]*$/;
@@ -83,28 +68,11 @@ interface PathPattern {
   shape: string;
 }
 
-/** Milliseconds of a YAML value written as a duration, or undefined. */
-const msOf = (value: unknown): number | undefined =>
-  typeof value === 'number' || typeof value === 'string' ? parseDuration(value) : undefined;
-const durationWithin = (min: number, max: number, example: string) =>
-  z.unknown().transform((value, context) => {
-    const ms = msOf(value);
-    if (ms === undefined || ms < min || ms > max) {
-      const range =
-        min > 0 ? `from ${formatDuration(min)} to ${formatDuration(max)}` : `up to ${formatDuration(max)}`;
-      context.addIssue({
-        code: 'custom',
-        message: `expected a duration ${range}, like "${example}" or a number of ms (got ${shown(value)})`,
-      });
-      return z.NEVER;
-    }
-    return ms;
-  });
 const grace = durationWithin(0, MAX_LIFETIME_MS, '5m');
 const timeout = durationWithin(ORIGIN_TIMEOUT_MS.min, ORIGIN_TIMEOUT_MS.max, '5s');
 const ttl = z.unknown().transform((value, context): number | 'adaptive' | 'origin' => {
   if (value === 'adaptive' || value === 'origin') return value;
-  const ms = msOf(value);
+  const ms = durationMs(value);
   if (ms === undefined || ms > MAX_LIFETIME_MS) {
     context.addIssue({
       code: 'custom',
@@ -141,46 +109,46 @@ const tags = z
     `at most ${MAX_ROUTE_TAGS} tags: a cached answer holds ${MAX_TAGS}, one of them the path tag the gateway adds`,
   );
 
-const routeSchema = z
-  .object({
-    name: z.string().min(1).optional(),
-    path,
-    methods: z.array(z.enum(HTTP_METHODS)).min(1).optional(),
-    dataType: dataType.optional(),
-    ttl: ttl.optional(),
-    grace: grace.optional(),
-    tags: tags.optional(),
-    invalidates: z.array(z.string().min(1)).optional(),
-    enabled: z.number().int().min(0).max(100).optional(),
-    cacheAuthenticated: z.boolean().optional(),
-    cacheableStatuses: statuses.optional(),
-    timeout: timeout.optional(),
-    clientCacheControl: clientCacheControl.optional(),
-    sortQuery: z.boolean().optional(),
-  })
-  .strict();
+const routeSchema = strictMapping('a route', {
+  name: z.string().min(1).optional(),
+  path,
+  methods: z.array(z.enum(HTTP_METHODS)).min(1).optional(),
+  dataType: dataType.optional(),
+  ttl: ttl.optional(),
+  grace: grace.optional(),
+  tags: tags.optional(),
+  invalidates: z.array(z.string().min(1)).optional(),
+  enabled: z.number().int().min(0).max(100).optional(),
+  cacheAuthenticated: z.boolean().optional(),
+  cacheableStatuses: statuses.optional(),
+  timeout: timeout.optional(),
+  clientCacheControl: clientCacheControl.optional(),
+  sortQuery: z.boolean().optional(),
+});
 
-const defaultsSchema = z
-  .object({
-    ttl: ttl.optional(),
-    grace: grace.optional(),
-    cacheableStatuses: statuses.optional(),
-    timeout: timeout.optional(),
-    clientCacheControl: clientCacheControl.optional(),
-    sortQuery: z.boolean().optional(),
-  })
-  .strict();
+const defaultsSchema = strictMapping('defaults', {
+  ttl: ttl.optional(),
+  grace: grace.optional(),
+  cacheableStatuses: statuses.optional(),
+  timeout: timeout.optional(),
+  clientCacheControl: clientCacheControl.optional(),
+  sortQuery: z.boolean().optional(),
+});
 
-const fileSchema = z
-  .object({
-    defaults: defaultsSchema.optional(),
-    routes: z.array(routeSchema).min(1, 'list at least one route'),
-  })
-  .strict();
+const fileSchema = strictMapping('the file', {
+  defaults: defaultsSchema.optional(),
+  routes: z.array(routeSchema).min(1, 'list at least one route'),
+});
+
+const ROUTES_FILE: YamlFileKind<z.infer<typeof fileSchema>> = {
+  schema: fileSchema,
+  name: 'a routes file',
+  topLevel: 'a mapping with a "routes:" list',
+  whenEmpty: 'list the routes under "routes:" (keel routes example)',
+};
 
 type RawRoute = z.infer<typeof routeSchema>;
 type Defaults = z.infer<typeof defaultsSchema>;
-type Fail = (path: readonly PropertyKey[], message: string, at?: 'key' | 'value') => never;
 
 export type TtlRule = { kind: 'fixed'; ms: number } | { kind: 'adaptive' } | { kind: 'origin' };
 
@@ -225,23 +193,10 @@ export function loadRoutesFile(path: string): RouteRule[] {
 
 /** Parses routes from YAML text; `source` names it in errors. */
 export function parseRoutes(text: string, source: string): RouteRule[] {
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, customTags: plainNumbersOnly });
-  const fail: Fail = (path, message, at = 'value') => {
-    throw new ConfigError(
-      `${source}:${positionOf(doc, lineCounter, path, at)}`,
-      `${fieldName(path)}: ${message}`,
-    );
-  };
-  const syntaxError = doc.errors[0];
-  if (syntaxError !== undefined) {
-    const { line, col } = lineCounter.linePos(syntaxError.pos[0]);
-    throw new ConfigError(
-      `${source}:${line}:${col}`,
-      `not valid YAML: ${syntaxError.message.split('\n')[0]}`,
-    );
-  }
-  const { defaults = {}, routes } = validate(doc, fail);
+  const {
+    data: { defaults = {}, routes },
+    fail,
+  } = parseYamlFile(text, source, ROUTES_FILE);
   checkOverlaps(routes, fail);
   const names = new Set<string>();
   return routes.map((raw, index) => {
@@ -251,28 +206,6 @@ export function parseRoutes(text: string, source: string): RouteRule[] {
     names.add(route.name);
     return route;
   });
-}
-
-/** The document checked against the schema: a mapping, its aliases within bounds, its fields valid. */
-function validate(doc: Document, fail: Fail): z.infer<typeof fileSchema> {
-  if (doc.contents === null)
-    fail([], 'the file is empty; list the routes under "routes:" (keel routes example)');
-  if (!isMap(doc.contents)) {
-    const got = isSeq(doc.contents)
-      ? 'a list'
-      : isScalar(doc.contents)
-        ? shown(doc.contents.value)
-        : 'an alias';
-    fail([], `expected a mapping with a "routes:" list (got ${got})`);
-  }
-  const parsed = fileSchema.safeParse(resolveAliases(doc, fail), { error: plainMessage });
-  if (parsed.success) return parsed.data;
-  const issue = parsed.error.issues[0] as z.core.$ZodIssue;
-  if (issue.code === 'unrecognized_keys') {
-    const [key] = issue.keys;
-    fail([...issue.path, key as string], unknownField(String(key), issue.path), 'key');
-  }
-  return fail(issue.path, issue.message);
 }
 
 /**
@@ -382,124 +315,4 @@ function compileRoute(
     clientCacheControl: raw.clientCacheControl ?? defaults.clientCacheControl ?? 'ignore',
     sortQuery: raw.sortQuery ?? defaults.sortQuery ?? false,
   };
-}
-
-/** The document as plain data, refusing aliases that do not resolve or expand past MAX_ALIAS_COUNT. */
-function resolveAliases(doc: Document, fail: Fail): unknown {
-  try {
-    return doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
-  } catch (error) {
-    if (!(error instanceof ReferenceError)) throw error;
-    const first = firstAlias(doc.contents, []) ?? [];
-    const excessive = error.message.startsWith('Excessive alias count');
-    fail(
-      first,
-      excessive
-        ? `the YAML aliases here expand to more than ${MAX_ALIAS_COUNT} nodes, which a routes file does not need; write the values out`
-        : `not valid YAML: ${error.message}`,
-    );
-  }
-}
-
-/** The path of the first alias (`*name`) in document order. */
-function firstAlias(node: unknown, path: readonly PropertyKey[]): PropertyKey[] | undefined {
-  if (isAlias(node)) return [...path];
-  if (isSeq(node)) {
-    for (const [index, item] of node.items.entries()) {
-      const found = firstAlias(item, [...path, index]);
-      if (found !== undefined) return found;
-    }
-  }
-  if (isMap(node)) {
-    for (const pair of node.items) {
-      const key = isScalar(pair.key) ? String(pair.key.value) : String(pair.key);
-      const found = firstAlias(pair.value, [...path, key]);
-      if (found !== undefined) return found;
-    }
-  }
-  return undefined;
-}
-
-/** The schema's issues in this file's words: `expected … (got …)`. Custom messages are kept. */
-function plainMessage(issue: z.core.$ZodRawIssue): string | undefined {
-  switch (issue.code) {
-    case 'invalid_type':
-      return `expected ${KINDS[issue.expected] ?? issue.expected} (got ${shown(issue.input)})`;
-    case 'invalid_value':
-      return `expected one of ${issue.values.join(', ')} (got ${shown(issue.input)})`;
-    case 'too_small':
-      return `expected ${issue.origin === 'number' ? '' : 'a length of '}at least ${issue.minimum} (got ${shown(issue.input)})`;
-    case 'too_big':
-      return `expected ${issue.origin === 'number' ? '' : 'a length of '}at most ${issue.maximum} (got ${shown(issue.input)})`;
-    default:
-      return undefined;
-  }
-}
-
-const KINDS: Readonly<Record<string, string>> = {
-  object: 'a mapping',
-  array: 'a list',
-  string: 'text',
-  number: 'a number',
-  int: 'a whole number',
-  boolean: 'true or false',
-};
-
-/** A value as the file wrote it, for messages. */
-function shown(value: unknown): string {
-  if (value === null || value === undefined) return 'nothing';
-  if (Array.isArray(value)) return value.length === 0 ? 'an empty list' : 'a list';
-  if (typeof value === 'object') return 'a mapping';
-  return JSON.stringify(value);
-}
-
-/** What to say of an unknown field `key` in the mapping at `path`: the likely one, and all of them. */
-function unknownField(key: string, path: readonly PropertyKey[]): string {
-  const [what, shape] =
-    path.length === 0
-      ? ['the file', fileSchema.shape]
-      : path[0] === 'defaults'
-        ? ['defaults', defaultsSchema.shape]
-        : ['a route', routeSchema.shape];
-  const fields = Object.keys(shape);
-  const likely = closest(key, fields);
-  const guess = likely === undefined ? '' : ` (did you mean "${likely}"?)`;
-  return `unknown field${guess}; the fields of ${what} are ${fields.join(', ')}`;
-}
-
-/** `routes[2].ttl` for a path `['routes', 2, 'ttl']`. */
-function fieldName(path: readonly PropertyKey[]): string {
-  return (
-    path
-      .map((part, i) => (typeof part === 'number' ? `[${part}]` : `${i === 0 ? '' : '.'}${String(part)}`))
-      .join('') || '(file)'
-  );
-}
-
-/** `line:column` of the deepest YAML node along `path` that exists: its value, or its key with `at: 'key'`. */
-function positionOf(
-  doc: Document,
-  lineCounter: LineCounter,
-  path: readonly PropertyKey[],
-  at: 'key' | 'value',
-): string {
-  for (let length = path.length; length >= 0; length--) {
-    const node =
-      length === 0 ? doc.contents : nodeAt(doc, path.slice(0, length), length === path.length ? at : 'value');
-    const range = (node as Node | null | undefined)?.range;
-    if (range !== undefined && range !== null) {
-      const { line, col } = lineCounter.linePos(range[0]);
-      return `${line}:${col}`;
-    }
-  }
-  return '1:1';
-}
-
-function nodeAt(doc: Document, path: readonly PropertyKey[], at: 'key' | 'value'): unknown {
-  if (at === 'value') return doc.getIn(path as (string | number)[], true);
-  const parent = doc.getIn(path.slice(0, -1) as (string | number)[], true);
-  const key = path[path.length - 1];
-  return isMap(parent)
-    ? parent.items.find((pair) => isScalar(pair.key) && pair.key.value === key)?.key
-    : undefined;
 }
