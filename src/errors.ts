@@ -31,7 +31,8 @@ export type KeelErrorCode =
   | 'MONITORING_DISABLED'
   | 'STORE_UNAVAILABLE'
   | 'STORE_CORRUPT'
-  | 'STORE_CLOSED';
+  | 'STORE_CLOSED'
+  | 'CONFLICT';
 
 export class KeelError extends Error {
   readonly code: KeelErrorCode;

@@ -9,6 +9,21 @@ export {
   migration,
   type PlanOptions,
 } from './builtin-plans.js';
+export { type RolloutClock, realClock, scaledClock } from './clock.js';
+export {
+  GUARDS_LEASE,
+  type GuardStatus,
+  LEASE_TTL_MS,
+  PAUSE_DEADLINE_MS,
+  RolloutController,
+} from './controller.js';
+export { RolloutGauges } from './custom-metrics.js';
+export { type IntervalFigures, RolloutFigures, type Variant } from './figures.js';
+export { type FlagContext, RolloutFlags } from './flags.js';
+export { type Locale, type NotificationKind, renderNotification } from './notification-templates.js';
+export { Notifier, type NotifierStats } from './notifier.js';
+export { KeelFlagProvider } from './openfeature-provider.js';
+export { OperatorActions } from './operator-actions.js';
 export {
   BUILTIN_METRICS,
   COMPARISON_TESTS,
@@ -33,4 +48,22 @@ export {
   type Trigger,
   triggerText,
 } from './plan.js';
+export { Rollout, type RolloutOptions } from './rollout.js';
 export * from './state.js';
+export {
+  errorRateWorse,
+  latencyWorse,
+  MIN_EXPECTED,
+  MIN_LATENCY_SAMPLES,
+  type Verdict,
+} from './statistics.js';
+export {
+  InProcessBackend,
+  MemoryRolloutStore,
+  openFileRolloutStore,
+  openPostgresRolloutStore,
+  openRedisRolloutStore,
+  openRolloutStore,
+  type RolloutStoreOptions,
+} from './store/index.js';
+export { SwitchBoard } from './switch-board.js';

@@ -1,6 +1,6 @@
 /**
- * The four notifications of a rollout — it started, it moved to a new stage, it was rolled back,
- * it completed — as a subject and a text for a chat channel, filled with the figures of the moment
+ * The notifications of a rollout — it started, it moved to a new stage, a guard paused it, it was
+ * rolled back, it completed — as a subject and a text for a chat channel, filled with the figures of the moment
  * (the weights, the guards' values, the reason). English by default; `ja` gives the Japanese
  * wording operators of the original deployment procedures know (【重要】…デプロイ開始, 【進捗】…移行完了,
  * 【緊急】…ロールバック実施, 【完了】…完全移行).
@@ -8,7 +8,7 @@
 import { formatDuration } from '../util/duration.js';
 import type { SwitchKey } from './state.js';
 
-export type NotificationKind = 'start' | 'stage' | 'rollback' | 'complete';
+export type NotificationKind = 'start' | 'stage' | 'pause' | 'rollback' | 'complete';
 export type Locale = 'en' | 'ja';
 
 export interface NotificationFacts {
@@ -54,12 +54,14 @@ const SUBJECTS: Record<Locale, Record<NotificationKind, string>> = {
   en: {
     start: '[Rollout] {plan}: started',
     stage: '[Rollout] {plan}: now at stage {stage}',
+    pause: '[Attention] {plan}: paused at stage {stage}',
     rollback: '[URGENT] {plan}: rolled back',
     complete: '[Done] {plan}: complete',
   },
   ja: {
     start: '【重要】{plan} - 新バージョンデプロイ開始',
     stage: '【進捗】{plan} - {stage} 移行完了',
+    pause: '【警告】{plan} - {stage} で一時停止',
     rollback: '【緊急】{plan} - ロールバック実施',
     complete: '【完了】{plan} - 新バージョン完全移行',
   },
@@ -79,6 +81,10 @@ const BODIES: Record<Locale, Record<NotificationKind, Body>> = {
       `Stage ${f.stage.index + 1} of ${f.stage.total} (${f.stage.name}) is in force.`,
       f.next === undefined ? 'This is the last stage.' : `Next: ${f.next}, once its criteria hold.`,
     ],
+    pause: (f) => [
+      `Paused at stage ${f.stage.index + 1} of ${f.stage.total} (${f.stage.name}): ${f.reason}.`,
+      'Nothing promotes until an operator resumes. Unless acknowledged (keel rollout ack), it rolls back at its deadline.',
+    ],
     rollback: (f) => [
       `Rolled back at stage ${f.stage.index + 1} of ${f.stage.total} (${f.stage.name}).`,
       'The switches are back at their safe weights; nothing promotes until an operator starts again.',
@@ -94,6 +100,10 @@ const BODIES: Record<Locale, Record<NotificationKind, Body>> = {
       f.next === undefined
         ? '最終段階です。'
         : `次のステップ: 成功基準を満たした後、${f.next} へ移行します。`,
+    ],
+    pause: (f) => [
+      `${f.stage.name}（${f.stage.index + 1}/${f.stage.total}）で一時停止しました: ${f.reason}`,
+      '再開はオペレーターの判断で行います。確認（keel rollout ack）がなければ期限にロールバックします。',
     ],
     rollback: (f) => [
       `問題が発生したため、${f.stage.name}（${f.stage.index + 1}/${f.stage.total}）でロールバックを実施しました。`,

@@ -61,6 +61,11 @@ export interface RolloutRecord {
   stageStartedAt: number;
   startedAt: number;
   pause?: PauseReason;
+  /**
+   * Triggers breaching now, by their text (plan.ts triggerText), with the time each breach began:
+   * saved with the record so that an instance taking over the guards keeps timing them.
+   */
+  breaches?: Record<string, number>;
   /** Grows by one at every save; saveRollout compares it. */
   version: number;
 }

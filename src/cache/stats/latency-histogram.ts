@@ -129,6 +129,15 @@ export class LatencyHistogram {
     return Math.min(this.maxMs, Math.max(this.minMs, valueMs));
   }
 
+  /** Adds every duration `other` recorded to this histogram (a window's figures into a longer one's). */
+  addAll(other: LatencyHistogram): void {
+    for (let index = 0; index < BUCKET_COUNT; index++) this.counts[index] += other.counts[index] as number;
+    this.total += other.total;
+    this.sumMs += other.sumMs;
+    if (other.minMs < this.minMs) this.minMs = other.minMs;
+    if (other.maxMs > this.maxMs) this.maxMs = other.maxMs;
+  }
+
   /** Forgets every recorded duration. */
   reset(): void {
     this.counts.fill(0);

@@ -1,9 +1,9 @@
 /**
  * The rollout stores and the choice among them.
  *
- * `openRolloutStore` picks where the rollout state lives, in the order the deployment guide gives:
- * Redis when a Redis URL is set (the instances already share it for the cache), else PostgreSQL
- * when a database URL is set, else a file in the data dir for a single instance. An empty string
+ * `openRolloutStore` picks where the rollout state lives: Redis when a Redis URL is set (the
+ * instances already share it for the cache), else PostgreSQL when a database URL is set, else a
+ * file in the data dir for a single instance. An empty string
  * counts as unset, as it does for the environment variables these options come from. The memory
  * store is for tests and library users, who construct it themselves.
  */
