@@ -65,10 +65,15 @@ export async function startSampleOrigin(port: number, latency: string): Promise<
   return { url, pid: child.pid as number, stop: stopper(child) };
 }
 
+const dataRoot = mkdtempSync(join(tmpdir(), 'keel-bench-data-'));
+process.once('exit', () => rmSync(dataRoot, { recursive: true, force: true }));
+const dataDir = (port: number) => join(dataRoot, String(port));
+
 export async function startKeel(port: number, env: Record<string, string>): Promise<Child> {
   const child = spawn(NODE[0] as string, [...NODE.slice(1), 'serve'], {
     cwd: ROOT,
-    env: { ...process.env, LOG_LEVEL: 'warn', KEEL_PORT: String(port), ...env },
+    // Its rollout state (an empty one) in a folder removed when the benchmark ends.
+    env: { ...process.env, LOG_LEVEL: 'warn', KEEL_PORT: String(port), KEEL_DATA_DIR: dataDir(port), ...env },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   const url = `http://127.0.0.1:${port}`;

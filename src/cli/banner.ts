@@ -35,7 +35,10 @@ export async function banner(server: RunningServer, config: ServeConfig, started
   lines.push(
     `  cache      L1 ${formatBytes(perf.memory.budgetBytes)}${config.redisUrl === undefined ? pc.dim(' · L1 only (set REDIS_URL for the shared L2)') : ` · Redis L2 ${perf.l2?.state}`}`,
     `  admin      ${config.adminToken === undefined ? pc.dim('off (set KEEL_ADMIN_TOKEN)') : `${server.adminUrl}/admin`}`,
+    `  rollouts   switches in ${server.rollout.storeName}`,
   );
+  if (server.rollout.storeWarning !== undefined)
+    lines.push(`             ${pc.yellow(server.rollout.storeWarning)}`);
   return lines.join('\n');
 }
 

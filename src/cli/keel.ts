@@ -6,6 +6,7 @@
 import { Command } from 'commander';
 import { isKeelError } from '../errors.js';
 import { KEEL_VERSION } from '../version.js';
+import { deployCommand } from './deploy.js';
 import { monitoringCommand } from './monitoring.js';
 import { operationsCommands } from './operations.js';
 import { rolloutCommand } from './rollout.js';
@@ -20,6 +21,7 @@ sampleOriginCommand(program);
 monitoringCommand(program);
 operationsCommands(program);
 rolloutCommand(program);
+deployCommand(program);
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   console.error(`keel: ${error instanceof Error ? error.message : String(error)}`);

@@ -6,7 +6,7 @@
  * `keel rollout plans [name] [--route R]`: lists the built-in plans, or prints one as YAML, ready
  * to edit and to pass to `validate` (and to the controller's `start`).
  *
- * rolloutCommand returns the `rollout` command so the controller's commands join the same group.
+ * The operator's commands on a running gateway (start, status, promote…) are rollout-operate.ts.
  */
 import type { Command } from 'commander';
 import pc from 'picocolors';
@@ -22,6 +22,7 @@ import {
 } from '../rollout/index.js';
 import { closest } from '../util/closest.js';
 import { formatDuration } from '../util/duration.js';
+import { rolloutOperateCommands } from './rollout-operate.js';
 
 export function rolloutCommand(program: Command): Command {
   const rollout = program
@@ -43,6 +44,7 @@ export function rolloutCommand(program: Command): Command {
       if (name === undefined) console.log(builtinList());
       else process.stdout.write(planToYaml(builtinPlan(name, options.route)));
     });
+  rolloutOperateCommands(rollout);
   return rollout;
 }
 

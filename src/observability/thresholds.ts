@@ -335,7 +335,8 @@ export const ROLLOUT_GUARDS = {
   /** How long the candidate must stay significantly worse than stable before a trigger fires. */
   worseFor: level('KeelErrorRate', 'high').for,
   cacheEnable: {
-    readOnly: { readOnlyWeight: 10, minDuration: '24h' },
+    /** Write-affected routes stay uncached (0 %) until read-only ones have proven themselves. */
+    readOnly: { readOnlyWeight: 10, writeAffectedWeight: 0, minDuration: '24h' },
     writeAffected: { readOnlyWeight: 100, writeAffectedWeight: 10, minDuration: '24h' },
     everything: { weight: 100, minDuration: '48h' },
     /** Share of cacheable requests answered from the cache, at least. */

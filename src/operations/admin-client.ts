@@ -1,9 +1,10 @@
 /**
  * A client of the gateway's admin API, for the commands that change a running gateway: route
- * enablement (the deployment phases, and rollback to 0 %) and cache flushes. Errors carry the
- * gateway's own message (401 when the token is wrong).
+ * enablement, cache flushes and the rollouts (start, status, operator actions, history, the
+ * emergency stop). Errors carry the gateway's own code and message (401 when the token is wrong).
  */
-import { ConfigError, KeelError } from '../errors.js';
+import { ConfigError, KeelError, type KeelErrorCode } from '../errors.js';
+import type { AuditRecord, EmergencyStop, GuardStatus, RolloutRecord } from '../rollout/index.js';
 import { gatewayRequest } from './gateway-client.js';
 
 export interface AdminRoute {
@@ -54,7 +55,46 @@ export class AdminClient {
     await this.call('POST', '/admin/flush');
   }
 
-  private async call<T>(method: 'GET' | 'PUT' | 'POST', path: string, body?: unknown): Promise<T> {
+  rollouts(): Promise<RolloutsView> {
+    return this.call<RolloutsView>('GET', '/admin/rollouts');
+  }
+
+  rollout(id: string): Promise<RolloutView> {
+    return this.call<RolloutView>('GET', `/admin/rollouts/${encodeURIComponent(id)}`);
+  }
+
+  /** Starts a built-in plan (`{ builtin, route }`) or a plan's YAML (`{ plan }`). */
+  startRollout(body: {
+    builtin?: string;
+    route?: string;
+    plan?: string;
+    id?: string;
+    by: string;
+  }): Promise<RolloutRecord> {
+    return this.call<RolloutRecord>('POST', '/admin/rollouts', body);
+  }
+
+  rolloutAction(id: string, action: RolloutAction, by: string, reason?: string): Promise<RolloutRecord> {
+    return this.call<RolloutRecord>('POST', `/admin/rollouts/${encodeURIComponent(id)}/${action}`, {
+      by,
+      reason,
+    });
+  }
+
+  history(id: string | undefined, limit: number): Promise<AuditRecord[]> {
+    const path = id === undefined ? '/admin/audit' : `/admin/rollouts/${encodeURIComponent(id)}/history`;
+    return this.call<AuditRecord[]>('GET', `${path}?limit=${limit}`);
+  }
+
+  emergencyStop(by: string, reason: string): Promise<{ safeWeights: Record<string, number> }> {
+    return this.call('POST', '/admin/emergency-stop', { by, reason });
+  }
+
+  async clearEmergencyStop(by: string, reason?: string): Promise<void> {
+    await this.call('DELETE', '/admin/emergency-stop', { by, reason });
+  }
+
+  private async call<T>(method: 'GET' | 'PUT' | 'POST' | 'DELETE', path: string, body?: unknown): Promise<T> {
     const headers: Record<string, string> = { authorization: `Bearer ${this.token}` };
     if (body !== undefined) headers['content-type'] = 'application/json';
     const response = await gatewayRequest(new URL(path, this.base), {
@@ -74,8 +114,30 @@ export class AdminClient {
         'UNAUTHORIZED',
         `${this.base.origin} refused the admin token (401); use the one it was started with.`,
       );
-    if (response.statusCode >= 300)
-      throw new KeelError('INVALID_ARGUMENT', `${method} ${path} answered ${response.statusCode}: ${text}`);
+    if (response.statusCode >= 300) throw answeredError(method, path, response.statusCode, text);
     return (text === '' ? undefined : JSON.parse(text)) as T;
   }
+}
+
+export type RolloutAction = 'promote' | 'pause' | 'resume' | 'ack' | 'rollback' | 'stop';
+
+export interface RolloutsView {
+  rollouts: RolloutRecord[];
+  switches: Record<string, number>;
+  emergencyStop: EmergencyStop | null;
+  leader: boolean;
+}
+
+export type RolloutView = RolloutRecord & { guards: GuardStatus | null; leader: boolean };
+
+/** The gateway's own error (its code and message) when it sent one, else the status and the text. */
+function answeredError(method: string, path: string, status: number, text: string): KeelError {
+  try {
+    const { error } = JSON.parse(text) as { error?: { code?: KeelErrorCode; message?: string } };
+    if (error?.code !== undefined && error.message !== undefined)
+      return new KeelError(error.code, error.message);
+  } catch {
+    // Not the gateway's JSON: report it as it came.
+  }
+  return new KeelError('INVALID_ARGUMENT', `${method} ${path} answered ${status}: ${text}`);
 }

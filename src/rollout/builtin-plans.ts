@@ -122,7 +122,10 @@ export function cacheEnable(options: { gate?: Gate } = {}): Plan {
       name: `read-only-${readOnly.readOnlyWeight}`,
       description:
         'read-only routes cached for a share of requests; compare with the baseline and read the logs',
-      switches: { 'cache:read-only': readOnly.readOnlyWeight },
+      switches: {
+        'cache:read-only': readOnly.readOnlyWeight,
+        'cache:write-affected': readOnly.writeAffectedWeight,
+      },
       minDuration: readOnly.minDuration,
       success: [
         hitRate,

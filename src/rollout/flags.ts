@@ -9,7 +9,6 @@
  * stickiness falls back to random: pass a key whenever the same caller must get the same answer.
  */
 import { isInRollout } from './bucketing.js';
-import type { RolloutStore } from './state.js';
 import type { SwitchBoard } from './switch-board.js';
 
 export interface FlagContext {
@@ -18,10 +17,7 @@ export interface FlagContext {
 }
 
 export class RolloutFlags {
-  constructor(
-    private readonly board: SwitchBoard,
-    private readonly store: RolloutStore,
-  ) {}
+  constructor(private readonly board: SwitchBoard) {}
 
   /** Whether flag `name` is on for `context.key`; `fallback` when the flag was never set. */
   isEnabled(name: string, context: FlagContext = {}, fallback = false): boolean {
@@ -38,9 +34,6 @@ export class RolloutFlags {
 
   /** Sets flag `name` to `weight` % on every instance, with an audit record of who and why. */
   async set(name: string, weight: number, actor: string, reason: string): Promise<void> {
-    await this.store.setSwitches(
-      { [`flag:${name}`]: weight },
-      { at: Date.now(), actor, action: 'set-flag', reason },
-    );
+    await this.board.set({ [`flag:${name}`]: weight }, { at: Date.now(), actor, action: 'set-flag', reason });
   }
 }

@@ -186,7 +186,7 @@ export class OperatorActions {
     if (stop?.active === true)
       throw new KeelError(
         'CONFLICT',
-        `cannot ${what}: the emergency stop is set (${stop.actor}: ${stop.reason}); clear it first (keel rollout resume --all)`,
+        `cannot ${what}: the emergency stop is set (${stop.actor}: ${stop.reason}); clear it first (keel rollout emergency-stop --clear)`,
       );
   }
 

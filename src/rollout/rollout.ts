@@ -88,7 +88,7 @@ export class Rollout {
     const board = await SwitchBoard.open(store);
     const gauges = new RolloutGauges();
     const notifier = new Notifier({ webhookUrl: options.webhookUrl, locale: options.locale, log });
-    const transitions = new Transitions(store, notifier);
+    const transitions = new Transitions(store, board, notifier);
     const metrics = new CustomMetrics({
       prometheusUrl: options.prometheusUrl,
       gauges,
@@ -121,7 +121,7 @@ export class Rollout {
     return new Rollout(
       store,
       board,
-      new RolloutFlags(board, store),
+      new RolloutFlags(board),
       gauges,
       controller,
       actions,

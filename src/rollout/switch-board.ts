@@ -9,7 +9,7 @@
  * newest of what it has seen (by `updatedAt`). An emergency-stop event makes it read the switches
  * again, since the stop moves them all at once.
  */
-import type { RolloutStore, StoreEvent, SwitchKey, SwitchState } from './state.js';
+import type { AuditRecord, RolloutStore, StoreEvent, SwitchKey, SwitchState } from './state.js';
 
 export type SwitchListener = (changed: readonly SwitchKey[]) => void;
 
@@ -30,6 +30,29 @@ export class SwitchBoard {
   /** The weight of `key` (0–100), or undefined when no one has set it. */
   weight(key: SwitchKey): number | undefined {
     return this.switches.get(key)?.weight;
+  }
+
+  /** The weight of `key` with the time it was set, or undefined when no one has set it. */
+  state(key: SwitchKey): SwitchState | undefined {
+    return this.switches.get(key);
+  }
+
+  /**
+   * Sets weights on every instance (through the store, audited) and here at once, so a caller
+   * that sets a weight and then serves a request sees its own change.
+   */
+  async set(
+    weights: Partial<Record<SwitchKey, number>>,
+    audit: Omit<AuditRecord, 'switches'>,
+  ): Promise<void> {
+    await this.store.setSwitches(weights, audit);
+    this.merge(
+      (Object.entries(weights) as [SwitchKey, number][]).map(([key, weight]) => ({
+        key,
+        weight,
+        updatedAt: audit.at,
+      })),
+    );
   }
 
   /** Every switch known, as `key → weight`. */

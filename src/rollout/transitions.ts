@@ -14,6 +14,7 @@ import type { NotificationKind } from './notification-templates.js';
 import type { Notifier } from './notifier.js';
 import { type Plan, stageWeights } from './plan.js';
 import type { PauseReason, RolloutRecord, RolloutStore, SwitchKey } from './state.js';
+import type { SwitchBoard } from './switch-board.js';
 
 /** Tries of a compare-and-set save before giving up (each re-reads the rollout). */
 const SAVE_ATTEMPTS = 10;
@@ -29,6 +30,7 @@ export interface Decision {
 export class Transitions {
   constructor(
     private readonly store: RolloutStore,
+    private readonly switches: Pick<SwitchBoard, 'set'>,
     private readonly notifier: Notifier | undefined,
   ) {}
 
@@ -63,7 +65,7 @@ export class Transitions {
 
   /** Sets the plan's safe weights (rollback, stop). */
   async applySafe(record: RolloutRecord, plan: Plan, decision: Decision): Promise<void> {
-    await this.store.setSwitches(plan.safe, weightsRecord(record, decision, 'safe weights'));
+    await this.switches.set(plan.safe, weightsRecord(record, decision, 'safe weights'));
   }
 
   /** Queues the notification of `kind` for `record` (never waits). */

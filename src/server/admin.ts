@@ -9,6 +9,7 @@
  *   GET  /admin/routes                                                 → the routes and their enablement
  *   PUT  /admin/routes/:name/enabled { percent: 0–100 }                → { name, enabledPercent }
  *   GET  /admin/config                                                 → the effective configuration, secrets as ***
+ *   …/admin/rollouts, /admin/audit, /admin/emergency-stop              → the rollouts (admin-rollouts.ts)
  *
  * A request the API cannot act on is the client's to fix: a body that fails the route's schema, a
  * glob the cache cannot compile (`[`), a URL too long to be a cache key. Those answer 400 with the
@@ -19,6 +20,8 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
 import type { OptimizedCacheManager } from '../cache/index.js';
 import { isKeelError } from '../errors.js';
+import type { Rollout } from '../rollout/index.js';
+import { rolloutAdminRoutes } from './admin-rollouts.js';
 import { baseKey, keyedTarget } from './cache-key.js';
 import { parseTarget, type RequestTarget } from './request-target.js';
 import type { RouteTable } from './route-table.js';
@@ -27,6 +30,7 @@ export interface AdminOptions {
   token: string;
   cache: OptimizedCacheManager;
   routes: RouteTable;
+  rollout: Rollout;
   config: () => Record<string, unknown>;
 }
 
@@ -108,19 +112,33 @@ export async function adminRoutes(app: FastifyInstance, options: AdminOptions): 
           },
         });
       }
-      options.routes.setEnabledPercent(route, request.body.percent);
+      // A switch of every instance, kept across restarts (route-table.ts), with its audit record.
+      await options.rollout.board.set(
+        { [`cache:${route.name}`]: request.body.percent },
+        {
+          at: Date.now(),
+          actor: 'api',
+          action: 'set-weight',
+          reason: `route ${route.name} enabled via the admin API`,
+        },
+      );
       request.log.info({ route: route.name, percent: request.body.percent }, 'route enablement changed');
       return { name: route.name, enabledPercent: request.body.percent };
     },
   );
 
   app.get('/config', async () => options.config());
+  await app.register(rolloutAdminRoutes, { rollout: options.rollout });
 }
 
 /** 400 for what the client sent wrong; anything else goes on to Fastify's own handler. */
 function refuseBadRequests(error: FastifyError, _request: unknown, reply: FastifyReply): FastifyReply {
   if (isKeelError(error, 'INVALID_ARGUMENT') || isKeelError(error, 'INVALID_KEY')) {
     return reply.code(400).send({ error: { code: error.code, message: error.message } });
+  }
+  // The shared state is out of reach (Redis or PostgreSQL down): nothing changed, retry later.
+  if (isKeelError(error, 'STORE_UNAVAILABLE')) {
+    return reply.code(503).send({ error: { code: error.code, message: error.message } });
   }
   const status = error.statusCode ?? 500;
   if (status >= 400 && status < 500) {

@@ -24,6 +24,7 @@ import type { ClientConnections } from './client-connections.js';
 import { parseStickyKey } from './enablement.js';
 import { basicAuthorization } from './forwarding.js';
 import { Gateway, type TrustProxy } from './gateway.js';
+import { type GatewayRollout, openGatewayRollout } from './gateway-rollout.js';
 import { GatewayStats } from './gateway-stats.js';
 import { closeServer, listen, publicListener, route } from './listeners.js';
 import { gatewayLog } from './log.js';
@@ -44,6 +45,8 @@ export interface RunningServer {
   app: FastifyInstance;
   cache: OptimizedCacheManager;
   routes: RouteTable;
+  /** The rollouts, their switches and where they are kept. */
+  rollout: GatewayRollout;
   /**
    * Reads the routes file again and swaps its rules in, requests in progress untouched; returns
    * how many routes it has. A file that cannot be used throws its ConfigError and changes nothing.
@@ -65,7 +68,7 @@ export async function startServer(
 ): Promise<RunningServer> {
   // Configuration errors first, before anything starts.
   const sticky = parseStickyKey(config.stickyKey, 'KEEL_STICKY_KEY');
-  const routes = new RouteTable(routeRules(config, config.origin === undefined));
+  const rules = routeRules(config, config.origin === undefined);
   const log = gatewayLog(
     config.logLevel,
     config.logFile === undefined
@@ -80,6 +83,19 @@ export async function startServer(
     log.close();
     throw error;
   });
+  const gatewayRollout: GatewayRollout = await openGatewayRollout(
+    config,
+    cache,
+    () => routes,
+    log.logger,
+  ).catch(async (error: unknown) => {
+    await cache.close();
+    await sampleOrigin?.close();
+    log.close();
+    throw error;
+  });
+  const { rollout } = gatewayRollout;
+  const routes: RouteTable = new RouteTable(rules, rollout.board);
   const upstream = new Upstream(originUrl, {
     connections: config.upstreamConnections,
     queueTimeoutMs: config.upstreamQueueTimeout,
@@ -101,7 +117,7 @@ export async function startServer(
   const separate = config.adminPort !== undefined;
   const app = await operationsApp(
     config,
-    { cache, routes, upstream, metrics, status, logger: log.logger },
+    { cache, routes, upstream, metrics, status, logger: log.logger, rollout },
     separate ? undefined : { server, gateway: toGateway },
   );
   if (separate) route(server, toGateway, undefined, false);
@@ -119,12 +135,14 @@ export async function startServer(
     stripHeaders: new Set(config.stripHeaders ?? []),
     defaultTimeoutMs: config.upstreamTimeout,
     underPressure: () => config.maxEventLoopDelay > 0 && app.isUnderPressure(),
+    rolloutFigures: gatewayRollout.figures,
   });
 
   const close = async () => {
     status.close();
     if (separate) await closeServer(server);
     await app.close();
+    await rollout.close();
     await upstream.close();
     await cache.close();
     await sampleOrigin?.close();
@@ -144,6 +162,7 @@ export async function startServer(
       app,
       cache,
       routes,
+      rollout: gatewayRollout,
       reloadRoutes,
       reopenLog: log.reopen,
       close,

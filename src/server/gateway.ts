@@ -21,7 +21,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { OptimizedCacheManager } from '../cache/index.js';
 import { isKeelError, KeelError } from '../errors.js';
 import type { CacheOutcome, UpstreamFailure } from '../observability/index.js';
-import { isInRollout } from '../rollout/index.js';
+import { isInRollout, type RolloutFigures, type Variant } from '../rollout/index.js';
 import { writeStreamed } from './answer-writer.js';
 import type { ByteBudget } from './byte-budget.js';
 import { keyedTarget } from './cache-key.js';
@@ -59,6 +59,8 @@ export interface GatewayOptions {
   defaultTimeoutMs: number;
   /** True while the process is too loaded to take requests. */
   underPressure: () => boolean;
+  /** Per-side figures of the read routes, for the rollout guards. */
+  rolloutFigures: RolloutFigures;
 }
 
 /** Name under which requests no route covers are counted. */
@@ -96,6 +98,7 @@ export class Gateway {
     const target = parsed === undefined ? undefined : keyedTarget(parsed, match?.route);
     const routeName = match?.route.name ?? UNROUTED;
     let outcome: CacheOutcome = 'BYPASS';
+    let side: Variant | undefined;
     try {
       if (this.options.underPressure()) throw new KeelError('OVERLOADED', 'the event loop is saturated');
       if (target === undefined) throw new KeelError('BAD_REQUEST', `the target ${request.url} is not a path`);
@@ -111,7 +114,9 @@ export class Gateway {
           this.options.forwarding,
         ),
       };
-      const rules = this.readable(request, match) ? requestRules(request.headers, match.route) : undefined;
+      side = this.cacheSide(request, match);
+      const rules =
+        side === 'candidate' ? requestRules(request.headers, (match as RouteMatch).route) : undefined;
       if (rules !== undefined && rules.bypass === undefined) {
         outcome = 'MISS';
         outcome = await this.reads.serve(call, match as RouteMatch, rules);
@@ -129,19 +134,21 @@ export class Gateway {
       const failure = ORIGIN_FAILURES[code];
       if (failure !== undefined) this.options.stats.upstreamFailed(routeName, failure);
     }
-    this.options.stats.request(
-      routeName,
-      method,
-      response.statusCode,
-      outcome,
-      (performance.now() - started) / 1000,
-    );
+    const elapsedMs = performance.now() - started;
+    this.options.stats.request(routeName, method, response.statusCode, outcome, elapsedMs / 1000);
+    if (side !== undefined)
+      this.options.rolloutFigures.record(routeName, side, response.statusCode, elapsedMs);
   }
 
-  /** A GET or HEAD on a read route, enabled for this client. */
-  private readable(request: IncomingMessage, match: RouteMatch | undefined): match is RouteMatch {
-    if ((request.method !== 'GET' && request.method !== 'HEAD') || match?.route.kind !== 'read') return false;
-    return this.enabledFor(request, match.route);
+  /**
+   * For a GET or HEAD on a read route, the side of its cache switch this client is on: `candidate`
+   * (served through the cache) or `stable` (straight to the origin); undefined for other requests.
+   * A cache rollout's guards compare the two (rollout/figures.ts).
+   */
+  private cacheSide(request: IncomingMessage, match: RouteMatch | undefined): Variant | undefined {
+    if ((request.method !== 'GET' && request.method !== 'HEAD') || match?.route.kind !== 'read')
+      return undefined;
+    return this.enabledFor(request, match.route) ? 'candidate' : 'stable';
   }
 
   private enabledFor(request: IncomingMessage, route: RouteRule): boolean {

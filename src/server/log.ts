@@ -19,6 +19,8 @@ const REDACTED_PATHS = [
   'req.headers.authorization',
   'req.headers.cookie',
   'config.REDIS_URL',
+  'config.DATABASE_URL',
+  'config.ALERT_WEBHOOK_URL',
   'config.KEEL_ADMIN_TOKEN',
 ];
 

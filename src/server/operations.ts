@@ -13,6 +13,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } 
 import type { OptimizedCacheManager } from '../cache/index.js';
 import { describeConfig, type ServeConfig, settingSource } from '../config.js';
 import type { KeelMetrics } from '../observability/index.js';
+import type { Rollout } from '../rollout/index.js';
 import { adminRoutes } from './admin.js';
 import { dashboardHtml } from './dashboard.js';
 import { healthRoutes } from './health.js';
@@ -28,6 +29,7 @@ export interface OperationsParts {
   metrics: KeelMetrics;
   status: StatusReporter;
   logger: FastifyBaseLogger;
+  rollout: Rollout;
 }
 
 /** The operations app; with `shared`, it answers its paths on that server and hands the rest to `gateway`. */
@@ -64,6 +66,7 @@ export async function operationsApp(
       token: config.adminToken,
       cache,
       routes,
+      rollout: parts.rollout,
       config: () => describeConfig(config),
     });
   }

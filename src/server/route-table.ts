@@ -5,10 +5,16 @@
  *
  * The rules can be replaced while the gateway runs (`replace`, on SIGHUP): a new router is built
  * aside and swapped in at once, so a request sees either the old rules or the new, never a mix.
- * Enablement changed at run time (the admin API, a rollout) is kept for the routes that keep their
- * name; a new route starts at the file's `enabled`.
+ *
+ * A read route's enablement (the share of its requests served through the cache) is a rollout
+ * switch shared by every instance: `cache:<route name>` (set by the admin API, `keel routes
+ * enable`) or `cache:<group>` (`read-only`, `write-affected`: route-groups.ts, moved by the
+ * cache-enable plan). Of the two, the one set last wins; a route neither was ever set for has the
+ * routes file's `enabled`. Switches outlive restarts and reloads: they are kept by name.
  */
 import FindMyWay from 'find-my-way';
+import type { SwitchBoard, SwitchState } from '../rollout/index.js';
+import { type RouteGroup, routeGroups } from './route-groups.js';
 import type { RouteRule } from './routes-file.js';
 
 export interface RouteMatch {
@@ -21,25 +27,28 @@ type Router = ReturnType<typeof FindMyWay>;
 export class RouteTable {
   private router: Router;
   private rules: readonly RouteRule[];
-  /** Enablement set at run time, by route name (the rollout's switch). */
-  private readonly enabled = new Map<string, number>();
+  private groups: Map<string, RouteGroup>;
 
-  constructor(routes: readonly RouteRule[]) {
+  constructor(
+    routes: readonly RouteRule[],
+    private readonly switches?: Pick<SwitchBoard, 'state'>,
+  ) {
     this.rules = routes;
     this.router = routerOf(routes);
+    this.groups = routeGroups(routes);
   }
 
   get routes(): readonly RouteRule[] {
     return this.rules;
   }
 
-  /** Swaps in new rules; run-time enablement stays with the routes that keep their name. */
+  /** Swaps in new rules; switches stay with the routes that keep their name. */
   replace(routes: readonly RouteRule[]): void {
     const router = routerOf(routes);
-    const names = new Set(routes.map((route) => route.name));
-    for (const name of [...this.enabled.keys()]) if (!names.has(name)) this.enabled.delete(name);
+    const groups = routeGroups(routes);
     this.rules = routes;
     this.router = router;
+    this.groups = groups;
   }
 
   match(method: string, path: string): RouteMatch | undefined {
@@ -52,13 +61,31 @@ export class RouteTable {
     return this.rules.find((route) => route.name === name);
   }
 
-  enabledPercent(route: RouteRule): number {
-    return this.enabled.get(route.name) ?? route.enabledPercent;
+  /** The read route's group, or undefined for a write route. */
+  group(route: RouteRule): RouteGroup | undefined {
+    return this.groups.get(route.name);
   }
 
-  setEnabledPercent(route: RouteRule, percent: number): void {
-    this.enabled.set(route.name, percent);
+  /** The share (0–100) of the route's requests served through the cache. */
+  enabledPercent(route: RouteRule): number {
+    const own = this.switches?.state(`cache:${route.name}`);
+    const group = this.groups.get(route.name);
+    const shared = group === undefined ? undefined : this.switches?.state(`cache:${group}`);
+    return newest(own, shared)?.weight ?? route.enabledPercent;
   }
+
+  /** The routes a switch target names: a route, or the routes of a group. */
+  routesOf(target: string): RouteRule[] {
+    const byGroup = this.rules.filter((route) => this.groups.get(route.name) === target);
+    if (byGroup.length > 0 || target === 'read-only' || target === 'write-affected') return byGroup;
+    const route = this.route(target);
+    return route === undefined ? [] : [route];
+  }
+}
+
+function newest(a: SwitchState | undefined, b: SwitchState | undefined): SwitchState | undefined {
+  if (a === undefined || b === undefined) return a ?? b;
+  return b.updatedAt > a.updatedAt ? b : a;
 }
 
 function routerOf(routes: readonly RouteRule[]): Router {

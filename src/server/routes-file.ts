@@ -167,6 +167,9 @@ export interface RouteRule {
   graceMs: number;
   tags: readonly TagTemplate[];
   invalidates: readonly TagTemplate[];
+  /** The templates as written (`product:{id}`), for telling which reads a write affects. */
+  tagSources: readonly string[];
+  invalidateSources: readonly string[];
   /** Share of requests (0–100) served through the cache; the rest pass through. */
   enabledPercent: number;
   cacheAuthenticated: boolean;
@@ -306,6 +309,8 @@ function compileRoute(
     graceMs: raw.grace ?? defaults.grace ?? DEFAULT_GRACE_MS,
     tags: (raw.tags ?? []).map((text) => template('tags', text)),
     invalidates: (raw.invalidates ?? []).map((text) => template('invalidates', text)),
+    tagSources: raw.tags ?? [],
+    invalidateSources: raw.invalidates ?? [],
     enabledPercent: raw.enabled ?? 100,
     cacheAuthenticated: raw.cacheAuthenticated ?? false,
     cacheableStatuses: new Set(

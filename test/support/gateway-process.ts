@@ -55,6 +55,7 @@ export async function startGatewayProcess(options: GatewayProcessOptions): Promi
     KEEL_PORT: '0',
     KEEL_MEMORY_MAX_BYTES: '64mb',
     KEEL_ORIGIN: options.origin,
+    KEEL_DATA_DIR: join(dir, 'data'),
     ...options.env,
   };
   if (options.routes !== undefined) {

@@ -32,11 +32,14 @@ function baseEnv(): NodeJS.ProcessEnv {
   );
 }
 
+const routesDir = mkdtempSync(join(tmpdir(), 'keel-config-errors-'));
+let dataCount = 0;
+
 /** Runs `keel <args>` until it exits, or until it prints its ready banner (then stops it). */
 function runKeel(args: readonly string[], env: Record<string, string>): Promise<Outcome> {
   const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', KEEL, ...args], {
     cwd: ROOT,
-    env: { ...baseEnv(), LOG_LEVEL: 'silent', ...env },
+    env: { ...baseEnv(), LOG_LEVEL: 'silent', KEEL_DATA_DIR: join(routesDir, `data-${++dataCount}`), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';
@@ -64,7 +67,6 @@ function runKeel(args: readonly string[], env: Record<string, string>): Promise<
   });
 }
 
-const routesDir = mkdtempSync(join(tmpdir(), 'keel-config-errors-'));
 afterAll(() => rmSync(routesDir, { recursive: true, force: true }));
 let fileCount = 0;
 function routesFile(yaml: string): string {

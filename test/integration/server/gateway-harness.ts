@@ -10,7 +10,7 @@ export const ADMIN_TOKEN = 'test-admin-token-0123456789';
 
 export class Gateways {
   private readonly running: RunningServer[] = [];
-  /** The routes files' folders, removed by closeAll. */
+  /** The gateways' folders (routes file, rollout state), removed by closeAll. */
   private readonly folders: string[] = [];
 
   /** A gateway in front of `origin` (the sample origin when undefined) with these routes. */
@@ -28,9 +28,11 @@ export class Gateways {
       ...env,
     };
     if (origin !== undefined) settings.KEEL_ORIGIN = origin;
+    // Each gateway's files (routes, its rollout state) in a folder of its own, removed by closeAll.
+    const folder = mkdtempSync(join(tmpdir(), 'keel-gateway-'));
+    this.folders.push(folder);
+    settings.KEEL_DATA_DIR ??= join(folder, 'data');
     if (routesYaml !== undefined) {
-      const folder = mkdtempSync(join(tmpdir(), 'keel-routes-'));
-      this.folders.push(folder);
       const file = join(folder, 'routes.yaml');
       writeFileSync(file, routesYaml);
       settings.KEEL_ROUTES = file;
@@ -38,6 +40,12 @@ export class Gateways {
     const server = await startServer(loadConfig(settings), overrides);
     this.running.push(server);
     return server;
+  }
+
+  /** Stops one gateway now (closeAll then leaves it alone). */
+  async stop(server: RunningServer): Promise<void> {
+    this.running.splice(this.running.indexOf(server), 1);
+    await server.close();
   }
 
   async closeAll(): Promise<void> {

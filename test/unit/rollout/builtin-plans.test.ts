@@ -74,7 +74,7 @@ describe('cache-enable', () => {
 
   it('enables read-only routes at 10 %, then 100 % with write-affected at 10 %, then every route', () => {
     expect(plan.stages.map((_, index) => stageWeights(plan, index))).toEqual([
-      { 'cache:read-only': 10 },
+      { 'cache:read-only': 10, 'cache:write-affected': 0 },
       { 'cache:read-only': 100, 'cache:write-affected': 10 },
       { 'cache:read-only': 100, 'cache:write-affected': 100 },
     ]);
