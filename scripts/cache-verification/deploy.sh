@@ -1,3 +1,7 @@
 #!/usr/bin/env bash
-# Staged enablement of a running gateway (KEEL_ADMIN_TOKEN): --phase=1 caches 10 % of read traffic, --phase=2 all of it; writes always invalidate.
-case "${1:-}" in --phase=1) p=10 ;; --phase=2|--phase=3) p=100 ;; *) echo "usage: $0 --phase=1|2|3 [--base-url URL]" >&2; exit 2 ;; esac; shift; exec "$(dirname "$0")/../keel" routes enable "$p" "$@"
+# Staged cache deployment on every instance, as the cache-enable rollout plan (KEEL_ADMIN_TOKEN):
+#   --phase=1  read-only routes cached for 10 % of requests
+#   --phase=2  read-only routes 100 %, write-affected routes 10 %
+#   --phase=3  every route 100 %
+# --env=staging|production picks the gateway at STAGING_URL or PRODUCTION_URL (or pass --base-url).
+exec "$(dirname "$0")/../keel" deploy "$@"

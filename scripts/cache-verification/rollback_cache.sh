@@ -1,3 +1,4 @@
 #!/usr/bin/env bash
-# Rollback: every read route back to 0 % (all requests pass straight to the origin). Needs KEEL_ADMIN_TOKEN.
-exec "$(dirname "$0")/../keel" routes enable 0 "$@"
+# Rollback: the cache deployment's rollout rolled back, every read route straight to the origin,
+# on every instance (KEEL_ADMIN_TOKEN). --phase=N first checks the deployment is at phase N.
+exec "$(dirname "$0")/../keel" deploy --rollback "$@"

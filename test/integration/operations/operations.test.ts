@@ -213,21 +213,40 @@ describe('scripts/cache-verification', () => {
       env: { ...process.env, KEEL_ADMIN_TOKEN: ADMIN_TOKEN },
     });
 
-  it('stages enablement (phase 1: 10 %, phase 2: all), rolls back to 0 %, and checks status', async () => {
+  it('stages the cache deployment as a rollout (phase 1: 10 %, phase 2: all), rolls it back, and checks status', async () => {
     const client = new AdminClient(new URL(gateway.url), ADMIN_TOKEN);
     const percentOf = async () => (await client.routes()).map((route) => route.enabledPercent);
-    await script('deploy.sh', ['--phase=1', '--base-url', gateway.url]);
+    const phase1 = await script('deploy.sh', ['--phase=1', '--base-url', gateway.url]);
+    expect(phase1.stdout).toMatch(/started cache-enable-\S+ at phase 1/);
     expect(await percentOf()).toEqual([10, 10]);
-    await script('deploy.sh', ['--phase=2', '--base-url', gateway.url]);
+    await script('deploy.sh', ['--env=production', '--phase=2', '--base-url', gateway.url]);
     expect(await percentOf()).toEqual([100, 100]);
-    await script('rollback_cache.sh', ['--base-url', gateway.url]);
+    const back = await script('deploy.sh', ['--phase=1', '--base-url', gateway.url]).catch(
+      (error: { code: number; stderr: string }) => error,
+    );
+    expect(back).toMatchObject({ code: 2 });
+    expect((back as { stderr: string }).stderr).toMatch(/at phase 2 already; to go back, roll back/);
+    const wrongPhase = await script('rollback_cache.sh', ['--phase=1', '--base-url', gateway.url]).catch(
+      (error: { code: number; stderr: string }) => error,
+    );
+    expect((wrongPhase as { stderr: string }).stderr).toMatch(
+      /is at phase 2, not 1; nothing was rolled back/,
+    );
+    await script('rollback_cache.sh', ['--phase=2', '--base-url', gateway.url]);
     expect(await percentOf()).toEqual([0, 0]);
     await script('deploy.sh', ['--phase=2', '--base-url', gateway.url]);
+    expect(await percentOf()).toEqual([100, 100]);
     const bad = await script('deploy.sh', ['--phase=9']).catch(
       (error: { code: number; stderr: string }) => error,
     );
     expect(bad).toMatchObject({ code: 2 });
-    expect((bad as { stderr: string }).stderr).toMatch(/usage: .*--phase=1\|2\|3/);
+    expect((bad as { stderr: string }).stderr).toMatch(/--phase: expected 1, 2 or 3 \(got "9"\)/);
+    const staging = await script('deploy.sh', ['--env=staging']).catch(
+      (error: { code: number; stderr: string }) => error,
+    );
+    expect((staging as { stderr: string }).stderr).toMatch(
+      /STAGING_URL: set it to the staging gateway's URL/,
+    );
     const status = await script('check_system_status.sh', ['--base-url', gateway.url]);
     expect(status.stdout).toMatch(/ready: .*yes/);
   }, 60_000);
