@@ -80,6 +80,7 @@ export class RolloutController {
   private timer: NodeJS.Timeout | undefined;
   private ticking = false;
   private leading = false;
+  private activeAtLastTick = false;
   private readonly plans = new Map<string, Plan>();
   private readonly totals = new Map<string, IntervalFigures>();
   private readonly evaluatedAt = new Map<string, number>();
@@ -111,6 +112,11 @@ export class RolloutController {
     return this.leading;
   }
 
+  /** Whether this instance evaluated an active rollout at its last tick. */
+  get evaluating(): boolean {
+    return this.leading && this.activeAtLastTick;
+  }
+
   /** The last evaluation of rollout `id` here (on the evaluating instance). */
   guards(id: string): GuardStatus | undefined {
     return this.guardStatus.get(id);
@@ -132,9 +138,10 @@ export class RolloutController {
     this.ticking = true;
     try {
       await this.renewLease();
-      if (this.leading && (await this.parts.store.emergencyStop())?.active !== true)
-        for (const record of await this.parts.store.rollouts())
-          if (isActive(record) && this.isDue(record)) await this.evaluateSafely(record);
+      if (!this.leading || (await this.parts.store.emergencyStop())?.active === true) return;
+      const active = (await this.parts.store.rollouts()).filter(isActive);
+      this.activeAtLastTick = active.length > 0;
+      for (const record of active) if (this.isDue(record)) await this.evaluateSafely(record);
     } catch (error) {
       this.parts.log.warn({ reason: (error as Error).message }, 'rollout controller tick failed');
     } finally {

@@ -11,6 +11,14 @@ export {
 } from './builtin-plans.js';
 export { type RolloutClock, realClock, scaledClock } from './clock.js';
 export {
+  type AnswerView,
+  type CompareOptions,
+  type ComparisonResult,
+  compareAnswers,
+  type Difference,
+  MAX_DIFFERENCES,
+} from './compare.js';
+export {
   GUARDS_LEASE,
   type GuardStatus,
   LEASE_TTL_MS,

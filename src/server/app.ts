@@ -21,6 +21,7 @@ import { type SampleOriginProcess, spawnSampleOrigin } from '../sample-origin/ch
 import { SAMPLE_ROUTES_YAML } from '../sample-origin/routes.js';
 import { ByteBudget } from './byte-budget.js';
 import type { ClientConnections } from './client-connections.js';
+import { ConsistencyProbe } from './consistency-probe.js';
 import { parseStickyKey } from './enablement.js';
 import { basicAuthorization } from './forwarding.js';
 import { Gateway, type TrustProxy } from './gateway.js';
@@ -47,6 +48,8 @@ export interface RunningServer {
   routes: RouteTable;
   /** The rollouts, their switches and where they are kept. */
   rollout: GatewayRollout;
+  /** Compares hot cached answers with the origin's while a rollout is evaluated here. */
+  consistency: ConsistencyProbe;
   /**
    * Reads the routes file again and swaps its rules in, requests in progress untouched; returns
    * how many routes it has. A file that cannot be used throws its ConfigError and changes nothing.
@@ -56,6 +59,9 @@ export interface RunningServer {
   reopenLog(): void;
   close(): Promise<void>;
 }
+
+/** How often the consistency probe compares hot cached answers with the origin. */
+const CONSISTENCY_PROBE_INTERVAL_MS = 30_000;
 
 export interface ServerOverrides {
   /** Told each step of the start-up that can take a while ("starting the sample origin"). */
@@ -83,11 +89,13 @@ export async function startServer(
     log.close();
     throw error;
   });
+  let consistency: ConsistencyProbe | undefined;
   const gatewayRollout: GatewayRollout = await openGatewayRollout(
     config,
     cache,
     () => routes,
     log.logger,
+    () => consistency?.mismatchRate(),
   ).catch(async (error: unknown) => {
     await cache.close();
     await sampleOrigin?.close();
@@ -101,6 +109,17 @@ export async function startServer(
     queueTimeoutMs: config.upstreamQueueTimeout,
   });
   const budget = new ByteBudget(config.maxBufferedBytes);
+  consistency = new ConsistencyProbe({
+    cache,
+    upstream,
+    budget,
+    maxBodyBytes: config.maxBodyBytes,
+    originAuthorization: basicAuthorization(originUrl),
+    log: log.logger.child({ component: 'consistency-probe' }),
+    wanted: () => rollout.controller.evaluating,
+    intervalMs: CONSISTENCY_PROBE_INTERVAL_MS,
+  });
+  consistency.start();
   const { server, connections } = publicListener(config);
   const metrics = gatewayMetrics(cache, routes, connections, upstream, budget);
   const stats = new GatewayStats(metrics);
@@ -140,6 +159,7 @@ export async function startServer(
 
   const close = async () => {
     status.close();
+    consistency?.stop();
     if (separate) await closeServer(server);
     await app.close();
     await rollout.close();
@@ -163,6 +183,7 @@ export async function startServer(
       cache,
       routes,
       rollout: gatewayRollout,
+      consistency,
       reloadRoutes,
       reopenLog: log.reopen,
       close,

@@ -45,6 +45,7 @@ export async function openGatewayRollout(
   cache: OptimizedCacheManager,
   routes: () => RouteTable,
   logger: Logger,
+  consistencyMismatchRate: () => number | undefined,
 ): Promise<GatewayRollout> {
   const log = logger.child({ component: 'rollout' });
   const { store, name, warning } = await openStore(config);
@@ -57,7 +58,7 @@ export async function openGatewayRollout(
     prometheusUrl: config.prometheusUrl,
     log,
     figures,
-    host: hostFigures(cache),
+    host: hostFigures(cache, consistencyMismatchRate),
     routesOf: (key) =>
       routes()
         .routesOf(targetOf(key))
@@ -116,8 +117,14 @@ function checkTargets(plan: Plan, routes: RouteTable): void {
   }
 }
 
-/** The host figures guards may name: the cache's hit rate and memory, the process's CPU and memory. */
-function hostFigures(cache: OptimizedCacheManager): (name: string) => number | undefined {
+/**
+ * The host figures guards may name: the cache's hit rate, memory and consistency with the origin
+ * (consistency-probe.ts), the process's CPU and memory.
+ */
+function hostFigures(
+  cache: OptimizedCacheManager,
+  consistencyMismatchRate: () => number | undefined,
+): (name: string) => number | undefined {
   let lastCpu = process.cpuUsage();
   let lastAt = performance.now();
   const memoryLimit =
@@ -128,6 +135,8 @@ function hostFigures(cache: OptimizedCacheManager): (name: string) => number | u
         return cache.getPerformanceStats().hitRate.overall;
       case 'cache.memory_ratio':
         return cache.getPerformanceStats().memory.utilization;
+      case 'cache.consistency_mismatch_rate':
+        return consistencyMismatchRate();
       case 'process.memory_ratio':
         return process.memoryUsage.rss() / memoryLimit;
       case 'process.cpu_ratio': {

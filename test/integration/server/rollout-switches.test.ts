@@ -123,3 +123,31 @@ describe('figures for the guards', () => {
     expect(figures.candidate.errors + figures.stable.errors).toBe(0);
   });
 });
+
+describe('the consistency probe', () => {
+  it('finds a cached answer the origin no longer gives, and agrees again once a write invalidates it', async () => {
+    let version = 1;
+    const changing = await startTestOrigin((request) => ({
+      body: JSON.stringify({ url: request.url, version }),
+    }));
+    try {
+      const gateway = await gateways.start(changing.url, ROUTES);
+      await gateway.rollout.rollout.actions.start(cacheEnable(), 'operator:test');
+      await admin(gateway.url, 'PUT', '/routes/item/enabled', { percent: 100 });
+      expect(await waitUntil(async () => gateway.rollout.rollout.controller.evaluating, 5_000)).toBe(true);
+      // Hot enough for the cache's sampled top keys (one request in TOP_KEYS_SAMPLE_EVERY).
+      for (let i = 0; i < 200; i++) await get(`${gateway.url}/items/1`);
+      await gateway.consistency.round();
+      expect(gateway.consistency.mismatchRate()).toBe(0);
+      version = 2; // changed at the origin, behind the cache's back
+      await gateway.consistency.round();
+      expect(gateway.consistency.mismatchRate()).toBe(1);
+      await get(`${gateway.url}/items/1`, { 'content-type': 'application/json' }, 'PUT', '{}');
+      for (let i = 0; i < 2; i++) await get(`${gateway.url}/items/1`);
+      await gateway.consistency.round();
+      expect(gateway.consistency.mismatchRate()).toBe(0);
+    } finally {
+      await changing.close();
+    }
+  });
+});
