@@ -16,7 +16,13 @@ import { automaticConnectionLimit, ClientConnections } from './client-connection
 /** How often Node looks for connections past their headers or request timeout. */
 const TIMEOUT_CHECK_INTERVAL_MS = 1_000;
 /** The monitoring endpoints' paths (answered 404 MONITORING_DISABLED when monitoring is off). */
-export const MONITORING_PATHS = ['/metrics', '/api/status', '/api/status/history', '/dashboard'] as const;
+export const MONITORING_PATHS = [
+  '/metrics',
+  '/api/status',
+  '/api/status/history',
+  '/api/rollouts',
+  '/dashboard',
+] as const;
 /** Paths of the operations endpoints (and `/admin/…` when the admin API is on). */
 const OPERATIONS_PATHS = new Set<string>(['/health/live', '/health/ready', ...MONITORING_PATHS]);
 

@@ -1,8 +1,8 @@
 /**
- * The operations endpoints, a Fastify app: /health, /metrics, /api/status, /dashboard, and /admin
- * when KEEL_ADMIN_TOKEN is set. @fastify/under-pressure watches the event loop for the gateway
- * (which asks `isUnderPressure()` on every request) but lets these endpoints answer under pressure
- * too: that is when they are needed.
+ * The operations endpoints, a Fastify app: /health, /metrics, /api/status, /api/rollouts,
+ * /dashboard, and /admin when KEEL_ADMIN_TOKEN is set. @fastify/under-pressure watches the event
+ * loop for the gateway (which asks `isUnderPressure()` on every request) but lets these endpoints
+ * answer under pressure too: that is when they are needed.
  *
  * On a listener of their own (KEEL_ADMIN_PORT) Fastify creates its server; on the public one,
  * `shared` is that server, and Fastify is given only the requests for its paths (listeners.ts).
@@ -15,7 +15,7 @@ import { describeConfig, type ServeConfig, settingSource } from '../config.js';
 import type { KeelMetrics } from '../observability/index.js';
 import type { Rollout } from '../rollout/index.js';
 import { adminRoutes } from './admin.js';
-import { dashboardHtml } from './dashboard.js';
+import { dashboardHtml, type RolloutPanel, rolloutPanel } from './dashboard.js';
 import { healthRoutes } from './health.js';
 import { MONITORING_PATHS, type RequestHandler, route } from './listeners.js';
 import type { RouteTable } from './route-table.js';
@@ -58,7 +58,7 @@ export async function operationsApp(
   });
   const { cache, routes, upstream, metrics, status } = parts;
   healthRoutes(app, cache, upstream, config.originHealthPath);
-  if (config.monitoringEnabled) monitoringRoutes(app, metrics, status);
+  if (config.monitoringEnabled) monitoringRoutes(app, metrics, status, parts.rollout);
   else monitoringOff(app, settingSource(config, 'monitoringEnabled'));
   if (config.adminToken !== undefined) {
     await app.register(adminRoutes, {
@@ -73,16 +73,42 @@ export async function operationsApp(
   return app;
 }
 
-/** The figures: Prometheus metrics, the status and its history, the dashboard. */
-function monitoringRoutes(app: FastifyInstance, metrics: KeelMetrics, status: StatusReporter): void {
+/**
+ * The figures: Prometheus metrics, the status and its history, the rollouts as the dashboard shows
+ * them, the dashboard. A rollout store that cannot be read makes `/api/rollouts` 503
+ * STORE_UNAVAILABLE and leaves the dashboard up, its panel saying why.
+ */
+function monitoringRoutes(
+  app: FastifyInstance,
+  metrics: KeelMetrics,
+  status: StatusReporter,
+  rollout: Rollout,
+): void {
   app.get('/metrics', async (_request, reply) => reply.type(metrics.contentType).send(await metrics.text()));
   app.get('/api/status', async () => status.snapshot());
   app.get('/api/status/history', async () => status.recent());
-  app.get('/dashboard', async (_request, reply) =>
-    reply
+  app.get('/api/rollouts', async (_request, reply) => {
+    const panel = await rolloutPanel(rollout).catch(storeUnavailable);
+    if (panel.unavailable === undefined) return panel;
+    return reply.code(503).send({ error: { code: 'STORE_UNAVAILABLE', message: panel.unavailable } });
+  });
+  app.get('/dashboard', async (_request, reply) => {
+    const rollouts = await rolloutPanel(rollout).catch(storeUnavailable);
+    return reply
       .type('text/html; charset=utf-8')
-      .send(dashboardHtml({ status: status.snapshot(), history: status.recent() })),
-  );
+      .send(dashboardHtml({ status: status.snapshot(), history: status.recent(), rollouts }));
+  });
+}
+
+/** The panel when the rollout store cannot be read. */
+function storeUnavailable(error: unknown): RolloutPanel {
+  return {
+    at: Date.now(),
+    leader: false,
+    emergencyStop: null,
+    rollouts: [],
+    unavailable: `the rollouts cannot be read from their store: ${(error as Error).message}`,
+  };
 }
 
 /**
