@@ -6,8 +6,8 @@
  *    `isInRollout` against unleash-client's `normalizedStrategyValue(id, group) <= 10` (its
  *    gradual-rollout check), in alternating rounds; the median nanoseconds per decision of each and
  *    their ratio. Target: Keel ≤ 200 ns a decision (it runs on every request of a route in a
- *    rollout) — an absolute figure, as the issue of cost is the request's budget, printed with the
- *    ratio to the peer measured beside it.
+ *    rollout) — an absolute figure, since what it must fit is a request's time budget, printed
+ *    with the ratio to the peer measured beside it.
  * 2. Same buckets: the share of the 100,000 ids on which both decide the same, at weights 1, 10,
  *    50 and 90. Target: all of them (100 %). Ids with characters outside ASCII are counted apart:
  *    Keel hashes their UTF-8 bytes, as the Unleash server and its other clients do, while

@@ -4,6 +4,7 @@
  * table; a failed check or an unhealthy status ends with exit code 1.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
+import { userInfo } from 'node:os';
 import { SingleBar } from 'cli-progress';
 import Table from 'cli-table3';
 import type { Command } from 'commander';
@@ -319,7 +320,7 @@ export function operationsCommands(program: Command): void {
       if (percent === undefined || percent > 100)
         throw new ConfigError('percent', `expected an integer 0–100 (got "${percentText}")`);
       const admin = new AdminClient(new URL(options.baseUrl), process.env.KEEL_ADMIN_TOKEN);
-      for (const change of await admin.setEnablement(names, percent))
+      for (const change of await admin.setEnablement(names, percent, process.env.USER ?? userInfo().username))
         console.log(`${change.name}: ${change.from} % → ${change.to} %`);
     });
   routes

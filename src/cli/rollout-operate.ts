@@ -133,9 +133,10 @@ function rolloutDetail(view: RolloutView): string {
       `  rolls back in ${formatDuration(Math.max(0, view.pause.rollbackAt - Date.now()))} unless acknowledged`,
     );
   if (view.guards === null) {
-    lines.push(
-      pc.dim(`  guards: evaluated by another instance${view.leader ? '' : ' (ask it for their values)'}`),
-    );
+    const where = view.leader
+      ? 'not evaluated yet'
+      : 'evaluated by another instance (ask it for their values)';
+    lines.push(pc.dim(`  guards: ${where}`));
     return lines.join('\n');
   }
   for (const criterion of view.guards.criteria) {

@@ -33,6 +33,7 @@ export class AdminClient {
   async setEnablement(
     names: readonly string[],
     percent: number,
+    by?: string,
   ): Promise<{ name: string; from: number; to: number }[]> {
     const reads = (await this.routes()).filter((route) => route.kind === 'read');
     const unknown = names.filter((name) => !reads.some((route) => route.name === name));
@@ -45,7 +46,7 @@ export class AdminClient {
     const chosen = names.length === 0 ? reads : reads.filter((route) => names.includes(route.name));
     const changes = [];
     for (const route of chosen) {
-      await this.call('PUT', `/admin/routes/${encodeURIComponent(route.name)}/enabled`, { percent });
+      await this.call('PUT', `/admin/routes/${encodeURIComponent(route.name)}/enabled`, { percent, by });
       changes.push({ name: route.name, from: route.enabledPercent ?? 0, to: percent });
     }
     return changes;

@@ -53,7 +53,7 @@ export async function rollbackDeployment(
 ): Promise<DeploySteps> {
   const rollout = await activeCacheEnable(admin);
   if (rollout === undefined) {
-    const changes = await admin.setEnablement([], 0);
+    const changes = await admin.setEnablement([], 0, by);
     return [`no active ${CACHE_ENABLE} rollout; ${changes.length} read routes set to 0 %`];
   }
   if (phase !== undefined && rollout.stage + 1 !== phase)

@@ -29,7 +29,7 @@ import type { CustomMetrics } from './custom-metrics.js';
 import { addInterval, emptyInterval, type IntervalFigures, type RolloutFigures } from './figures.js';
 import { evaluateTriggers, type FiredTrigger, judgeCriterion, mostSevere } from './guards.js';
 import { type Plan, parsePlan, stageWeights } from './plan.js';
-import type { HostFigures, ReadingContext } from './readings.js';
+import type { HostFigures, Reading, ReadingContext } from './readings.js';
 import type { RolloutRecord, RolloutStore, SwitchKey } from './state.js';
 import type { SwitchBoard } from './switch-board.js';
 import { atStage, type Decision, ended, isActive, paused, type Transitions } from './transitions.js';
@@ -82,7 +82,7 @@ export class RolloutController {
   private leading = false;
   private activeAtLastTick = false;
   private readonly plans = new Map<string, Plan>();
-  private readonly totals = new Map<string, IntervalFigures>();
+  private readonly totals = new Map<string, StageTotals>();
   private readonly evaluatedAt = new Map<string, number>();
   private readonly guardStatus = new Map<string, GuardStatus>();
 
@@ -162,6 +162,8 @@ export class RolloutController {
       this.totals.clear();
       this.evaluatedAt.clear();
     }
+    // Taking over: the figures gathered while another instance judged are not this one's interval.
+    if (leading && !this.leading) this.parts.figures?.reset();
     this.leading = leading;
   }
 
@@ -230,13 +232,16 @@ export class RolloutController {
     let totals = this.totals.get(key);
     if (totals === undefined) {
       for (const old of this.totals.keys()) if (old.startsWith(`${record.id}#`)) this.totals.delete(old);
-      totals = emptyInterval();
+      totals = { figures: emptyInterval(), probes: new Map() };
       this.totals.set(key, totals);
     }
-    addInterval(totals, figures);
+    addInterval(totals.figures, figures);
     const custom = await this.parts.metrics.collect(record.id, plan);
     const host = this.parts.host ?? (() => undefined);
-    return { interval: { figures, host, custom }, stage: { figures: totals, host, custom } };
+    return {
+      interval: { figures, host, custom },
+      stage: { figures: totals.figures, host, custom: stageProbes(plan, custom, totals.probes) },
+    };
   }
 
   private routesOf(key: SwitchKey): readonly string[] {
@@ -364,6 +369,36 @@ export class RolloutController {
     );
     return saved ?? record;
   }
+}
+
+/** A stage's figures so far: the gateway's, and each probe's checks (passed, checked). */
+interface StageTotals {
+  figures: IntervalFigures;
+  probes: Map<string, { passed: number; checked: number }>;
+}
+
+/**
+ * The custom readings for a stage's criteria: a probe's share of passed checks over the whole
+ * stage (so "30 checks in a row" can be met), the other metrics as read now.
+ */
+function stageProbes(
+  plan: Plan,
+  custom: ReadonlyMap<string, Reading>,
+  probes: Map<string, { passed: number; checked: number }>,
+): Map<string, Reading> {
+  const stage = new Map(custom);
+  for (const [name, reading] of custom) {
+    if (!('probe' in (plan.metrics[name] ?? {}))) continue;
+    const total = probes.get(name) ?? { passed: 0, checked: 0 };
+    total.passed += (reading.value ?? 0) * reading.samples;
+    total.checked += reading.samples;
+    probes.set(name, total);
+    stage.set(name, {
+      value: total.checked === 0 ? undefined : total.passed / total.checked,
+      samples: total.checked,
+    });
+  }
+  return stage;
 }
 
 function guardDecision(

@@ -100,6 +100,11 @@ export class RolloutFigures {
     return sum;
   }
 
+  /** Forgets every open interval (an instance that starts evaluating judges from then on). */
+  reset(): void {
+    this.current.clear();
+  }
+
   private interval(target: string): IntervalFigures {
     let figures = this.current.get(target);
     if (figures === undefined) {

@@ -50,9 +50,9 @@ export class Notifier {
 
   constructor(private readonly options: NotifierOptions) {}
 
-  /** Logs the notification and queues it for the webhook; never waits and never throws. */
-  notify(kind: NotificationKind, facts: NotificationFacts): void {
-    const message = renderNotification(kind, facts, this.options.locale);
+  /** Logs the notification (in `locale`, else the notifier's) and queues it; never waits or throws. */
+  notify(kind: NotificationKind, facts: NotificationFacts, locale?: Locale): void {
+    const message = renderNotification(kind, facts, locale ?? this.options.locale);
     this.options.log.info(
       { notification: kind, rollout: facts.rollout, text: message.text },
       message.subject,

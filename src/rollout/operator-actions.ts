@@ -11,7 +11,7 @@
  * traffic switch for a route without a candidate origin).
  */
 import { randomBytes } from 'node:crypto';
-import { ConfigError, KeelError } from '../errors.js';
+import { KeelError } from '../errors.js';
 import type { RolloutClock } from './clock.js';
 import type { RolloutController } from './controller.js';
 import { type Plan, planToYaml, stageWeights } from './plan.js';
@@ -199,8 +199,8 @@ export class OperatorActions {
         moved.has(key),
       );
       if (shared.length > 0)
-        throw new ConfigError(
-          'plan',
+        throw new KeelError(
+          'CONFLICT',
           `switch ${shared.join(', ')} is moved by the active rollout ${record.id}; finish or stop it first`,
         );
     }

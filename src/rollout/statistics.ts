@@ -7,7 +7,8 @@
  * - Errors: a one-sided two-proportion z-test of "the candidate's error rate is higher than
  *   stable's", with the pooled proportion. The normal approximation needs enough of both outcomes:
  *   each side must expect at least MIN_EXPECTED errors and MIN_EXPECTED successes under the pooled
- *   rate; below that the test gives no verdict (`insufficient`).
+ *   rate; below that the test gives no verdict (`insufficient`) — unless the candidate's observed
+ *   rate is at or below stable's, which is "not worse" at any sample size.
  * - Latency: a one-sided Mann–Whitney U test (Wilcoxon rank sum, simple-statistics) of "the
  *   candidate's latencies tend to be larger", normal approximation with a continuity correction and
  *   without a tie correction (ties make it slightly conservative, never eager). It needs at least
@@ -37,6 +38,9 @@ export function errorRateWorse(stable: ErrorCounts, candidate: ErrorCounts, alph
   const { requests: n1, errors: e1 } = stable;
   const { requests: n2, errors: e2 } = candidate;
   if (n1 === 0 || n2 === 0) return { outcome: 'insufficient', reason: 'no requests on one side' };
+  // One-sided: a candidate observed at or below stable's rate is not worse, whatever the counts
+  // (a healthy canary with no error at all must not wait for errors to be tested).
+  if (e2 / n2 <= e1 / n1) return { outcome: 'tested', pValue: 1, worse: false, statistic: 0 };
   const pooled = (e1 + e2) / (n1 + n2);
   const fewest = Math.min(n1, n2);
   if (fewest * pooled < MIN_EXPECTED || fewest * (1 - pooled) < MIN_EXPECTED)

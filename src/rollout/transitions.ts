@@ -77,18 +77,22 @@ export class Transitions {
     weights: Weights,
   ): void {
     const stage = plan.stages[record.stage];
-    this.notifier?.notify(kind, {
-      rollout: record.id,
-      plan: plan.name,
-      at: decision.at,
-      startedAt: record.startedAt,
-      stage: { index: record.stage, name: stage?.name ?? '', total: plan.stages.length },
-      switches: weights,
-      metrics: decision.metrics ?? {},
-      actor: decision.actor,
-      reason: decision.reason,
-      next: plan.stages[record.stage + 1]?.name,
-    });
+    this.notifier?.notify(
+      kind,
+      {
+        rollout: record.id,
+        plan: plan.name,
+        at: decision.at,
+        startedAt: record.startedAt,
+        stage: { index: record.stage, name: stage?.name ?? '', total: plan.stages.length },
+        switches: weights,
+        metrics: decision.metrics ?? {},
+        actor: decision.actor,
+        reason: decision.reason,
+        next: plan.stages[record.stage + 1]?.name,
+      },
+      plan.locale,
+    );
   }
 }
 

@@ -7,7 +7,7 @@
  *   POST /admin/invalidate          { url } | { tags } | { pattern }  → { removed }
  *   POST /admin/flush                                                  → { flushed: true }
  *   GET  /admin/routes                                                 → the routes and their enablement
- *   PUT  /admin/routes/:name/enabled { percent: 0–100 }                → { name, enabledPercent }
+ *   PUT  /admin/routes/:name/enabled { percent: 0–100, by? }           → { name, enabledPercent }
  *   GET  /admin/config                                                 → the effective configuration, secrets as ***
  *   …/admin/rollouts, /admin/audit, /admin/emergency-stop              → the rollouts (admin-rollouts.ts)
  *
@@ -90,13 +90,16 @@ export async function adminRoutes(app: FastifyInstance, options: AdminOptions): 
     })),
   );
 
-  app.put<{ Params: { name: string }; Body: { percent: number } }>(
+  app.put<{ Params: { name: string }; Body: { percent: number; by?: string } }>(
     '/routes/:name/enabled',
     {
       schema: {
         body: {
           type: 'object',
-          properties: { percent: { type: 'integer', minimum: 0, maximum: 100 } },
+          properties: {
+            percent: { type: 'integer', minimum: 0, maximum: 100 },
+            by: { type: 'string', minLength: 1, maxLength: 100 },
+          },
           required: ['percent'],
           additionalProperties: false,
         },
@@ -117,7 +120,7 @@ export async function adminRoutes(app: FastifyInstance, options: AdminOptions): 
         { [`cache:${route.name}`]: request.body.percent },
         {
           at: Date.now(),
-          actor: 'api',
+          actor: request.body.by === undefined ? 'api' : `operator:${request.body.by}`,
           action: 'set-weight',
           reason: `route ${route.name} enabled via the admin API`,
         },

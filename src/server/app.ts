@@ -90,13 +90,11 @@ export async function startServer(
     throw error;
   });
   let consistency: ConsistencyProbe | undefined;
-  const gatewayRollout: GatewayRollout = await openGatewayRollout(
-    config,
-    cache,
-    () => routes,
-    log.logger,
-    () => consistency?.mismatchRate(),
-  ).catch(async (error: unknown) => {
+  let stats: GatewayStats | undefined;
+  const gatewayRollout: GatewayRollout = await openGatewayRollout(config, cache, () => routes, log.logger, {
+    hitRate: () => stats?.cacheableHitRate(),
+    consistencyMismatchRate: () => consistency?.mismatchRate(),
+  }).catch(async (error: unknown) => {
     await cache.close();
     await sampleOrigin?.close();
     log.close();
@@ -122,7 +120,7 @@ export async function startServer(
   consistency.start();
   const { server, connections } = publicListener(config);
   const metrics = gatewayMetrics(cache, routes, connections, upstream, budget);
-  const stats = new GatewayStats(metrics);
+  stats = new GatewayStats(metrics);
   const status = new StatusReporter(
     cache,
     stats,

@@ -31,6 +31,16 @@ import {
 } from '../rollout/index.js';
 import type { RouteTable } from './route-table.js';
 
+/** Figures of parts made after the rollout (the gateway's counters, the consistency probe). */
+export interface LateFigures {
+  /**
+   * The gateway's hit rate: answered from the cache ÷ answers that could be (private and
+   * uncacheable answers left out, as the dashboard's card shows it); undefined before any.
+   */
+  hitRate: () => number | undefined;
+  consistencyMismatchRate: () => number | undefined;
+}
+
 export interface GatewayRollout {
   rollout: Rollout;
   figures: RolloutFigures;
@@ -45,7 +55,7 @@ export async function openGatewayRollout(
   cache: OptimizedCacheManager,
   routes: () => RouteTable,
   logger: Logger,
-  consistencyMismatchRate: () => number | undefined,
+  late: LateFigures,
 ): Promise<GatewayRollout> {
   const log = logger.child({ component: 'rollout' });
   const { store, name, warning } = await openStore(config);
@@ -58,7 +68,7 @@ export async function openGatewayRollout(
     prometheusUrl: config.prometheusUrl,
     log,
     figures,
-    host: hostFigures(cache, consistencyMismatchRate),
+    host: hostFigures(cache, late),
     routesOf: (key) =>
       routes()
         .routesOf(targetOf(key))
@@ -97,8 +107,17 @@ function targetOf(key: SwitchKey): string {
   return key.slice(key.indexOf(':') + 1);
 }
 
-/** Refuses a plan naming a route or group the gateway lacks, or a switch it cannot move yet. */
+/**
+ * Refuses a plan naming a route or group the gateway lacks, a switch it cannot move yet, or a
+ * probe given as a path (a path is resolved against a route's candidate origin, which no route has).
+ */
 function checkTargets(plan: Plan, routes: RouteTable): void {
+  for (const [name, metric] of Object.entries(plan.metrics))
+    if ('probe' in metric && !/^https?:\/\//.test(metric.probe.url))
+      throw new ConfigError(
+        'plan',
+        `probe ${name}: give a full URL (http://…); a path needs a candidate origin`,
+      );
   for (const key of Object.keys(stageWeights(plan, plan.stages.length - 1)) as SwitchKey[]) {
     const kind = key.slice(0, key.indexOf(':'));
     const target = targetOf(key);
@@ -121,34 +140,43 @@ function checkTargets(plan: Plan, routes: RouteTable): void {
  * The host figures guards may name: the cache's hit rate, memory and consistency with the origin
  * (consistency-probe.ts), the process's CPU and memory.
  */
-function hostFigures(
-  cache: OptimizedCacheManager,
-  consistencyMismatchRate: () => number | undefined,
-): (name: string) => number | undefined {
-  let lastCpu = process.cpuUsage();
-  let lastAt = performance.now();
+function hostFigures(cache: OptimizedCacheManager, late: LateFigures): (name: string) => number | undefined {
+  const cpu = cpuRatio();
   const memoryLimit =
     (process.constrainedMemory?.() || 0) > 0 ? (process.constrainedMemory?.() as number) : totalmem();
   return (name) => {
     switch (name) {
       case 'cache.hit_rate':
-        return cache.getPerformanceStats().hitRate.overall;
+        return late.hitRate();
       case 'cache.memory_ratio':
         return cache.getPerformanceStats().memory.utilization;
       case 'cache.consistency_mismatch_rate':
-        return consistencyMismatchRate();
+        return late.consistencyMismatchRate();
       case 'process.memory_ratio':
         return process.memoryUsage.rss() / memoryLimit;
-      case 'process.cpu_ratio': {
-        const cpu = process.cpuUsage(lastCpu);
-        const now = performance.now();
-        const ratio = (cpu.user + cpu.system) / 1_000 / Math.max(1, now - lastAt) / availableParallelism();
-        lastCpu = process.cpuUsage();
-        lastAt = now;
-        return ratio;
-      }
+      case 'process.cpu_ratio':
+        return cpu();
       default:
         return undefined;
     }
+  };
+}
+
+/** Minimum span of a CPU reading: reads in between return the last one, so several in one evaluation agree. */
+const CPU_WINDOW_MS = 1_000;
+
+/** The process's CPU time as a share of the machine's cores, over the last CPU_WINDOW_MS or more. */
+function cpuRatio(): () => number | undefined {
+  let since = process.cpuUsage();
+  let sinceAt = performance.now();
+  let last: number | undefined;
+  return () => {
+    const now = performance.now();
+    if (now - sinceAt < CPU_WINDOW_MS) return last;
+    const used = process.cpuUsage(since);
+    last = (used.user + used.system) / 1_000 / (now - sinceAt) / availableParallelism();
+    since = process.cpuUsage();
+    sinceAt = now;
+    return last;
   };
 }

@@ -50,6 +50,11 @@ export class GatewayStats {
 
   constructor(private readonly metrics: KeelMetrics | undefined) {}
 
+  /** The hit rate of every answer so far that could come from the cache; undefined before any. */
+  cacheableHitRate(): number | undefined {
+    return this.total.requests - this.total.outcomes.BYPASS === 0 ? undefined : hitRate(this.total);
+  }
+
   request(route: string, method: string, status: number, outcome: CacheOutcome, seconds: number): void {
     const counters = this.counters(route);
     counters.requests++;

@@ -1,7 +1,7 @@
 /**
  * Route groups for staged cache enablement: `read-only` routes, whose cached answers no write
  * route of the gateway invalidates, and `write-affected` routes, some of whose tags a write route
- * invalidates. A staged deployment enables the first before the second, since a cached answer of a
+ * invalidates, or whose path a write route shares (a write invalidates its own path's answers). A staged deployment enables the first before the second, since a cached answer of a
  * write-affected route is only as fresh as its invalidation.
  *
  * Tags are templates (`product:{id}`), so whether a write's `invalidates` can reach a read's `tags`
@@ -19,16 +19,35 @@ const PARAMETER = /\{[A-Za-z_][A-Za-z0-9_]*\}/;
 
 /** The group of every read route, by name. */
 export function routeGroups(routes: readonly RouteRule[]): Map<string, RouteGroup> {
-  const invalidated = routes
-    .filter((route) => route.kind === 'write')
-    .flatMap((route) => route.invalidateSources);
+  const writes = routes.filter((route) => route.kind === 'write');
+  const invalidated = writes.flatMap((route) => route.invalidateSources);
   const groups = new Map<string, RouteGroup>();
   for (const route of routes) {
     if (route.kind !== 'read') continue;
-    const affected = route.tagSources.some((tag) => invalidated.some((other) => mayMeet(tag, other)));
+    const affected =
+      route.tagSources.some((tag) => invalidated.some((other) => mayMeet(tag, other))) ||
+      writes.some((write) => pathsMayMeet(route.path, write.path));
     groups.set(route.name, affected ? 'write-affected' : 'read-only');
   }
   return groups;
+}
+
+/**
+ * Whether two path patterns may match one same path: a write invalidates the cached answers of its
+ * own path, so a read route sharing a path with a write route is affected by it. Segment by
+ * segment, static text must be equal unless either side is a parameter; `*` matches the rest.
+ */
+export function pathsMayMeet(a: string, b: string): boolean {
+  const left = a.split('/').filter((segment) => segment !== '');
+  const right = b.split('/').filter((segment) => segment !== '');
+  for (let i = 0; i < Math.max(left.length, right.length); i++) {
+    const x = left[i];
+    const y = right[i];
+    if (x === '*' || y === '*') return true;
+    if (x === undefined || y === undefined) return false;
+    if (x !== y && !x.startsWith(':') && !y.startsWith(':')) return false;
+  }
+  return true;
 }
 
 /** Whether templates `a` and `b` may produce one same tag. */

@@ -107,6 +107,13 @@ describe('route groups', () => {
       stages: cacheEnable().stages.map((s) => ({ ...s, switches: { 'cache:nope': 10 } })),
     };
     await expect(actions.start(plan, 'operator:test')).rejects.toThrow(/no read route named nope/);
+    const pathProbe = {
+      ...cacheEnable(),
+      metrics: {
+        health: { probe: { url: '/health', timeoutMs: 1_000, intervalMs: 1_000, expectStatus: 200 } },
+      },
+    };
+    await expect(actions.start(pathProbe, 'operator:test')).rejects.toThrow(/probe health: give a full URL/);
   });
 });
 

@@ -23,9 +23,11 @@ describe('two-proportion test', () => {
     expect(verdict.outcome).toBe('insufficient');
   });
 
-  it('does not call a better or equal candidate worse', () => {
+  it('does not call a better or equal candidate worse, at any sample size (no errors at all included)', () => {
     const better = errorRateWorse({ errors: 60, requests: 1000 }, { errors: 40, requests: 1000 }, 0.05);
     expect(better.outcome === 'tested' && !better.worse).toBe(true);
+    const clean = errorRateWorse({ errors: 0, requests: 40 }, { errors: 0, requests: 12 }, 0.05);
+    expect(clean).toMatchObject({ outcome: 'tested', worse: false });
   });
 });
 
