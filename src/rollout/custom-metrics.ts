@@ -11,8 +11,9 @@
  *   triggers (`consecutive: 3`). A probe URL that is a path is resolved against the candidate
  *   origin of the probe's route.
  *
- * Timers follow the rollout clock (clock.ts): a 10 s probe under a clock scaled 1,000× checks
- * every 10 ms, so a week-long plan runs in a test.
+ * Intervals follow the rollout clock (clock.ts): a 10 s probe under a clock scaled 1,000× checks
+ * every 10 ms, so a week-long plan runs in a test; a probe's timeout stays a real wait, and a probe
+ * never has two checks in flight.
  */
 import { request } from 'undici';
 import type { RolloutClock } from './clock.js';
@@ -50,14 +51,17 @@ export interface CustomMetricOptions {
 /** The probes of one plan, running while its rollout is evaluated here. */
 class ProbeSet {
   private readonly timers: NodeJS.Timeout[] = [];
-  private readonly state = new Map<string, { passed: number; checked: number; failuresInARow: number }>();
+  private readonly state = new Map<
+    string,
+    { passed: number; checked: number; failuresInARow: number; inFlight: boolean }
+  >();
 
   constructor(
     probes: [string, Probe][],
     private readonly options: CustomMetricOptions,
   ) {
     for (const [name, probe] of probes) {
-      this.state.set(name, { passed: 0, checked: 0, failuresInARow: 0 });
+      this.state.set(name, { passed: 0, checked: 0, failuresInARow: 0, inFlight: false });
       const every = Math.max(1, probe.intervalMs / options.clock.scale);
       const timer = setInterval(() => void this.check(name, probe), every);
       timer.unref();
@@ -83,10 +87,14 @@ class ProbeSet {
     for (const timer of this.timers) clearInterval(timer);
   }
 
+  /** One check, unless the previous one is still waiting (a hung endpoint holds one request, not many). */
   private async check(name: string, probe: Probe): Promise<void> {
-    const passed = await this.passes(probe);
     const state = this.state.get(name);
-    if (state === undefined) return;
+    if (state === undefined || state.inFlight) return;
+    state.inFlight = true;
+    const passed = await this.passes(probe).finally(() => {
+      state.inFlight = false;
+    });
     state.checked++;
     if (passed) {
       state.passed++;
@@ -102,9 +110,9 @@ class ProbeSet {
     } catch {
       return false;
     }
-    const timeout = Math.max(1, probe.timeoutMs / this.options.clock.scale);
     try {
-      const answer = await request(url, { signal: AbortSignal.timeout(timeout) });
+      // The timeout is a real wait on the network: a scaled clock shortens intervals, not it.
+      const answer = await request(url, { signal: AbortSignal.timeout(probe.timeoutMs) });
       await answer.body.dump();
       return answer.statusCode === probe.expectStatus;
     } catch {

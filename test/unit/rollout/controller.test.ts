@@ -8,6 +8,8 @@
  * without skipping or repeating a stage. Stores are in memory here; the same controller runs on
  * Redis and PostgreSQL in test/integration/rollout.
  */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { scaledClock } from '../../../src/rollout/clock.js';
 import { RolloutFigures } from '../../../src/rollout/figures.js';
@@ -235,5 +237,47 @@ describe('the rollout controller', () => {
       (e) => e.action === 'promote',
     );
     expect(promotions).toHaveLength(3);
+  });
+
+  it('gates on 30 passing health checks, and rolls back after 3 failing in a row (blue-green)', async () => {
+    let healthy = true;
+    const health: Server = createServer((_request, response) =>
+      response.writeHead(healthy ? 200 : 503).end(),
+    );
+    await new Promise<void>((resolve) => health.listen(0, '127.0.0.1', resolve));
+    try {
+      const url = `http://127.0.0.1:${(health.address() as AddressInfo).port}/health`;
+      const plan = `
+name: probe-test
+evaluationInterval: 1m
+metrics:
+  health: { probe: { url: '${url}', interval: 10s, timeout: 5s } }
+rollback:
+  - { probe: health, consecutive: 3, severity: critical }
+stages:
+  - name: switch
+    switches: { traffic:listing: 100 }
+    minDuration: 1m
+    success:
+      - { metric: health, op: '>=', threshold: 1, minSamples: 30 }
+  - name: settle
+    switches: { traffic:listing: 100 }
+    minDuration: 1h
+`;
+      const { rollout } = await openRollout();
+      const record = await rollout.actions.start(parsePlan(plan, 'plan'), 'operator:test');
+      expect(await until(rollout, record.id, (r) => r.stage === 1)).toBe(true);
+      const promoted = (await rollout.actions.history(record.id)).find((entry) => entry.action === 'promote');
+      // 30 checks 10 s apart: at least 5 minutes of plan time before the gate opens.
+      expect((promoted?.at ?? 0) - record.startedAt).toBeGreaterThanOrEqual(290_000);
+      healthy = false;
+      expect(await until(rollout, record.id, (r) => r.status === 'rolled-back')).toBe(true);
+      const rollback = (await rollout.actions.history(record.id)).find(
+        (entry) => entry.action === 'rollback',
+      );
+      expect(rollback?.actor).toBe('guard:health fails 3 checks in a row (critical)');
+    } finally {
+      await new Promise<void>((resolve) => health.close(() => resolve()));
+    }
   });
 });
