@@ -150,7 +150,8 @@ describe('start_monitoring.sh', () => {
         '-c',
         `kill $(cat ${folder}/prometheus.pid ${folder}/alertmanager.pid) 2>/dev/null || true`,
       ]);
-      rmSync(folder, { recursive: true, force: true });
+      // The programs may still be writing their data as they exit: retry until the folder is gone.
+      rmSync(folder, { recursive: true, force: true, maxRetries: 20, retryDelay: 100 });
     }
   }, 60_000);
 });

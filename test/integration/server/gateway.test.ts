@@ -64,7 +64,8 @@ describe('gateway: read path', () => {
     expect([first.xCache, second.xCache]).toEqual(['MISS', 'HIT']);
     expect(second.body).toBe(first.body);
     expect(second.headers['content-type']).toBe('application/json');
-    expect(second.headers.age).toBe('0');
+    // Age in whole seconds since it was stored: 0, or 1 on a machine slow enough to cross a second.
+    expect(second.headers.age).toMatch(/^[01]$/);
     const head = await get(`${base}/items/1`, {}, 'HEAD');
     expect([head.status, head.xCache, head.body]).toEqual([200, 'HIT', '']);
     expect(origin.count('/items/1')).toBe(1);
