@@ -1,6 +1,6 @@
 /**
- * The notifications of a rollout — it started, it moved to a new stage, a guard paused it, it was
- * rolled back, it completed — as a subject and a text for a chat channel, filled with the figures of the moment
+ * The notifications of a rollout — it started, it moved to a new stage, a guard paused it, an
+ * operator set the emergency stop, it was rolled back, it completed — as a subject and a text for a chat channel, filled with the figures of the moment
  * (the weights, the guards' values, the reason). English by default; `ja` gives the Japanese
  * wording operators of the original deployment procedures know (【重要】…デプロイ開始, 【進捗】…移行完了,
  * 【緊急】…ロールバック実施, 【完了】…完全移行).
@@ -8,7 +8,7 @@
 import { formatDuration } from '../util/duration.js';
 import type { SwitchKey } from './state.js';
 
-export type NotificationKind = 'start' | 'stage' | 'pause' | 'rollback' | 'complete';
+export type NotificationKind = 'start' | 'stage' | 'pause' | 'emergency-stop' | 'rollback' | 'complete';
 export type Locale = 'en' | 'ja';
 
 export interface NotificationFacts {
@@ -55,6 +55,7 @@ const SUBJECTS: Record<Locale, Record<NotificationKind, string>> = {
     start: '[Rollout] {plan}: started',
     stage: '[Rollout] {plan}: now at stage {stage}',
     pause: '[Attention] {plan}: paused at stage {stage}',
+    'emergency-stop': '[URGENT] {plan}: emergency stop',
     rollback: '[URGENT] {plan}: rolled back',
     complete: '[Done] {plan}: complete',
   },
@@ -62,6 +63,7 @@ const SUBJECTS: Record<Locale, Record<NotificationKind, string>> = {
     start: '【重要】{plan} - 新バージョンデプロイ開始',
     stage: '【進捗】{plan} - {stage} 移行完了',
     pause: '【警告】{plan} - {stage} で一時停止',
+    'emergency-stop': '【緊急】{plan} - 緊急停止',
     rollback: '【緊急】{plan} - ロールバック実施',
     complete: '【完了】{plan} - 新バージョン完全移行',
   },
@@ -85,6 +87,10 @@ const BODIES: Record<Locale, Record<NotificationKind, Body>> = {
       `Paused at stage ${f.stage.index + 1} of ${f.stage.total} (${f.stage.name}): ${f.reason}.`,
       'Nothing promotes until an operator resumes. Unless acknowledged (keel rollout ack), it rolls back at its deadline.',
     ],
+    'emergency-stop': (f) => [
+      `Emergency stop at stage ${f.stage.index + 1} of ${f.stage.total} (${f.stage.name}): ${f.reason}.`,
+      'Every switch is at its safe weight on every instance; nothing promotes until it is cleared (keel rollout emergency-stop --clear).',
+    ],
     rollback: (f) => [
       `Rolled back at stage ${f.stage.index + 1} of ${f.stage.total} (${f.stage.name}).`,
       'The switches are back at their safe weights; nothing promotes until an operator starts again.',
@@ -104,6 +110,10 @@ const BODIES: Record<Locale, Record<NotificationKind, Body>> = {
     pause: (f) => [
       `${f.stage.name}（${f.stage.index + 1}/${f.stage.total}）で一時停止しました: ${f.reason}`,
       '再開はオペレーターの判断で行います。確認（keel rollout ack）がなければ期限にロールバックします。',
+    ],
+    'emergency-stop': (f) => [
+      `${f.stage.name}（${f.stage.index + 1}/${f.stage.total}）で緊急停止しました: ${f.reason}`,
+      'すべてのスイッチを安全な値に戻しました。解除（keel rollout emergency-stop --clear）まで段階は進みません。',
     ],
     rollback: (f) => [
       `問題が発生したため、${f.stage.name}（${f.stage.index + 1}/${f.stage.total}）でロールバックを実施しました。`,

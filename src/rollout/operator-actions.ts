@@ -117,12 +117,20 @@ export class OperatorActions {
   /** Every active rollout's switches to their safe weights, everywhere; no promotion until cleared. */
   async emergencyStop(actor: string, reason: string): Promise<Partial<Record<SwitchKey, number>>> {
     const weights: Partial<Record<SwitchKey, number>> = {};
-    for (const record of await this.parts.store.rollouts())
-      if (isActive(record)) Object.assign(weights, this.parts.controller.planOf(record).safe);
-    await this.parts.store.setEmergencyStop(
-      { active: true, actor, reason, at: this.parts.clock.now() },
-      weights,
-    );
+    const active = (await this.parts.store.rollouts()).filter(isActive);
+    for (const record of active) Object.assign(weights, this.parts.controller.planOf(record).safe);
+    const decision = this.decision(actor, 'emergency-stop', reason);
+    await this.parts.store.setEmergencyStop({ active: true, actor, reason, at: decision.at }, weights);
+    for (const record of active) {
+      const plan = this.parts.controller.planOf(record);
+      this.parts.transitions.notify(
+        'emergency-stop',
+        record,
+        plan,
+        decision,
+        plan.safe as Record<SwitchKey, number>,
+      );
+    }
     return weights;
   }
 

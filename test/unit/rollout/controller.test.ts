@@ -192,13 +192,14 @@ describe('the rollout controller', () => {
   });
 
   it('holds every switch at its safe weight during an emergency stop, then resumes where it was', async () => {
-    const { rollout } = await openRollout();
+    const { rollout, notes } = await openRollout();
     const manual = PLAN.replace(
       'minDuration: 10m\n    success:',
       'minDuration: 10m\n    gate: manual\n    success:',
     );
     const record = await rollout.actions.start(parsePlan(manual, 'plan'), 'operator:test');
     await rollout.actions.emergencyStop('operator:ana', 'incident');
+    expect(notes).toContain('[URGENT] canary-test: emergency stop');
     expect(await waitUntil(async () => rollout.board.weight('traffic:listing') === 0, 1_000)).toBe(true);
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(rollout.board.weight('traffic:listing')).toBe(0);

@@ -25,7 +25,7 @@ const FACTS: NotificationFacts = {
 
 describe('templates', () => {
   it('fill each kind with the weights, the guard values and who decided', () => {
-    for (const kind of ['start', 'stage', 'pause', 'rollback', 'complete'] as const) {
+    for (const kind of ['start', 'stage', 'pause', 'emergency-stop', 'rollback', 'complete'] as const) {
       const { subject, text } = renderNotification(kind, FACTS);
       expect(subject).toContain('migration');
       expect(text).toContain('traffic:listing 10 %');
