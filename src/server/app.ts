@@ -115,6 +115,7 @@ export async function startServer(
     originAuthorization: basicAuthorization(originUrl),
     log: log.logger.child({ component: 'consistency-probe' }),
     wanted: () => rollout.controller.evaluating,
+    routes: () => routes,
     intervalMs: CONSISTENCY_PROBE_INTERVAL_MS,
   });
   consistency.start();

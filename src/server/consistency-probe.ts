@@ -2,8 +2,9 @@
  * The cache consistency probe: does the cache serve what the origin would answer now? Every
  * interval it takes a few of the most requested cached URLs (the cache's hot keys, plain GETs with
  * no Vary variants), asks the origin for each afresh through the gateway's own origin connections,
- * and compares the stored answer with the fresh one (rollout/compare.ts: status, and the body, as
- * JSON by structure). A mismatch is checked once more after a short wait, since a write in flight
+ * and compares the stored answer with the fresh one (rollout/compare.ts: status, the headers and
+ * ignored JSON fields of the route's `compare:` in the routes file, and the body, as JSON by
+ * structure, so a timestamp the origin stamps on every answer can be left out). A mismatch is checked once more after a short wait, since a write in flight
  * may be invalidating that very entry; only a mismatch that stays is counted.
  *
  * The share of mismatches over the last round is the guard metric `cache.consistency_mismatch_rate`
@@ -15,7 +16,9 @@
 import type { OptimizedCacheManager } from '../cache/index.js';
 import { compareAnswers } from '../rollout/index.js';
 import type { ByteBudget } from './byte-budget.js';
+import type { HeaderMap } from './http-cache.js';
 import { unpackCached } from './response-frame.js';
+import type { RouteTable } from './route-table.js';
 import type { StoredResponse } from './stored-response.js';
 import type { Upstream } from './upstream.js';
 
@@ -40,6 +43,8 @@ export interface ConsistencyProbeOptions {
   log: ProbeLog;
   /** Whether a round is wanted now (a rollout is active). */
   wanted: () => boolean;
+  /** The routes, for each URL's comparison options (its route's `compare:`). */
+  routes: () => RouteTable;
   intervalMs: number;
 }
 
@@ -111,9 +116,13 @@ export class ConsistencyProbe {
   private async compare(key: string) {
     const stored = await this.stored(key);
     if (stored === undefined) return undefined;
-    const fresh = await this.fetchFresh(key.slice(KEY_PREFIX.length));
+    const target = key.slice(KEY_PREFIX.length);
+    const fresh = await this.fetchFresh(target);
     if (fresh === undefined) return undefined;
-    return compareAnswers({ status: stored.status, headers: {}, body: stored.body }, fresh);
+    const path = target.split('?', 1)[0] as string;
+    const options = this.options.routes().match('GET', path)?.route.compare;
+    const headers = Object.fromEntries(stored.headers);
+    return compareAnswers({ status: stored.status, headers, body: stored.body }, fresh, options);
   }
 
   private async stored(key: string): Promise<StoredResponse | undefined> {
@@ -134,11 +143,19 @@ export class ConsistencyProbe {
         timeoutMs: PROBE_TIMEOUT_MS,
       });
       const body = await exchange.buffer(this.options.maxBodyBytes, this.options.budget);
-      if (body !== undefined) return { status: exchange.status, headers: {}, body };
+      if (body !== undefined)
+        return { status: exchange.status, headers: firstValues(exchange.headers), body };
       exchange.discard();
       return undefined;
     } catch {
       return undefined;
     }
   }
+}
+
+/** Each header's first value, by lower-case name. */
+function firstValues(headers: HeaderMap): Record<string, string | undefined> {
+  const first: Record<string, string | undefined> = {};
+  for (const [name, value] of Object.entries(headers)) first[name] = Array.isArray(value) ? value[0] : value;
+  return first;
 }

@@ -110,6 +110,12 @@ const tags = z
     `at most ${MAX_ROUTE_TAGS} tags: a cached answer holds ${MAX_TAGS}, one of them the path tag the gateway adds`,
   );
 
+/** How two answers of the route are compared (the consistency probe, shadow traffic): rollout/compare.ts. */
+const compare = strictMapping('compare', {
+  ignore: z.array(z.string().min(1)).optional(),
+  headers: z.array(z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'must be a header name')).optional(),
+});
+
 const routeSchema = strictMapping('a route', {
   name: z.string().min(1).optional(),
   path,
@@ -125,6 +131,7 @@ const routeSchema = strictMapping('a route', {
   timeout: timeout.optional(),
   clientCacheControl: clientCacheControl.optional(),
   sortQuery: z.boolean().optional(),
+  compare: compare.optional(),
 });
 
 const defaultsSchema = strictMapping('defaults', {
@@ -180,6 +187,8 @@ export interface RouteRule {
   clientCacheControl: 'ignore' | 'honor';
   /** Query parameters sorted by name before keying and forwarding (request-target.ts). */
   sortQuery: boolean;
+  /** JSON fields left out and headers compared when two answers are compared (rollout/compare.ts). */
+  compare: { ignore: readonly string[]; headers: readonly string[] };
 }
 
 /** Reads and validates a routes file; throws ConfigError naming the file, line and field. */
@@ -325,5 +334,9 @@ function compileRoute(
     timeoutMs: raw.timeout ?? defaults.timeout ?? DEFAULT_TIMEOUT_MS,
     clientCacheControl: raw.clientCacheControl ?? defaults.clientCacheControl ?? 'ignore',
     sortQuery: raw.sortQuery ?? defaults.sortQuery ?? false,
+    compare: {
+      ignore: raw.compare?.ignore ?? [],
+      headers: (raw.compare?.headers ?? []).map((name) => name.toLowerCase()),
+    },
   };
 }

@@ -132,13 +132,18 @@ describe('figures for the guards', () => {
 });
 
 describe('the consistency probe', () => {
-  it('finds a cached answer the origin no longer gives, and agrees again once a write invalidates it', async () => {
+  it('finds a cached answer the origin no longer gives (compare.ignore fields aside), and agrees again once a write invalidates it', async () => {
     let version = 1;
+    // The origin stamps every answer; the route's compare: leaves the stamp out.
     const changing = await startTestOrigin((request) => ({
-      body: JSON.stringify({ url: request.url, version }),
+      body: JSON.stringify({ url: request.url, version, servedAt: Date.now() }),
     }));
     try {
-      const gateway = await gateways.start(changing.url, ROUTES);
+      const routes = ROUTES.replace(
+        'tags: ["item:{id}"]',
+        'tags: ["item:{id}"]\n    compare: { ignore: [servedAt] }',
+      );
+      const gateway = await gateways.start(changing.url, routes);
       await gateway.rollout.rollout.actions.start(cacheEnable(), 'operator:test');
       await admin(gateway.url, 'PUT', '/routes/item/enabled', { percent: 100 });
       expect(await waitUntil(async () => gateway.rollout.rollout.controller.evaluating, 5_000)).toBe(true);
