@@ -121,16 +121,7 @@ export class OperatorActions {
     for (const record of active) Object.assign(weights, this.parts.controller.planOf(record).safe);
     const decision = this.decision(actor, 'emergency-stop', reason);
     await this.parts.store.setEmergencyStop({ active: true, actor, reason, at: decision.at }, weights);
-    for (const record of active) {
-      const plan = this.parts.controller.planOf(record);
-      this.parts.transitions.notify(
-        'emergency-stop',
-        record,
-        plan,
-        decision,
-        plan.safe as Record<SwitchKey, number>,
-      );
-    }
+    for (const record of active) this.notifySafe('emergency-stop', record, decision);
     return weights;
   }
 
@@ -149,16 +140,8 @@ export class OperatorActions {
     decision: Decision,
   ): Promise<RolloutRecord> {
     const saved = await this.change(id, decision, (record) => ended(record, status));
-    const plan = this.parts.controller.planOf(saved);
-    await this.parts.transitions.applySafe(saved, plan, decision);
-    if (status === 'rolled-back')
-      this.parts.transitions.notify(
-        'rollback',
-        saved,
-        plan,
-        decision,
-        plan.safe as Record<SwitchKey, number>,
-      );
+    await this.parts.transitions.applySafe(saved, this.parts.controller.planOf(saved), decision);
+    if (status === 'rolled-back') this.notifySafe('rollback', saved, decision);
     return saved;
   }
 
@@ -212,6 +195,12 @@ export class OperatorActions {
           `switch ${shared.join(', ')} is moved by the active rollout ${record.id}; finish or stop it first`,
         );
     }
+  }
+
+  /** Notifies `kind` for `record`, its switches at the plan's safe weights. */
+  private notifySafe(kind: 'emergency-stop' | 'rollback', record: RolloutRecord, decision: Decision): void {
+    const plan = this.parts.controller.planOf(record);
+    this.parts.transitions.notify(kind, record, plan, decision, plan.safe as Record<SwitchKey, number>);
   }
 
   private decision(actor: string, action: string, reason: string): Decision {
