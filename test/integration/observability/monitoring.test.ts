@@ -3,7 +3,7 @@
  * packages prometheus and prometheus-alertmanager), and a real Prometheus scraping `keel serve`.
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -146,12 +146,29 @@ describe('start_monitoring.sh', () => {
       // ALERT_WEBHOOK_URL, the common name, sets the Slack webhook (Alertmanager masks it in its API).
       expect(readFileSync(join(folder, 'alertmanager.yml'), 'utf8')).toContain('seed-name');
     } finally {
-      await run('sh', [
-        '-c',
-        `kill $(cat ${folder}/prometheus.pid ${folder}/alertmanager.pid) 2>/dev/null || true`,
-      ]);
-      // The programs may still be writing their data as they exit: retry until the folder is gone.
+      // Stop both, as the script's last line says, and wait for them to exit: they write their data
+      // as they shut down, so the folder can only go once they are gone.
+      const pids = ['prometheus.pid', 'alertmanager.pid'].flatMap((file) => {
+        const path = join(folder, file);
+        return existsSync(path) ? [Number(readFileSync(path, 'utf8'))] : [];
+      });
+      for (const pid of pids) signalIfAlive(pid, 'SIGTERM');
+      const exited = await waitUntil(async () => pids.every((pid) => !isAlive(pid)), 15_000);
+      if (!exited) for (const pid of pids) signalIfAlive(pid, 'SIGKILL');
       rmSync(folder, { recursive: true, force: true, maxRetries: 20, retryDelay: 100 });
     }
   }, 60_000);
 });
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function signalIfAlive(pid: number, signal: NodeJS.Signals): void {
+  if (isAlive(pid)) process.kill(pid, signal);
+}
