@@ -28,6 +28,7 @@ import { delimiter, join } from 'node:path';
 import { Client } from 'pg';
 import { findExecutable, requireExecutable } from './executables.js';
 import { freePort, LOOPBACK } from './free-port.js';
+import { killOnExit } from './kill-on-exit.js';
 import { waitUntil } from './wait.js';
 
 /**
@@ -50,7 +51,6 @@ const ADDRESS_IN_USE = /address already in use|could not bind/i;
 const DEBIAN_BINARIES = '/usr/lib/postgresql';
 /** The users a root test process runs PostgreSQL as, in order of preference. */
 const SERVICE_USERS = ['postgres', 'nobody'];
-const FATAL_SIGNALS = ['SIGTERM', 'SIGINT', 'SIGHUP'] as const;
 const INSTALL_HINT = 'install the Debian package postgresql (apt-get install postgresql)';
 
 export interface PostgresServerHandle {
@@ -61,8 +61,6 @@ export interface PostgresServerHandle {
 }
 
 let resolved: Promise<string> | undefined;
-const live = new Set<ThrowawayCluster>();
-let exitListenersInstalled = false;
 
 /** A postgresql:// URL of a server that answers (see the note above for where it comes from). */
 export function databaseUrl(): Promise<string> {
@@ -181,14 +179,13 @@ class ThrowawayCluster implements PostgresServerHandle {
     private readonly dir: string,
   ) {
     this.url = `postgresql://postgres@${LOOPBACK}:${port}/postgres`;
-    live.add(this);
-    installExitListeners();
+    const forget = killOnExit(this);
     for (const stream of [server.stdout, server.stderr])
       stream?.on('data', (chunk: Buffer) => this.append(chunk));
     this.exited = new Promise((resolve) => {
       server.once('close', () => {
         this.hasExited = true;
-        live.delete(this);
+        forget();
         rm(dir, { recursive: true, force: true }).then(resolve, resolve);
       });
     });
@@ -272,20 +269,4 @@ function runToEnd([command, ...args]: string[]): Promise<void> {
       else reject(new Error(`${[command, ...args].join(' ')} exited with ${code}:\n${output}`));
     });
   });
-}
-
-function installExitListeners(): void {
-  if (exitListenersInstalled) return;
-  exitListenersInstalled = true;
-  process.once('exit', killAll);
-  for (const signal of FATAL_SIGNALS) {
-    process.once(signal, () => {
-      killAll();
-      if (process.listenerCount(signal) === 0) process.kill(process.pid, signal); // die of it, as before
-    });
-  }
-}
-
-function killAll(): void {
-  for (const cluster of live) cluster.killNow();
 }

@@ -24,6 +24,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { findExecutable, requireExecutable } from './executables.js';
 import { LOOPBACK } from './free-port.js';
+import { killOnExit } from './kill-on-exit.js';
 import { pingRedis } from './redis-probe.js';
 import { waitUntil } from './wait.js';
 
@@ -46,12 +47,6 @@ export class RedisLaunchError extends Error {
     this.name = 'RedisLaunchError';
   }
 }
-
-/** The signals that end a test process by default and that we can still clean up after. */
-const FATAL_SIGNALS = ['SIGTERM', 'SIGINT', 'SIGHUP'] as const;
-
-const live = new Set<RedisProcess>();
-let exitListenersInstalled = false;
 
 /**
  * Spawns `redis-server` on 127.0.0.1:`port` with persistence off plus `extraArgs(dir)` (dir is the
@@ -114,8 +109,7 @@ export class RedisProcess {
     readonly port: number,
     private readonly dir: string,
   ) {
-    live.add(this);
-    installExitListeners();
+    const forget = killOnExit(this);
     const append = (chunk: Buffer) => {
       this.log = (this.log + chunk.toString('utf8')).slice(-LOG_TAIL_CHARS);
     };
@@ -128,7 +122,7 @@ export class RedisProcess {
       const onExit = () => {
         if (this.exitedFlag) return;
         this.exitedFlag = true;
-        live.delete(this);
+        forget();
         rm(dir, { recursive: true, force: true }).then(resolve, resolve);
       };
       child.once('close', onExit);
@@ -173,20 +167,4 @@ async function serverCommand(): Promise<string[]> {
   const server = await requireExecutable('redis-server');
   const setpriv = await findExecutable('setpriv');
   return setpriv === undefined ? [server] : [setpriv, '--pdeathsig', 'KILL', server];
-}
-
-function installExitListeners(): void {
-  if (exitListenersInstalled) return;
-  exitListenersInstalled = true;
-  process.once('exit', killAll);
-  for (const signal of FATAL_SIGNALS) {
-    process.once(signal, () => {
-      killAll();
-      if (process.listenerCount(signal) === 0) process.kill(process.pid, signal); // die of it, as before
-    });
-  }
-}
-
-function killAll(): void {
-  for (const server of live) server.killNow();
 }
