@@ -15,6 +15,10 @@ import type { RouteRule } from './routes-file.js';
 export type RouteGroup = 'read-only' | 'write-affected';
 export const ROUTE_GROUPS: readonly RouteGroup[] = ['read-only', 'write-affected'];
 
+export function isRouteGroup(name: string): name is RouteGroup {
+  return (ROUTE_GROUPS as readonly string[]).includes(name);
+}
+
 const PARAMETER = /\{[A-Za-z_][A-Za-z0-9_]*\}/;
 
 /** The group of every read route, by name. */

@@ -13,8 +13,8 @@
  * routes file's `enabled`. Switches outlive restarts and reloads: they are kept by name.
  */
 import FindMyWay from 'find-my-way';
-import type { SwitchBoard, SwitchState } from '../rollout/index.js';
-import { type RouteGroup, routeGroups } from './route-groups.js';
+import type { SwitchBoard, SwitchKey, SwitchState } from '../rollout/index.js';
+import { isRouteGroup, type RouteGroup, routeGroups } from './route-groups.js';
 import type { RouteRule } from './routes-file.js';
 
 export interface RouteMatch {
@@ -27,7 +27,8 @@ type Router = ReturnType<typeof FindMyWay>;
 export class RouteTable {
   private router: Router;
   private rules: readonly RouteRule[];
-  private groups: Map<string, RouteGroup>;
+  /** Each read route's group and its two switch keys, made once per rules (not per request). */
+  private cacheSwitches: Map<string, CacheSwitches>;
 
   constructor(
     routes: readonly RouteRule[],
@@ -35,7 +36,7 @@ export class RouteTable {
   ) {
     this.rules = routes;
     this.router = routerOf(routes);
-    this.groups = routeGroups(routes);
+    this.cacheSwitches = cacheSwitchesOf(routes);
   }
 
   get routes(): readonly RouteRule[] {
@@ -45,10 +46,10 @@ export class RouteTable {
   /** Swaps in new rules; switches stay with the routes that keep their name. */
   replace(routes: readonly RouteRule[]): void {
     const router = routerOf(routes);
-    const groups = routeGroups(routes);
+    const cacheSwitches = cacheSwitchesOf(routes);
     this.rules = routes;
     this.router = router;
-    this.groups = groups;
+    this.cacheSwitches = cacheSwitches;
   }
 
   match(method: string, path: string): RouteMatch | undefined {
@@ -63,24 +64,38 @@ export class RouteTable {
 
   /** The read route's group, or undefined for a write route. */
   group(route: RouteRule): RouteGroup | undefined {
-    return this.groups.get(route.name);
+    return this.cacheSwitches.get(route.name)?.group;
   }
 
   /** The share (0–100) of the route's requests served through the cache. */
   enabledPercent(route: RouteRule): number {
-    const own = this.switches?.state(`cache:${route.name}`);
-    const group = this.groups.get(route.name);
-    const shared = group === undefined ? undefined : this.switches?.state(`cache:${group}`);
-    return newest(own, shared)?.weight ?? route.enabledPercent;
+    const keys = this.cacheSwitches.get(route.name);
+    if (keys === undefined || this.switches === undefined) return route.enabledPercent;
+    return (
+      newest(this.switches.state(keys.own), this.switches.state(keys.shared))?.weight ?? route.enabledPercent
+    );
   }
 
   /** The routes a switch target names: a route, or the routes of a group. */
   routesOf(target: string): RouteRule[] {
-    const byGroup = this.rules.filter((route) => this.groups.get(route.name) === target);
-    if (byGroup.length > 0 || target === 'read-only' || target === 'write-affected') return byGroup;
+    if (isRouteGroup(target))
+      return this.rules.filter((route) => this.cacheSwitches.get(route.name)?.group === target);
     const route = this.route(target);
     return route === undefined ? [] : [route];
   }
+}
+
+interface CacheSwitches {
+  group: RouteGroup;
+  own: SwitchKey;
+  shared: SwitchKey;
+}
+
+function cacheSwitchesOf(routes: readonly RouteRule[]): Map<string, CacheSwitches> {
+  const switches = new Map<string, CacheSwitches>();
+  for (const [name, group] of routeGroups(routes))
+    switches.set(name, { group, own: `cache:${name}`, shared: `cache:${group}` });
+  return switches;
 }
 
 function newest(a: SwitchState | undefined, b: SwitchState | undefined): SwitchState | undefined {

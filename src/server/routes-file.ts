@@ -44,7 +44,7 @@ import {
   strictMapping,
   type YamlFileKind,
 } from '../util/yaml-file.js';
-import { ROUTE_GROUPS, type RouteGroup } from './route-groups.js';
+import { isRouteGroup } from './route-groups.js';
 
 const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
 export type HttpMethod = (typeof HTTP_METHODS)[number];
@@ -216,7 +216,7 @@ export function parseRoutes(text: string, source: string): RouteRule[] {
     const route = compileRoute(raw, defaults, (field, message) => fail(['routes', index, field], message));
     if (names.has(route.name))
       fail(['routes', index, 'name'], `"${route.name}" names two routes; give one a distinct name`);
-    if (ROUTE_GROUPS.includes(route.name as RouteGroup))
+    if (isRouteGroup(route.name))
       fail(
         ['routes', index, 'name'],
         `"${route.name}" is the name of a route group (rollout switches); choose another`,
