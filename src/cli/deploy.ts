@@ -8,13 +8,11 @@
  *
  * It talks to one instance's admin API (KEEL_ADMIN_TOKEN); the rollout reaches every instance.
  */
-import { userInfo } from 'node:os';
 import type { Command } from 'commander';
 import { ConfigError } from '../errors.js';
 import { deployPhase, PHASES, type Phase, rollbackDeployment } from '../operations/deploy.js';
-import { AdminClient } from '../operations/index.js';
+import { adminClient, DEFAULT_GATEWAY, operatorName } from './admin-access.js';
 
-const DEFAULT_GATEWAY = 'http://127.0.0.1:8080';
 /** Where each environment's gateway is, when --base-url is not given. */
 const ENVIRONMENT_URLS = { staging: 'STAGING_URL', production: 'PRODUCTION_URL' } as const;
 
@@ -36,8 +34,8 @@ export function deployCommand(program: Command): void {
     .option('--rollback', 'roll the cache deployment back (with --phase: only if it is at that phase)')
     .option('--base-url <url>', 'the gateway (default: by --env, else http://127.0.0.1:8080)')
     .action(async (options: DeployOptions) => {
-      const admin = new AdminClient(new URL(baseUrl(options)), process.env.KEEL_ADMIN_TOKEN);
-      const by = process.env.USER ?? userInfo().username;
+      const admin = adminClient(baseUrl(options));
+      const by = operatorName();
       const phase = options.phase === undefined ? undefined : parsePhase(options.phase);
       const steps =
         options.rollback === true

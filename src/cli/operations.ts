@@ -4,14 +4,12 @@
  * table; a failed check or an unhealthy status ends with exit code 1.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
-import { userInfo } from 'node:os';
 import { SingleBar } from 'cli-progress';
 import Table from 'cli-table3';
 import type { Command } from 'commander';
 import pc from 'picocolors';
 import { ConfigError } from '../errors.js';
 import {
-  AdminClient,
   analyze,
   checkStatus,
   loadTarget,
@@ -24,8 +22,7 @@ import {
 import { SAMPLE_ROUTES_YAML } from '../sample-origin/routes.js';
 import { parseDuration } from '../util/duration.js';
 import { parseWholeNumber } from '../util/whole-number.js';
-
-const DEFAULT_GATEWAY = 'http://127.0.0.1:8080';
+import { adminClient, DEFAULT_GATEWAY, operatorName } from './admin-access.js';
 
 function table(head: string[], rows: (string | number)[][]): string {
   const out = new Table({ head: head.map((cell) => pc.bold(cell)), style: { head: [], border: [] } });
@@ -295,7 +292,7 @@ export function operationsCommands(program: Command): void {
     .command('list')
     .option('--base-url <url>', 'the gateway', DEFAULT_GATEWAY)
     .action(async (options: { baseUrl: string }) => {
-      const admin = new AdminClient(new URL(options.baseUrl), process.env.KEEL_ADMIN_TOKEN);
+      const admin = adminClient(options.baseUrl);
       console.log(
         table(
           ['route', 'kind', 'path', 'methods', 'enabled'],
@@ -319,8 +316,8 @@ export function operationsCommands(program: Command): void {
       const percent = parseWholeNumber(percentText);
       if (percent === undefined || percent > 100)
         throw new ConfigError('percent', `expected an integer 0–100 (got "${percentText}")`);
-      const admin = new AdminClient(new URL(options.baseUrl), process.env.KEEL_ADMIN_TOKEN);
-      for (const change of await admin.setEnablement(names, percent, process.env.USER ?? userInfo().username))
+      const admin = adminClient(options.baseUrl);
+      for (const change of await admin.setEnablement(names, percent, operatorName()))
         console.log(`${change.name}: ${change.from} % → ${change.to} %`);
     });
   routes
@@ -334,7 +331,7 @@ export function operationsCommands(program: Command): void {
     .description("empty the gateway's cache (both tiers, every instance)")
     .option('--base-url <url>', 'the gateway', DEFAULT_GATEWAY)
     .action(async (options: { baseUrl: string }) => {
-      await new AdminClient(new URL(options.baseUrl), process.env.KEEL_ADMIN_TOKEN).flush();
+      await adminClient(options.baseUrl).flush();
       console.log('flushed');
     });
 }

@@ -12,14 +12,13 @@
  *   keel rollout emergency-stop --clear             lets the rollouts go on
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { userInfo } from 'node:os';
 import type { Command } from 'commander';
 import pc from 'picocolors';
-import { AdminClient, type RolloutAction, type RolloutView } from '../operations/admin-client.js';
+import type { RolloutAction, RolloutView } from '../operations/admin-client.js';
 import { loadPlanFile, type RolloutRecord } from '../rollout/index.js';
 import { formatDuration } from '../util/duration.js';
+import { adminClient, DEFAULT_GATEWAY, operatorName } from './admin-access.js';
 
-const DEFAULT_GATEWAY = 'http://127.0.0.1:8080';
 const ACTIONS: Record<RolloutAction, string> = {
   promote: 'move a rollout to its next stage (past a manual gate, or ahead of its criteria)',
   pause: 'hold a rollout at its stage',
@@ -33,14 +32,6 @@ interface GatewayOptions {
   baseUrl: string;
 }
 
-function client(options: GatewayOptions): AdminClient {
-  return new AdminClient(new URL(options.baseUrl), process.env.KEEL_ADMIN_TOKEN);
-}
-
-function operator(): string {
-  return process.env.USER ?? userInfo().username;
-}
-
 export function rolloutOperateCommands(rollout: Command): void {
   rollout
     .command('start <plan>')
@@ -50,7 +41,11 @@ export function rolloutOperateCommands(rollout: Command): void {
     .option('--base-url <url>', 'the gateway', DEFAULT_GATEWAY)
     .action(async (plan: string, options: GatewayOptions & { route?: string; id?: string }) => {
       const body = existsSync(plan) ? { plan: validPlanText(plan) } : { builtin: plan, route: options.route };
-      const record = await client(options).startRollout({ ...body, id: options.id, by: operator() });
+      const record = await adminClient(options.baseUrl).startRollout({
+        ...body,
+        id: options.id,
+        by: operatorName(),
+      });
       console.log(`${pc.green('started')} ${pc.bold(record.id)} (${record.plan}), stage 1`);
     });
 
@@ -59,7 +54,7 @@ export function rolloutOperateCommands(rollout: Command): void {
     .description('the rollouts, their stages and switches; with an id, its guards as last evaluated')
     .option('--base-url <url>', 'the gateway', DEFAULT_GATEWAY)
     .action(async (id: string | undefined, options: GatewayOptions) => {
-      const admin = client(options);
+      const admin = adminClient(options.baseUrl);
       if (id !== undefined) return console.log(rolloutDetail(await admin.rollout(id)));
       const view = await admin.rollouts();
       if (view.emergencyStop?.active === true)
@@ -77,7 +72,11 @@ export function rolloutOperateCommands(rollout: Command): void {
       .option('--reason <text>', 'why, for the audit and the notifications')
       .option('--base-url <url>', 'the gateway', DEFAULT_GATEWAY)
       .action(async (id: string, options: GatewayOptions & { reason?: string }) => {
-        console.log(rolloutLine(await client(options).rolloutAction(id, action, operator(), options.reason)));
+        console.log(
+          rolloutLine(
+            await adminClient(options.baseUrl).rolloutAction(id, action, operatorName(), options.reason),
+          ),
+        );
       });
   }
 
@@ -87,7 +86,7 @@ export function rolloutOperateCommands(rollout: Command): void {
     .option('--limit <n>', 'how many records', '50')
     .option('--base-url <url>', 'the gateway', DEFAULT_GATEWAY)
     .action(async (id: string | undefined, options: GatewayOptions & { limit: string }) => {
-      for (const entry of await client(options).history(id, Number(options.limit)))
+      for (const entry of await adminClient(options.baseUrl).history(id, Number(options.limit)))
         console.log(
           `${new Date(entry.at).toISOString()}  ${pc.bold(entry.action.padEnd(10))} ${entry.actor}: ${entry.reason}`,
         );
@@ -100,13 +99,13 @@ export function rolloutOperateCommands(rollout: Command): void {
     .option('--clear', 'clear the emergency stop')
     .option('--base-url <url>', 'the gateway', DEFAULT_GATEWAY)
     .action(async (options: GatewayOptions & { reason?: string; clear?: boolean }) => {
-      const admin = client(options);
+      const admin = adminClient(options.baseUrl);
       if (options.clear === true) {
-        await admin.clearEmergencyStop(operator(), options.reason);
+        await admin.clearEmergencyStop(operatorName(), options.reason);
         return console.log(`${pc.green('cleared')}: the rollouts go on from their stages`);
       }
       if (options.reason === undefined) throw new Error('say why with --reason "…"');
-      const { safeWeights } = await admin.emergencyStop(operator(), options.reason);
+      const { safeWeights } = await admin.emergencyStop(operatorName(), options.reason);
       const set = Object.entries(safeWeights).map(([key, weight]) => `${key} ${weight} %`);
       console.log(`${pc.red('stopped')}: ${set.length === 0 ? 'no active rollout' : set.join(', ')}`);
     });

@@ -28,9 +28,9 @@ import type { RolloutClock } from './clock.js';
 import type { CustomMetrics } from './custom-metrics.js';
 import { addInterval, emptyInterval, type IntervalFigures, type RolloutFigures } from './figures.js';
 import { evaluateTriggers, type FiredTrigger, judgeCriterion, mostSevere } from './guards.js';
-import { type Plan, parsePlan, stageWeights } from './plan.js';
+import { movedSwitches, type Plan, parsePlan, stageWeights } from './plan.js';
 import type { HostFigures, Reading, ReadingContext } from './readings.js';
-import type { RolloutRecord, RolloutStore, SwitchKey } from './state.js';
+import { type RolloutRecord, type RolloutStore, type SwitchKey, splitSwitchKey } from './state.js';
 import type { SwitchBoard } from './switch-board.js';
 import { atStage, type Decision, ended, isActive, paused, type Transitions } from './transitions.js';
 
@@ -221,11 +221,7 @@ export class RolloutController {
     record: RolloutRecord,
     plan: Plan,
   ): Promise<{ interval: ReadingContext; stage: ReadingContext }> {
-    const routes = new Set(
-      Object.keys(stageWeights(plan, plan.stages.length - 1)).flatMap((key) =>
-        this.routesOf(key as SwitchKey),
-      ),
-    );
+    const routes = new Set(movedSwitches(plan).flatMap((key) => this.routesOf(key)));
     const figures = this.parts.figures?.rotate(routes) ?? emptyInterval();
     // A stage's totals start with it, and again when it restarts (a resume after a pause).
     const key = `${record.id}#${record.stage}#${record.stageStartedAt}`;
@@ -245,7 +241,7 @@ export class RolloutController {
   }
 
   private routesOf(key: SwitchKey): readonly string[] {
-    return this.parts.routesOf?.(key) ?? [key.slice(key.indexOf(':') + 1)];
+    return this.parts.routesOf?.(key) ?? [splitSwitchKey(key).target];
   }
 
   /** Re-applies the weights of the record's stage when the switches differ from them. */

@@ -44,6 +44,7 @@ export {
   loadPlanFile,
   MAX_WEIGHT,
   type MetricUnit,
+  movedSwitches,
   type Op,
   type Plan,
   type Probe,

@@ -24,9 +24,8 @@ import {
   StandardResolutionReasons,
 } from '@openfeature/server-sdk';
 import type { RolloutFlags } from './flags.js';
+import { splitSwitchKey } from './state.js';
 import type { SwitchBoard } from './switch-board.js';
-
-const FLAG_PREFIX = 'flag:';
 
 export class KeelFlagProvider implements Provider {
   readonly metadata = { name: 'keel' } as const;
@@ -38,7 +37,10 @@ export class KeelFlagProvider implements Provider {
     board: SwitchBoard,
   ) {
     board.onChange((keys) => {
-      const flagsChanged = keys.filter((key) => key.startsWith(FLAG_PREFIX)).map((key) => key.slice(5));
+      const flagsChanged = keys
+        .map(splitSwitchKey)
+        .filter((key) => key.kind === 'flag')
+        .map((key) => key.target);
       if (flagsChanged.length > 0) this.events.emit(ProviderEvents.ConfigurationChanged, { flagsChanged });
     });
   }

@@ -14,7 +14,7 @@ import { randomBytes } from 'node:crypto';
 import { KeelError } from '../errors.js';
 import type { RolloutClock } from './clock.js';
 import type { RolloutController } from './controller.js';
-import { type Plan, planToYaml, stageWeights } from './plan.js';
+import { movedSwitches, type Plan, planToYaml, stageWeights } from './plan.js';
 import type { AuditRecord, RolloutRecord, RolloutStore, SwitchKey } from './state.js';
 import { atStage, type Decision, ended, isActive, paused, type Transitions } from './transitions.js';
 
@@ -182,13 +182,11 @@ export class OperatorActions {
   }
 
   private async refuseOverlap(plan: Plan): Promise<void> {
-    const moved = new Set(Object.keys(stageWeights(plan, plan.stages.length - 1)));
+    const moved = new Set(movedSwitches(plan));
     for (const record of await this.parts.store.rollouts()) {
       if (!isActive(record)) continue;
       const other = this.parts.controller.planOf(record);
-      const shared = Object.keys(stageWeights(other, other.stages.length - 1)).filter((key) =>
-        moved.has(key),
-      );
+      const shared = movedSwitches(other).filter((key) => moved.has(key));
       if (shared.length > 0)
         throw new KeelError(
           'CONFLICT',

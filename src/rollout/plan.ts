@@ -470,6 +470,11 @@ export function safeWeightsOf(
   return Object.fromEntries([...moved].map((key) => [key, given[key] ?? 0]));
 }
 
+/** Every switch the plan moves, in any stage. */
+export function movedSwitches(plan: Plan): SwitchKey[] {
+  return Object.keys(stageWeights(plan, plan.stages.length - 1)) as SwitchKey[];
+}
+
 /** The weight of every switch the plan has moved once stage `index` is in force. */
 export function stageWeights(plan: Plan, index: number): Partial<Record<SwitchKey, number>> {
   return Object.assign({}, ...plan.stages.slice(0, index + 1).map((stage) => stage.switches));

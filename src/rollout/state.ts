@@ -26,6 +26,12 @@ export type SwitchKind = 'cache' | 'traffic' | 'shadow' | 'flag';
 /** `kind:target`, as in `cache:read-only` or `traffic:listing`. */
 export type SwitchKey = `${SwitchKind}:${string}`;
 
+/** A switch key's kind and target: `traffic:listing` → `{ kind: 'traffic', target: 'listing' }`. */
+export function splitSwitchKey(key: SwitchKey): { kind: SwitchKind; target: string } {
+  const at = key.indexOf(':');
+  return { kind: key.slice(0, at) as SwitchKind, target: key.slice(at + 1) };
+}
+
 export interface SwitchState {
   key: SwitchKey;
   /** 0–100: the share of requests (or flag evaluations) the switch turns on. */

@@ -170,7 +170,8 @@ function planOf(body: StartBody): Plan {
   return builtin.needsRoute ? builtin.build(body.route as string) : builtin.build();
 }
 
-function actorOf(by: string | undefined): string {
+/** The audit's actor for a request naming its operator in `by`: `operator:<by>`, else `api`. */
+export function actorOf(by: string | undefined): string {
   return by === undefined ? 'api' : `operator:${by}`;
 }
 

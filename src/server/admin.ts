@@ -21,7 +21,7 @@ import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
 import type { OptimizedCacheManager } from '../cache/index.js';
 import { isKeelError } from '../errors.js';
 import type { Rollout } from '../rollout/index.js';
-import { rolloutAdminRoutes } from './admin-rollouts.js';
+import { actorOf, rolloutAdminRoutes } from './admin-rollouts.js';
 import { baseKey, keyedTarget } from './cache-key.js';
 import { parseTarget, type RequestTarget } from './request-target.js';
 import type { RouteTable } from './route-table.js';
@@ -120,7 +120,7 @@ export async function adminRoutes(app: FastifyInstance, options: AdminOptions): 
         { [`cache:${route.name}`]: request.body.percent },
         {
           at: Date.now(),
-          actor: request.body.by === undefined ? 'api' : `operator:${request.body.by}`,
+          actor: actorOf(request.body.by),
           action: 'set-weight',
           reason: `route ${route.name} enabled via the admin API`,
         },

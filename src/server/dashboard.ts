@@ -19,6 +19,7 @@
 import {
   criterionText,
   type Gate,
+  movedSwitches,
   type Plan,
   type Rollout,
   type RolloutRecord,
@@ -180,7 +181,7 @@ function rolloutCard(
     startedAt: record.stageStartedAt,
     minDurationMs: stage.minDurationMs,
   };
-  card.switches = (Object.keys(stageWeights(plan, plan.stages.length - 1)) as SwitchKey[]).map((key) => ({
+  card.switches = movedSwitches(plan).map((key) => ({
     key,
     weight: weights[key] ?? null,
     stageWeight: atStage[key] ?? null,

@@ -21,14 +21,15 @@ import type { ServeConfig } from '../config.js';
 import { ConfigError, isKeelError } from '../errors.js';
 import {
   MemoryRolloutStore,
+  movedSwitches,
   openRolloutStore,
   type Plan,
   Rollout,
   RolloutFigures,
   type RolloutStore,
-  type SwitchKey,
-  stageWeights,
+  splitSwitchKey,
 } from '../rollout/index.js';
+import { isRouteGroup } from './route-groups.js';
 import type { RouteTable } from './route-table.js';
 
 /** Figures of parts made after the rollout (the gateway's counters, the consistency probe). */
@@ -71,7 +72,7 @@ export async function openGatewayRollout(
     host: hostFigures(cache, late),
     routesOf: (key) =>
       routes()
-        .routesOf(targetOf(key))
+        .routesOf(splitSwitchKey(key).target)
         .map((route) => route.name),
     checkTargets: (plan) => checkTargets(plan, routes()),
   });
@@ -103,10 +104,6 @@ async function openStore(
   }
 }
 
-function targetOf(key: SwitchKey): string {
-  return key.slice(key.indexOf(':') + 1);
-}
-
 /**
  * Refuses a plan naming a route or group the gateway lacks, a switch it cannot move yet, or a
  * probe given as a path (a path is resolved against a route's candidate origin, which no route has).
@@ -118,17 +115,15 @@ function checkTargets(plan: Plan, routes: RouteTable): void {
         'plan',
         `probe ${name}: give a full URL (http://…); a path needs a candidate origin`,
       );
-  for (const key of Object.keys(stageWeights(plan, plan.stages.length - 1)) as SwitchKey[]) {
-    const kind = key.slice(0, key.indexOf(':'));
-    const target = targetOf(key);
+  for (const key of movedSwitches(plan)) {
+    const { kind, target } = splitSwitchKey(key);
     if (kind === 'flag') continue;
     if (kind === 'traffic' || kind === 'shadow')
       throw new ConfigError(
         'plan',
         `${key}: route ${target} has no candidate origin; this gateway can roll out cache switches and flags`,
       );
-    const group = target === 'read-only' || target === 'write-affected';
-    if (!group && routes.route(target)?.kind !== 'read')
+    if (!isRouteGroup(target) && routes.route(target)?.kind !== 'read')
       throw new ConfigError(
         'plan',
         `${key}: the gateway has no read route named ${target} (keel routes list)`,
