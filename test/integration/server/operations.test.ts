@@ -55,6 +55,21 @@ describe('admin API', () => {
     }
   });
 
+  it('keeps the rollout endpoints behind the token too: nothing starts, stops or is read without it', async () => {
+    const attempts: [string, string, unknown][] = [
+      ['GET', '/rollouts', undefined],
+      ['POST', '/rollouts', { builtin: 'cache-enable' }],
+      ['POST', '/emergency-stop', { reason: 'hostile' }],
+      ['GET', '/audit', undefined],
+    ];
+    for (const [method, path, body] of attempts) {
+      const answer = await admin(gateway.url, method, path, body, 'wrong-token');
+      expect(answer.status, `${method} ${path}`).toBe(401);
+    }
+    expect(await gateway.rollout.rollout.store.rollouts()).toEqual([]);
+    expect(await gateway.rollout.rollout.store.emergencyStop()).toBeUndefined();
+  });
+
   it('invalidates by URL, by tag and by pattern, and flushes', async () => {
     const cached = async (path: string) => (await get(`${gateway.url}${path}`)).xCache;
     await cached('/items/1');
