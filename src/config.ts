@@ -261,6 +261,14 @@ export const SETTINGS = {
     expected: 'a positive integer',
     read: positive,
   }),
+  shadowConcurrency: setting({
+    env: 'KEEL_SHADOW_CONCURRENCY',
+    flag: 'shadow-concurrency',
+    description: 'most shadow copies of requests in flight to candidate origins (more are not sent)',
+    fallback: '16',
+    expected: 'a positive integer',
+    read: positive,
+  }),
   maxBodyBytes: setting({
     env: 'KEEL_MAX_BODY_BYTES',
     flag: 'max-body-bytes',

@@ -10,12 +10,14 @@
  *   keel rollout promote <id> --reason "…"          past a manual gate
  *   keel rollout emergency-stop --reason "…"        every switch to its safe weight, everywhere
  *   keel rollout emergency-stop --clear             lets the rollouts go on
+ *   keel rollout diff [route]                       the latest shadow mismatches of the instance asked
  */
 import { existsSync, readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import pc from 'picocolors';
 import type { RolloutAction, RolloutView } from '../operations/admin-client.js';
 import { loadPlanFile, type RolloutRecord } from '../rollout/index.js';
+import type { Mismatch, ShadowCounts } from '../server/index.js';
 import { formatDuration } from '../util/duration.js';
 import { adminClient, DEFAULT_GATEWAY, operatorName } from './admin-access.js';
 
@@ -93,6 +95,20 @@ export function rolloutOperateCommands(rollout: Command): void {
     });
 
   rollout
+    .command('diff [route]')
+    .description("the latest shadow mismatches of the instance asked: both answers' differences")
+    .option('--limit <n>', 'how many mismatches', '20')
+    .option('--json', 'both answers in full (headers and bodies), as JSON')
+    .option('--base-url <url>', 'the gateway', DEFAULT_GATEWAY)
+    .action(
+      async (route: string | undefined, options: GatewayOptions & { limit: string; json?: boolean }) => {
+        const shadow = await adminClient(options.baseUrl).shadow(route, Number(options.limit));
+        if (options.json === true) return console.log(JSON.stringify(shadow, null, 2));
+        printShadow(shadow);
+      },
+    );
+
+  rollout
     .command('emergency-stop')
     .description('every active rollout to its safe weights on every instance, no promotion until cleared')
     .option('--reason <text>', 'why (required to stop)')
@@ -109,6 +125,36 @@ export function rolloutOperateCommands(rollout: Command): void {
       const set = Object.entries(safeWeights).map(([key, weight]) => `${key} ${weight} %`);
       console.log(`${pc.red('stopped')}: ${set.length === 0 ? 'no active rollout' : set.join(', ')}`);
     });
+}
+
+/** Prints the shadow counts and the latest mismatches, each with its differences. */
+function printShadow({ counts, mismatches }: { counts: ShadowCounts; mismatches: Mismatch[] }): void {
+  const rate =
+    counts.compared === 0
+      ? 'no comparison yet'
+      : `${((100 * counts.matched) / counts.compared).toFixed(2)} % identical`;
+  console.log(
+    `shadow: ${counts.compared} compared, ${rate}; ${counts.failed} unanswered, ${counts.dropped} not sent (concurrency), ${counts.skipped} too large to compare`,
+  );
+  if (mismatches.length === 0) {
+    console.log('no mismatch kept');
+    return;
+  }
+  for (const mismatch of mismatches) {
+    console.log(
+      `\n${new Date(mismatch.at).toISOString()}  ${pc.bold(`${mismatch.method} ${mismatch.path}`)}  (${mismatch.route})  stable ${mismatch.stable.status}, candidate ${mismatch.candidate.status}`,
+    );
+    for (const difference of mismatch.differences)
+      console.log(
+        `  ${difference.path}: ${pc.green(shown(difference.expected))} → ${pc.red(shown(difference.actual))}`,
+      );
+    if (mismatch.more > 0) console.log(pc.dim(`  … and ${mismatch.more} more`));
+  }
+}
+
+function shown(value: unknown): string {
+  const text = value === undefined ? '(none)' : JSON.stringify(value);
+  return text.length > 120 ? `${text.slice(0, 117)}...` : text;
 }
 
 /** The text of plan file `path`, once it validates here (its mistakes name the file and line). */

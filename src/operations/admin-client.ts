@@ -1,10 +1,11 @@
 /**
  * A client of the gateway's admin API, for the commands that change a running gateway: route
  * enablement, cache flushes and the rollouts (start, status, operator actions, history, the
- * emergency stop). Errors carry the gateway's own code and message (401 when the token is wrong).
+ * emergency stop, the shadow mismatches). Errors carry the gateway's own code and message (401 when the token is wrong).
  */
 import { ConfigError, KeelError, type KeelErrorCode } from '../errors.js';
 import type { AuditRecord, EmergencyStop, GuardStatus, RolloutRecord } from '../rollout/index.js';
+import type { Mismatch, ShadowCounts } from '../server/index.js';
 import { gatewayRequest } from './gateway-client.js';
 
 export interface AdminRoute {
@@ -85,6 +86,16 @@ export class AdminClient {
   history(id: string | undefined, limit: number): Promise<AuditRecord[]> {
     const path = id === undefined ? '/admin/audit' : `/admin/rollouts/${encodeURIComponent(id)}/history`;
     return this.call<AuditRecord[]>('GET', `${path}?limit=${limit}`);
+  }
+
+  /** The instance's shadow counts and its latest mismatches (of one route when named). */
+  shadow(
+    route: string | undefined,
+    limit: number,
+  ): Promise<{ counts: ShadowCounts; mismatches: Mismatch[] }> {
+    const query = new URLSearchParams({ limit: String(limit) });
+    if (route !== undefined) query.set('route', route);
+    return this.call('GET', `/admin/shadow?${query}`);
   }
 
   emergencyStop(by: string, reason: string): Promise<{ safeWeights: Record<string, number> }> {

@@ -6,6 +6,8 @@
  *   POST   /admin/rollouts  { builtin, route? } | { plan: "<yaml>" }, { id?, by? }  → the rollout
  *   POST   /admin/rollouts/:id/{promote|pause|resume|ack|rollback|stop}  { by?, reason? }
  *   GET    /admin/rollouts/:id/history?limit=       → its audit records, newest first
+ *   GET    /admin/shadow?route=&limit=              → this instance's shadow counts and latest
+ *                                                     mismatches (shadow-traffic.ts)
  *   GET    /admin/audit?limit=                      → every audit record, newest first
  *   POST   /admin/emergency-stop  { by?, reason }   → the safe weights set
  *   DELETE /admin/emergency-stop  { by?, reason? }
@@ -19,6 +21,7 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { ConfigError, isKeelError, type KeelError } from '../errors.js';
 import { BUILTIN_PLANS, type Plan, parsePlan, type Rollout } from '../rollout/index.js';
+import { MISMATCHES_KEPT, type ShadowTraffic } from './shadow-traffic.js';
 
 const ACTIONS = ['promote', 'pause', 'resume', 'ack', 'rollback', 'stop'] as const;
 type Action = (typeof ACTIONS)[number];
@@ -63,8 +66,20 @@ const limitSchema = {
   properties: { limit: { type: 'integer', minimum: 1, maximum: MAX_HISTORY } },
 } as const;
 
-export async function rolloutAdminRoutes(app: FastifyInstance, options: { rollout: Rollout }): Promise<void> {
-  const { rollout } = options;
+const shadowQuerySchema = {
+  type: 'object',
+  properties: {
+    route: { type: 'string', minLength: 1 },
+    limit: { type: 'integer', minimum: 1, maximum: MISMATCHES_KEPT },
+  },
+  additionalProperties: false,
+} as const;
+
+export async function rolloutAdminRoutes(
+  app: FastifyInstance,
+  options: { rollout: Rollout; shadow: ShadowTraffic },
+): Promise<void> {
+  const { rollout, shadow } = options;
   app.setErrorHandler((error, _request, reply) => answerError(error as KeelError, reply));
 
   app.get('/rollouts', async () => ({
@@ -73,6 +88,15 @@ export async function rolloutAdminRoutes(app: FastifyInstance, options: { rollou
     emergencyStop: (await rollout.store.emergencyStop()) ?? null,
     leader: rollout.controller.isLeader,
   }));
+
+  app.get<{ Querystring: { route?: string; limit?: number } }>(
+    '/shadow',
+    { schema: { querystring: shadowQuerySchema } },
+    async (request) => {
+      const { route, limit = MISMATCHES_KEPT } = request.query;
+      return { counts: shadow.counts, mismatches: shadow.mismatches(route).slice(-limit) };
+    },
+  );
 
   app.get<{ Params: { id: string } }>('/rollouts/:id', async (request, reply) => {
     const record = await rollout.store.rollout(request.params.id);

@@ -25,12 +25,14 @@ import { actorOf, rolloutAdminRoutes } from './admin-rollouts.js';
 import { baseKey, keyedTarget } from './cache-key.js';
 import { parseTarget, type RequestTarget } from './request-target.js';
 import type { RouteTable } from './route-table.js';
+import type { ShadowTraffic } from './shadow-traffic.js';
 
 export interface AdminOptions {
   token: string;
   cache: OptimizedCacheManager;
   routes: RouteTable;
   rollout: Rollout;
+  shadow: ShadowTraffic;
   config: () => Record<string, unknown>;
 }
 
@@ -131,7 +133,7 @@ export async function adminRoutes(app: FastifyInstance, options: AdminOptions): 
   );
 
   app.get('/config', async () => options.config());
-  await app.register(rolloutAdminRoutes, { rollout: options.rollout });
+  await app.register(rolloutAdminRoutes, { rollout: options.rollout, shadow: options.shadow });
 }
 
 /** 400 for what the client sent wrong; anything else goes on to Fastify's own handler. */

@@ -20,6 +20,7 @@ import { KeelMetrics } from '../observability/index.js';
 import { type SampleOriginProcess, spawnSampleOrigin } from '../sample-origin/child.js';
 import { SAMPLE_ROUTES_YAML } from '../sample-origin/routes.js';
 import { ByteBudget } from './byte-budget.js';
+import { CandidateOrigins } from './candidate-origins.js';
 import type { ClientConnections } from './client-connections.js';
 import { ConsistencyProbe } from './consistency-probe.js';
 import { parseStickyKey } from './enablement.js';
@@ -32,6 +33,7 @@ import { gatewayLog } from './log.js';
 import { operationsApp } from './operations.js';
 import { RouteTable } from './route-table.js';
 import { loadRoutesFile, parseRoutes, type RouteRule } from './routes-file.js';
+import { ShadowTraffic } from './shadow-traffic.js';
 import { cacheFigures, StatusReporter } from './status.js';
 import { Upstream } from './upstream.js';
 
@@ -50,6 +52,8 @@ export interface RunningServer {
   rollout: GatewayRollout;
   /** Compares hot cached answers with the origin's while a rollout is evaluated here. */
   consistency: ConsistencyProbe;
+  /** Copies of requests to the routes' candidate origins, compared (shadow-traffic.ts). */
+  shadow: ShadowTraffic;
   /**
    * Reads the routes file again and swaps its rules in, requests in progress untouched; returns
    * how many routes it has. A file that cannot be used throws its ConfigError and changes nothing.
@@ -107,6 +111,17 @@ export async function startServer(
     queueTimeoutMs: config.upstreamQueueTimeout,
   });
   const budget = new ByteBudget(config.maxBufferedBytes);
+  const candidates = new CandidateOrigins({
+    connections: config.upstreamConnections,
+    queueTimeoutMs: config.upstreamQueueTimeout,
+  });
+  const shadow = new ShadowTraffic({
+    figures: gatewayRollout.figures,
+    budget,
+    maxInFlight: config.shadowConcurrency,
+    shadowPercent: (rule) => routes.shadowPercent(rule),
+    candidate: (rule) => candidates.of(rule),
+  });
   consistency = new ConsistencyProbe({
     cache,
     upstream,
@@ -135,7 +150,7 @@ export async function startServer(
   const separate = config.adminPort !== undefined;
   const app = await operationsApp(
     config,
-    { cache, routes, upstream, metrics, status, logger: log.logger, rollout },
+    { cache, routes, upstream, metrics, status, logger: log.logger, rollout, shadow },
     separate ? undefined : { server, gateway: toGateway },
   );
   if (separate) route(server, toGateway, undefined, false);
@@ -154,6 +169,8 @@ export async function startServer(
     defaultTimeoutMs: config.upstreamTimeout,
     underPressure: () => config.maxEventLoopDelay > 0 && app.isUnderPressure(),
     rolloutFigures: gatewayRollout.figures,
+    candidates,
+    shadow,
   });
 
   const close = async () => {
@@ -163,6 +180,7 @@ export async function startServer(
     await app.close();
     await rollout.close();
     await upstream.close();
+    await candidates.close();
     await cache.close();
     await sampleOrigin?.close();
     log.close();
@@ -183,6 +201,7 @@ export async function startServer(
       routes,
       rollout: gatewayRollout,
       consistency,
+      shadow,
       reloadRoutes,
       reopenLog: log.reopen,
       close,

@@ -16,7 +16,7 @@
 import type { OptimizedCacheManager } from '../cache/index.js';
 import { compareAnswers } from '../rollout/index.js';
 import type { ByteBudget } from './byte-budget.js';
-import type { HeaderMap } from './http-cache.js';
+import { firstValues } from './http-cache.js';
 import { unpackCached } from './response-frame.js';
 import type { RouteTable } from './route-table.js';
 import type { StoredResponse } from './stored-response.js';
@@ -151,11 +151,4 @@ export class ConsistencyProbe {
       return undefined;
     }
   }
-}
-
-/** Each header's first value, by lower-case name. */
-function firstValues(headers: HeaderMap): Record<string, string | undefined> {
-  const first: Record<string, string | undefined> = {};
-  for (const [name, value] of Object.entries(headers)) first[name] = Array.isArray(value) ? value[0] : value;
-  return first;
 }

@@ -9,10 +9,14 @@
  * starts, with its switches in memory only, and says so in its log and banner (`storeWarning`):
  * switches set then reach this instance alone and last until it stops.
  *
- * The guards read the gateway's own figures (rollout/figures.ts, recorded per route and side), the
- * cache's hit rate and memory, and the process's CPU and memory. A plan may name routes and the
- * groups `read-only` and `write-affected` (route-groups.ts); a traffic or shadow switch needs a
- * candidate origin, which routes cannot name yet, so such a plan is refused at start.
+ * The guards read the gateway's own figures (rollout/figures.ts), the cache's hit rate and memory,
+ * and the process's CPU and memory. The gateway records figures per route and switch kind
+ * (route-table.ts): a `cache:` switch's guards read the bypassed and cached sides of its routes; a
+ * `traffic:` or `shadow:` switch's read the route's stable and candidate origins, the shadow
+ * comparisons included. A plan may move the cache switches of read routes and of the groups
+ * `read-only` and `write-affected` (route-groups.ts), and the traffic and shadow switches of routes
+ * with a candidate origin; anything else is refused at start. A probe given as a path is sent to
+ * its route's candidate origin.
  */
 import { availableParallelism, totalmem } from 'node:os';
 import type { Logger } from 'pino';
@@ -27,10 +31,11 @@ import {
   Rollout,
   RolloutFigures,
   type RolloutStore,
+  type SwitchKey,
   splitSwitchKey,
 } from '../rollout/index.js';
 import { isRouteGroup } from './route-groups.js';
-import type { RouteTable } from './route-table.js';
+import { cacheFiguresTarget, originFiguresTarget, type RouteTable } from './route-table.js';
 
 /** Figures of parts made after the rollout (the gateway's counters, the consistency probe). */
 export interface LateFigures {
@@ -70,10 +75,8 @@ export async function openGatewayRollout(
     log,
     figures,
     host: hostFigures(cache, late),
-    routesOf: (key) =>
-      routes()
-        .routesOf(splitSwitchKey(key).target)
-        .map((route) => route.name),
+    routesOf: (key) => figuresTargets(key, routes()),
+    candidateOrigin: (route) => routes().route(route)?.candidate?.origin.origin,
     checkTargets: (plan) => checkTargets(plan, routes()),
   });
   return { rollout, figures, storeWarning: warning, storeName: name };
@@ -104,25 +107,42 @@ async function openStore(
   }
 }
 
+/** Where the figures a switch's guards read are recorded (route-table.ts). */
+function figuresTargets(key: SwitchKey, routes: RouteTable): string[] {
+  const { kind, target } = splitSwitchKey(key);
+  if (kind === 'cache') return routes.routesOf(target).map((route) => cacheFiguresTarget(route.name));
+  if (kind === 'traffic' || kind === 'shadow') return [originFiguresTarget(target)];
+  return [target];
+}
+
 /**
- * Refuses a plan naming a route or group the gateway lacks, a switch it cannot move yet, or a
- * probe given as a path (a path is resolved against a route's candidate origin, which no route has).
+ * Refuses a plan naming a route or group the gateway lacks, a traffic or shadow switch of a route
+ * without a candidate origin, or a probe given as a path whose route has none.
  */
 function checkTargets(plan: Plan, routes: RouteTable): void {
-  for (const [name, metric] of Object.entries(plan.metrics))
-    if ('probe' in metric && !/^https?:\/\//.test(metric.probe.url))
+  for (const [name, metric] of Object.entries(plan.metrics)) {
+    const { url, route } = 'probe' in metric ? metric.probe : {};
+    if (url === undefined || /^https?:\/\//.test(url)) continue;
+    if (route === undefined || routes.route(route)?.candidate === undefined)
       throw new ConfigError(
         'plan',
-        `probe ${name}: give a full URL (http://…); a path needs a candidate origin`,
+        `probe ${name}: a path is sent to a route's candidate origin; name a route with a candidate (route: …) or give a full URL (http://…)`,
       );
+  }
   for (const key of movedSwitches(plan)) {
     const { kind, target } = splitSwitchKey(key);
     if (kind === 'flag') continue;
-    if (kind === 'traffic' || kind === 'shadow')
-      throw new ConfigError(
-        'plan',
-        `${key}: route ${target} has no candidate origin; this gateway can roll out cache switches and flags`,
-      );
+    if (kind === 'traffic' || kind === 'shadow') {
+      const route = routes.route(target);
+      if (route === undefined)
+        throw new ConfigError('plan', `${key}: the gateway has no route named ${target} (keel routes list)`);
+      if (route.candidate === undefined)
+        throw new ConfigError(
+          'plan',
+          `${key}: route ${target} has no candidate origin; name one in the routes file (candidate: http://…)`,
+        );
+      continue;
+    }
     if (!isRouteGroup(target) && routes.route(target)?.kind !== 'read')
       throw new ConfigError(
         'plan',

@@ -25,6 +25,7 @@ import { isInRollout, type RolloutFigures, type Variant } from '../rollout/index
 import { writeStreamed } from './answer-writer.js';
 import type { ByteBudget } from './byte-budget.js';
 import { keyedTarget } from './cache-key.js';
+import { type CandidateOrigins, candidateHeaders } from './candidate-origins.js';
 import { type StickyKey, stickyIdentity } from './enablement.js';
 import { type ForwardingOptions, forwardedHeaders } from './forwarding.js';
 import type { GatewayCall } from './gateway-call.js';
@@ -33,10 +34,11 @@ import type { GatewayStats } from './gateway-stats.js';
 import { requestRules } from './http-cache.js';
 import { PATH_TAG_PREFIX, ReadPath } from './read-path.js';
 import { readRequestBody } from './request-body.js';
-import { parseTarget, pathAlias } from './request-target.js';
+import { parseTarget, pathAlias, type RequestTarget } from './request-target.js';
 import { relayedHeaders } from './response-headers.js';
-import type { RouteMatch, RouteTable } from './route-table.js';
+import { cacheFiguresTarget, originFiguresTarget, type RouteMatch, type RouteTable } from './route-table.js';
 import type { RouteRule } from './routes-file.js';
+import type { ShadowTraffic } from './shadow-traffic.js';
 import type { Exchange, Upstream, UpstreamRequest } from './upstream.js';
 
 /** Whether the peer at `address` (`hop` proxies away) is a trusted proxy. */
@@ -59,8 +61,11 @@ export interface GatewayOptions {
   defaultTimeoutMs: number;
   /** True while the process is too loaded to take requests. */
   underPressure: () => boolean;
-  /** Per-side figures of the read routes, for the rollout guards. */
+  /** Per-side figures of the routes' switches, for the rollout guards. */
   rolloutFigures: RolloutFigures;
+  /** The routes' candidate origins (traffic split and shadow). */
+  candidates: CandidateOrigins;
+  shadow: ShadowTraffic;
 }
 
 /** Name under which requests no route covers are counted. */
@@ -85,7 +90,7 @@ export class Gateway {
       stripHeaders: options.stripHeaders,
       stats: options.stats,
       log: options.log,
-      exchange: (routeName, request) => this.exchange(routeName, request),
+      exchange: (routeName, request, upstream) => this.exchange(routeName, request, upstream),
     });
   }
 
@@ -99,21 +104,12 @@ export class Gateway {
     const routeName = match?.route.name ?? UNROUTED;
     let outcome: CacheOutcome = 'BYPASS';
     let side: Variant | undefined;
+    let call: GatewayCall | undefined;
+    let answered = false;
     try {
       if (this.options.underPressure()) throw new KeelError('OVERLOADED', 'the event loop is saturated');
       if (target === undefined) throw new KeelError('BAD_REQUEST', `the target ${request.url} is not a path`);
-      const address = request.socket.remoteAddress ?? '';
-      const call: GatewayCall = {
-        request,
-        response,
-        target,
-        forwarded: forwardedHeaders(
-          request.headers,
-          address,
-          this.options.trustProxy(address, 0),
-          this.options.forwarding,
-        ),
-      };
+      call = this.callOf(request, response, target, match?.route);
       side = this.cacheSide(request, match);
       const rules =
         side === 'candidate' ? requestRules(request.headers, (match as RouteMatch).route) : undefined;
@@ -123,6 +119,7 @@ export class Gateway {
       } else {
         await this.passThrough(call, match);
       }
+      answered = true;
     } catch (error) {
       const path = target?.path ?? String(request.url);
       const code = answerError(
@@ -134,10 +131,52 @@ export class Gateway {
       const failure = ORIGIN_FAILURES[code];
       if (failure !== undefined) this.options.stats.upstreamFailed(routeName, failure);
     }
+    call?.shadow?.finish(answered);
     const elapsedMs = performance.now() - started;
     this.options.stats.request(routeName, method, response.statusCode, outcome, elapsedMs / 1000);
+    const { rolloutFigures } = this.options;
     if (side !== undefined)
-      this.options.rolloutFigures.record(routeName, side, response.statusCode, elapsedMs);
+      rolloutFigures.record(cacheFiguresTarget(routeName), side, response.statusCode, elapsedMs);
+    if (call !== undefined && match?.route.candidate !== undefined)
+      rolloutFigures.record(originFiguresTarget(routeName), call.origin, response.statusCode, elapsedMs);
+  }
+
+  /**
+   * The request as the paths see it: the headers for the origin, and which origin answers it —
+   * the route's candidate for the clients its `traffic:` switch sends there, else the stable one,
+   * which a sampled request is also copied from (shadow-traffic.ts).
+   */
+  private callOf(
+    request: IncomingMessage,
+    response: ServerResponse,
+    target: RequestTarget,
+    route: RouteRule | undefined,
+  ): GatewayCall {
+    const address = request.socket.remoteAddress ?? '';
+    const forwarded = forwardedHeaders(
+      request.headers,
+      address,
+      this.options.trustProxy(address, 0),
+      this.options.forwarding,
+    );
+    const call: GatewayCall = {
+      request,
+      response,
+      target,
+      forwarded,
+      origin: 'stable',
+      upstream: this.options.upstream,
+    };
+    if (route?.candidate === undefined) return call;
+    const candidate = this.options.candidates.of(route) as Upstream;
+    if (this.inShare(request, `traffic:${route.name}`, this.options.routes.trafficPercent(route))) {
+      call.origin = 'candidate';
+      call.upstream = candidate;
+      call.forwarded = { ...forwarded, headers: candidateHeaders(forwarded.headers, request.headers, route) };
+    } else {
+      call.shadow = this.options.shadow.sample(call, route);
+    }
+    return call;
   }
 
   /**
@@ -148,17 +187,20 @@ export class Gateway {
   private cacheSide(request: IncomingMessage, match: RouteMatch | undefined): Variant | undefined {
     if ((request.method !== 'GET' && request.method !== 'HEAD') || match?.route.kind !== 'read')
       return undefined;
-    return this.enabledFor(request, match.route) ? 'candidate' : 'stable';
+    const { route } = match;
+    return this.inShare(request, route.name, this.options.routes.enabledPercent(route))
+      ? 'candidate'
+      : 'stable';
   }
 
-  private enabledFor(request: IncomingMessage, route: RouteRule): boolean {
-    const percent = this.options.routes.enabledPercent(route);
+  /** Whether this request's client is inside `percent` of `group` (sticky: rollout/bucketing.ts). */
+  private inShare(request: IncomingMessage, group: string, percent: number): boolean {
     if (percent >= 100) return true;
     if (percent <= 0) return false;
     const identity = stickyIdentity(request.headers, this.options.sticky, () =>
       proxyAddress(request, this.options.trustProxy),
     );
-    return isInRollout(identity, route.name, percent);
+    return isInRollout(identity, group, percent);
   }
 
   // ---- pass-through and invalidation -------------------------------------------------------------
@@ -168,15 +210,20 @@ export class Gateway {
     const route = match?.route;
     const method = request.method ?? 'GET';
     const { body, release } = await readRequestBody(request, this.options.maxBodyBytes, this.options.budget);
+    call.shadow?.setBody(body);
     let exchange: Exchange;
     try {
-      exchange = await this.exchange(route?.name ?? UNROUTED, {
-        method,
-        path: `${target.path}${target.search}`,
-        headers: call.forwarded.headers,
-        body,
-        timeoutMs: route?.timeoutMs ?? this.options.defaultTimeoutMs,
-      });
+      exchange = await this.exchange(
+        route?.name ?? UNROUTED,
+        {
+          method,
+          path: `${target.path}${target.search}`,
+          headers: call.forwarded.headers,
+          body,
+          timeoutMs: route?.timeoutMs ?? this.options.defaultTimeoutMs,
+        },
+        call.upstream,
+      );
     } finally {
       release();
     }
@@ -218,11 +265,11 @@ export class Gateway {
     await this.options.cache.invalidateTags(tags);
   }
 
-  /** Sends a request to the origin, counting its latency and failures under the route. */
-  private async exchange(routeName: string, request: UpstreamRequest): Promise<Exchange> {
+  /** Sends a request to an origin, counting its latency and failures under the route. */
+  private async exchange(routeName: string, request: UpstreamRequest, upstream: Upstream): Promise<Exchange> {
     const started = performance.now();
     try {
-      const exchange = await this.options.upstream.exchange(request);
+      const exchange = await upstream.exchange(request);
       this.options.stats.upstream(routeName, (performance.now() - started) / 1000);
       return exchange;
     } catch (error) {

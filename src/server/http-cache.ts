@@ -210,3 +210,10 @@ function headerDate(value: string | string[] | undefined): number | undefined {
   const at = Date.parse(value);
   return Number.isNaN(at) ? undefined : at;
 }
+
+/** Each header's first value, by lower-case name. */
+export function firstValues(headers: HeaderMap): Record<string, string | undefined> {
+  const first: Record<string, string | undefined> = {};
+  for (const [name, value] of Object.entries(headers)) first[name] = Array.isArray(value) ? value[0] : value;
+  return first;
+}

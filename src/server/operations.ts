@@ -19,6 +19,7 @@ import { dashboardHtml, type RolloutPanel, rolloutPanel } from './dashboard.js';
 import { healthRoutes } from './health.js';
 import { MONITORING_PATHS, type RequestHandler, route } from './listeners.js';
 import type { RouteTable } from './route-table.js';
+import type { ShadowTraffic } from './shadow-traffic.js';
 import type { StatusReporter } from './status.js';
 import type { Upstream } from './upstream.js';
 
@@ -30,6 +31,7 @@ export interface OperationsParts {
   status: StatusReporter;
   logger: FastifyBaseLogger;
   rollout: Rollout;
+  shadow: ShadowTraffic;
 }
 
 /** The operations app; with `shared`, it answers its paths on that server and hands the rest to `gateway`. */
@@ -67,6 +69,7 @@ export async function operationsApp(
       cache,
       routes,
       rollout: parts.rollout,
+      shadow: parts.shadow,
       config: () => describeConfig(config),
     });
   }

@@ -42,7 +42,7 @@ import {
   servableStale,
   storedResponse,
 } from './stored-response.js';
-import type { Exchange, UpstreamRequest } from './upstream.js';
+import type { Exchange, Upstream, UpstreamRequest } from './upstream.js';
 
 export const PATH_TAG_PREFIX = 'path:';
 /** What the waiters of a flight whose origin answered 5xx get: a failure, so each serves its stale entry. */
@@ -71,8 +71,8 @@ export interface ReadPathOptions {
   stripHeaders: ReadonlySet<string>;
   stats: GatewayStats;
   log: FastifyBaseLogger;
-  /** Sends a request to the origin (counted per route). */
-  exchange(routeName: string, request: UpstreamRequest): Promise<Exchange>;
+  /** Sends a request to `upstream` (counted per route). */
+  exchange(routeName: string, request: UpstreamRequest, upstream: Upstream): Promise<Exchange>;
 }
 
 /** What came back from the origin, as the read path handles it. */
@@ -96,7 +96,10 @@ export class ReadPath {
   async serve(call: GatewayCall, match: RouteMatch, rules: RequestRules): Promise<CacheOutcome> {
     const { route } = match;
     const { target } = call;
-    const found = await this.lookup(baseKey(target, call.forwarded.keyed), call.forwarded.headers);
+    const found = await this.lookup(
+      baseKey(target, call.forwarded.keyed, call.origin),
+      call.forwarded.headers,
+    );
     const { stored } = found;
     const now = Date.now();
     if (stored !== undefined && isFresh(stored, rules, now))
@@ -170,12 +173,11 @@ export class ReadPath {
     toStore: boolean,
   ): Promise<Fetched> {
     const path = `${call.target.path}${call.target.search}`;
-    const exchange = await this.options.exchange(route.name, {
-      method: 'GET',
-      path,
-      headers,
-      timeoutMs: route.timeoutMs,
-    });
+    const exchange = await this.options.exchange(
+      route.name,
+      { method: 'GET', path, headers, timeoutMs: route.timeoutMs },
+      call.upstream,
+    );
     if (exchange.status >= 500 && stored !== undefined && servableStale(stored, Date.now())) {
       exchange.discard();
       this.options.stats.upstreamFailed(route.name, 'status_5xx');

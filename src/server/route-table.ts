@@ -11,11 +11,23 @@
  * enable`) or `cache:<group>` (`read-only`, `write-affected`: route-groups.ts, moved by the
  * cache-enable plan). Of the two, the one set last wins; a route neither was ever set for has the
  * routes file's `enabled`. Switches outlive restarts and reloads: they are kept by name.
+ *
+ * A route with a candidate origin has two more: `traffic:<route>`, the share of its clients sent
+ * to the candidate, and `shadow:<route>`, the share of its requests also sent there to be compared
+ * (both 0 until set).
  */
 import FindMyWay from 'find-my-way';
 import type { SwitchBoard, SwitchKey, SwitchState } from '../rollout/index.js';
 import { isRouteGroup, type RouteGroup, routeGroups } from './route-groups.js';
 import type { RouteRule } from './routes-file.js';
+
+/**
+ * Where the gateway records a route's figures for the rollout guards (rollout/figures.ts): the two
+ * sides of its cache switch (bypassed, cached), and its two origins (stable, candidate: the
+ * traffic split and the shadow copies alike).
+ */
+export const cacheFiguresTarget = (route: string): string => `cache:${route}`;
+export const originFiguresTarget = (route: string): string => `traffic:${route}`;
 
 export interface RouteMatch {
   route: RouteRule;
@@ -74,6 +86,20 @@ export class RouteTable {
     return (
       newest(this.switches.state(keys.own), this.switches.state(keys.shared))?.weight ?? route.enabledPercent
     );
+  }
+
+  /** The share (0–100) of the route's clients its candidate origin answers; 0 without one. */
+  trafficPercent(route: RouteRule): number {
+    return route.candidate === undefined ? 0 : this.weightOf(`traffic:${route.name}`);
+  }
+
+  /** The share (0–100) of the route's requests copied to its candidate origin; 0 without one. */
+  shadowPercent(route: RouteRule): number {
+    return route.candidate === undefined ? 0 : this.weightOf(`shadow:${route.name}`);
+  }
+
+  private weightOf(key: SwitchKey): number {
+    return this.switches?.state(key)?.weight ?? 0;
   }
 
   /** The routes a switch target names: a route, or the routes of a group. */

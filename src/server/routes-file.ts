@@ -12,6 +12,9 @@
  *   - path: /products/:id
  *     methods: [PUT, PATCH, DELETE]    # write route: passed through
  *     invalidates: ["product:{id}", "products"]   # on a 2xx/3xx answer
+ *   - path: /listings/:id
+ *     candidate: http://127.0.0.1:4001 # a second origin for traffic and shadow switches (rollout)
+ *     compare: { ignore: [updated_at] }   # how its answers are compared with the stable origin's
  * ```
  *
  * A file that cannot be used fails start-up with a ConfigError naming the file, the line and the
@@ -116,6 +119,23 @@ const compare = strictMapping('compare', {
   headers: z.array(z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'must be a header name')).optional(),
 });
 
+/**
+ * A route's candidate origin (the new system, the green deployment): `http://host:port`, or a
+ * mapping that also says whether it is a dry-run target, to which writes may be shadowed.
+ */
+const candidateOrigin = z.string().transform((text, context): URL => {
+  const url = originUrl(text);
+  if (typeof url === 'string') {
+    context.addIssue({ code: 'custom', message: url });
+    return z.NEVER;
+  }
+  return url;
+});
+const candidate = z.preprocess(
+  (value) => (typeof value === 'string' ? { origin: value } : value),
+  strictMapping('candidate', { origin: candidateOrigin, dryRun: z.boolean().default(false) }),
+);
+
 const routeSchema = strictMapping('a route', {
   name: z.string().min(1).optional(),
   path,
@@ -132,6 +152,7 @@ const routeSchema = strictMapping('a route', {
   clientCacheControl: clientCacheControl.optional(),
   sortQuery: z.boolean().optional(),
   compare: compare.optional(),
+  candidate: candidate.optional(),
 });
 
 const defaultsSchema = strictMapping('defaults', {
@@ -189,6 +210,11 @@ export interface RouteRule {
   sortQuery: boolean;
   /** JSON fields left out and headers compared when two answers are compared (rollout/compare.ts). */
   compare: { ignore: readonly string[]; headers: readonly string[] };
+  /**
+   * The second origin the route's `traffic:` and `shadow:` switches send requests to; `dryRun`:
+   * it may be sent copies of writes (it writes nowhere that matters).
+   */
+  candidate?: { origin: URL; dryRun: boolean };
 }
 
 /** Reads and validates a routes file; throws ConfigError naming the file, line and field. */
@@ -338,5 +364,21 @@ function compileRoute(
       ignore: raw.compare?.ignore ?? [],
       headers: (raw.compare?.headers ?? []).map((name) => name.toLowerCase()),
     },
+    candidate: raw.candidate,
   };
+}
+
+/** An origin URL (scheme, host, port, optional credentials), or why the text is not one. */
+function originUrl(text: string): URL | string {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    return `expected an origin URL like "http://127.0.0.1:4001" (got ${shown(text)})`;
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    return `expected an http:// or https:// origin (got ${shown(text)})`;
+  if (url.pathname !== '/' || url.search !== '' || url.hash !== '')
+    return `an origin is a scheme, host and port; requests keep their own path (got ${shown(text)})`;
+  return url;
 }

@@ -2,7 +2,8 @@
  * `keel rollout` against running gateways, as an operator types it: start the cache-enable plan on
  * one instance, read its status and move it from another (they share the rollouts through Redis),
  * the emergency stop and its clearing, a rollback, and the history of all of it; and the errors an
- * operator meets (an unknown rollout, an action its state refuses, a plan file with a mistake).
+ * operator meets (an unknown rollout, an action its state refuses, a plan file with a mistake);
+ * and the shadow mismatches of a route with a candidate origin (`keel rollout diff`).
  */
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -12,7 +13,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningServer } from '../../../src/server/index.js';
-import { redisUrl, startTestOrigin, type TestOrigin } from '../../support/index.js';
+import { redisUrl, startTestOrigin, type TestOrigin, waitUntil } from '../../support/index.js';
 import { ADMIN_TOKEN, Gateways } from '../server/gateway-harness.js';
 
 const run = promisify(execFile);
@@ -113,5 +114,32 @@ describe('keel rollout', () => {
     const bad = await keel('start', file, '--base-url', a.url);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/bad\.yaml:5:\d+: stages\[0\]\.switches/);
+  }, 60_000);
+
+  it('shows the shadow mismatches of an instance, each with its differences', async () => {
+    const candidate = await startTestOrigin((request) => ({
+      body: JSON.stringify({ id: request.url, v: request.url === '/items/2' ? 2 : 1 }),
+    }));
+    const stable = await startTestOrigin((request) => ({ body: JSON.stringify({ id: request.url, v: 1 }) }));
+    try {
+      const routes = `routes:\n  - name: item\n    path: /items/:id\n    candidate: ${candidate.url}\n`;
+      const gateway = await gateways.start(stable.url, routes);
+      await gateway.rollout.rollout.board.set(
+        { 'shadow:item': 100 },
+        { actor: 'operator:test', action: 'set-weight', reason: 'test', at: Date.now() },
+      );
+      for (const id of [1, 2, 3]) await fetch(`${gateway.url}/items/${id}`).then((answer) => answer.text());
+      expect(await waitUntil(async () => gateway.shadow.counts.compared === 3, 2_000)).toBe(true);
+      const diff = await keel('diff', 'item', '--base-url', gateway.url);
+      expect(diff.code).toBe(0);
+      expect(diff.stdout).toMatch(/shadow: 3 compared, 66\.67 % identical/);
+      expect(diff.stdout).toMatch(/GET \/items\/2 {2}\(item\) {2}stable 200, candidate 200/);
+      expect(diff.stdout).toMatch(/ {2}body\.v: 1 → 2/);
+      const json = JSON.parse((await keel('diff', '--json', '--base-url', gateway.url)).stdout);
+      expect(json.mismatches[0].candidate.body).toBe('{"id":"/items/2","v":2}');
+    } finally {
+      await candidate.close();
+      await stable.close();
+    }
   }, 60_000);
 });

@@ -100,7 +100,7 @@ describe('route groups', () => {
     const gateway = await gateways.start(origin.url, ROUTES);
     const { actions } = gateway.rollout.rollout;
     await expect(actions.start(migration({ route: 'item' }), 'operator:test')).rejects.toThrow(
-      /route item has no candidate origin/,
+      /route item has no candidate origin; name one in the routes file/,
     );
     const plan = {
       ...cacheEnable(),
@@ -113,7 +113,9 @@ describe('route groups', () => {
         health: { probe: { url: '/health', timeoutMs: 1_000, intervalMs: 1_000, expectStatus: 200 } },
       },
     };
-    await expect(actions.start(pathProbe, 'operator:test')).rejects.toThrow(/probe health: give a full URL/);
+    await expect(actions.start(pathProbe, 'operator:test')).rejects.toThrow(
+      /probe health: a path is sent to a route's candidate origin/,
+    );
   });
 });
 
@@ -123,7 +125,7 @@ describe('figures for the guards', () => {
     await admin(gateway.url, 'PUT', '/routes/item/enabled', { percent: 50 });
     for (let user = 0; user < 200; user++)
       await get(`${gateway.url}/items/${user % 5}`, { 'x-user-id': `u${user}` });
-    const figures = gateway.rollout.figures.rotate(['item']);
+    const figures = gateway.rollout.figures.rotate(['cache:item']);
     expect(figures.stable.requests + figures.candidate.requests).toBe(200);
     expect(figures.candidate.requests).toBeGreaterThan(70);
     expect(figures.stable.requests).toBeGreaterThan(70);

@@ -213,3 +213,32 @@ describe('routes file', () => {
     expect(parseRoutes('routes:\n  - path: /a\n    timeout: 10m\n', 'r')[0]!.timeoutMs).toBe(600_000);
   });
 });
+
+describe('a route’s candidate origin', () => {
+  const route = (candidate: string) => `routes:\n  - path: /a\n    candidate: ${candidate}\n`;
+
+  it('is an origin URL, or a mapping that also says whether writes may be copied to it', () => {
+    const [plain] = parseRoutes(route('http://127.0.0.1:4001'), 'routes.yaml');
+    expect(plain?.candidate?.origin.origin).toBe('http://127.0.0.1:4001');
+    expect(plain?.candidate?.dryRun).toBe(false);
+    const [dry] = parseRoutes(route('{ origin: "https://green.internal", dryRun: true }'), 'routes.yaml');
+    expect(dry?.candidate).toMatchObject({ dryRun: true });
+    expect(dry?.candidate?.origin.origin).toBe('https://green.internal');
+    expect(parseRoutes('routes:\n  - path: /a\n', 'routes.yaml')[0]?.candidate).toBeUndefined();
+  });
+
+  it('refuses a path, another scheme, text that is no URL and unknown fields, naming the field', () => {
+    expect(failure(route('http://127.0.0.1:4001/v2')).message).toMatch(
+      /^routes\.yaml:3:16: routes\[0\]\.candidate\.origin: an origin is a scheme, host and port/,
+    );
+    expect(failure(route('ftp://host')).message).toMatch(
+      /candidate\.origin: expected an http:\/\/ or https:\/\//,
+    );
+    expect(failure(route('green')).message).toMatch(
+      /expected an origin URL like "http:\/\/127.0.0.1:4001" \(got "green"\)/,
+    );
+    expect(failure(route('{ origin: "http://a", dry: true }')).message).toMatch(
+      /candidate\.dry: unknown field; the fields of candidate are origin, dryRun/,
+    );
+  });
+});

@@ -1,0 +1,297 @@
+/**
+ * Shadow traffic: a sampled share of a route's requests (its `shadow:<route>` switch) is answered
+ * by the stable origin as usual and also sent, once the client has its answer, to the route's
+ * candidate origin. The two answers are compared (rollout/compare.ts, with the route's `compare:`
+ * options) and counted as the route's shadow figures, which the guards read as
+ * `shadow.match_rate`; the candidate's status and latency count as its `candidate.*` figures.
+ *
+ * It never costs the stable path more than copying what it writes:
+ *   - the copy is sent after the client's answer is written, and nobody waits for it;
+ *   - at most KEEL_SHADOW_CONCURRENCY copies are in flight: a request sampled beyond that is not
+ *     copied (counted as dropped), so a slow or dead candidate holds a bounded number of its own
+ *     connections (candidate-origins.ts) and never the stable origin's;
+ *   - what is compared is bounded: a body past MAX_COMPARED_BYTES on either side is not compared
+ *     (counted as skipped), the candidate's read within the shared byte budget.
+ *
+ * Only what can be repeated is copied: GET and HEAD, and writes only to a candidate the routes
+ * file calls a dry-run target (`candidate: { origin, dryRun: true }`), with a body the gateway
+ * read whole. A request with conditionals or a Range is not copied: the client got a narrowed
+ * answer (304, 206) that says nothing of the whole one. An answer Keel itself gave (an origin
+ * failure, an overload) is not compared either.
+ *
+ * A candidate that fails (timeout, refused) counts as a 5xx on its side and as a mismatch. The
+ * latest mismatches are kept, both answers and their differences, for `keel rollout diff`.
+ */
+import type { ServerResponse } from 'node:http';
+import { type AnswerView, compareAnswers, type Difference, type RolloutFigures } from '../rollout/index.js';
+import type { ByteBudget } from './byte-budget.js';
+import { candidateHeaders } from './candidate-origins.js';
+import type { GatewayCall } from './gateway-call.js';
+import { firstValues } from './http-cache.js';
+import { originFiguresTarget } from './route-table.js';
+import type { RouteRule } from './routes-file.js';
+import type { Upstream } from './upstream.js';
+
+/** Largest body compared on either side. */
+export const MAX_COMPARED_BYTES = 1024 * 1024;
+/** Mismatches kept (the latest). */
+export const MISMATCHES_KEPT = 100;
+/** Body bytes kept per side of a kept mismatch. */
+const KEPT_BODY_BYTES = 16 * 1024;
+const SAFE_METHODS = new Set(['GET', 'HEAD']);
+const NARROWING_HEADERS = ['if-none-match', 'if-modified-since', 'if-match', 'if-unmodified-since', 'range'];
+/** What a candidate that did not answer counts as on its side. */
+const CANDIDATE_FAILED_STATUS = 502;
+
+export interface ShadowCounts {
+  /** Copies sent and compared. */
+  compared: number;
+  matched: number;
+  /** Sampled but not sent: KEEL_SHADOW_CONCURRENCY copies were in flight. */
+  dropped: number;
+  /** Sent but not compared: a body too large to compare, or the stable answer was Keel's own. */
+  skipped: number;
+  /** Copies the candidate did not answer (timeout, refused). */
+  failed: number;
+}
+
+export interface AnswerSample {
+  status: number | string;
+  headers: Record<string, string | undefined>;
+  /** The body as text, cut at KEPT_BODY_BYTES. */
+  body: string;
+  bodyBytes: number;
+}
+
+export interface Mismatch {
+  at: number;
+  route: string;
+  method: string;
+  path: string;
+  stable: AnswerSample;
+  candidate: AnswerSample;
+  differences: Difference[];
+  /** Differences beyond the ones listed. */
+  more: number;
+}
+
+export interface ShadowTrafficOptions {
+  figures: RolloutFigures;
+  budget: ByteBudget;
+  /** Most copies in flight (KEEL_SHADOW_CONCURRENCY). */
+  maxInFlight: number;
+  /** The share (0–100) of the route's requests to copy. */
+  shadowPercent: (route: RouteRule) => number;
+  /** The route's candidate origin. */
+  candidate: (route: RouteRule) => Upstream | undefined;
+}
+
+export class ShadowTraffic {
+  readonly counts: ShadowCounts = { compared: 0, matched: 0, dropped: 0, skipped: 0, failed: 0 };
+  private inFlight = 0;
+  private readonly kept: Mismatch[] = [];
+
+  constructor(private readonly options: ShadowTrafficOptions) {}
+
+  /**
+   * A copy of the request, to send once it is answered, when it is sampled and can be copied;
+   * it starts recording what the client is answered.
+   */
+  sample(call: GatewayCall, route: RouteRule): ShadowCopy | undefined {
+    const percent = this.options.shadowPercent(route);
+    if (percent <= 0 || (percent < 100 && Math.random() * 100 >= percent)) return undefined;
+    const method = call.request.method ?? 'GET';
+    if (!SAFE_METHODS.has(method) && route.candidate?.dryRun !== true) return undefined;
+    if (NARROWING_HEADERS.some((name) => call.request.headers[name] !== undefined)) return undefined;
+    const upstream = this.options.candidate(route);
+    if (upstream === undefined) return undefined;
+    if (this.inFlight >= this.options.maxInFlight) {
+      this.counts.dropped++;
+      return undefined;
+    }
+    this.inFlight++;
+    return new ShadowCopy(this, call, route, upstream, tapAnswer(call.response));
+  }
+
+  /** The mismatches kept, latest last; of one route when named. */
+  mismatches(route?: string): Mismatch[] {
+    return route === undefined ? [...this.kept] : this.kept.filter((kept) => kept.route === route);
+  }
+
+  /** Sends `copy` and compares the answers (never rejects). */
+  async send(copy: ShadowCopy, body: Buffer | undefined): Promise<void> {
+    const { route } = copy;
+    const target = originFiguresTarget(route.name);
+    const stable = copy.stableAnswer();
+    const started = performance.now();
+    try {
+      const candidate = await this.fetch(copy, body);
+      this.options.figures.record(target, 'candidate', candidate.status, performance.now() - started);
+      if (stable === undefined || candidate.body === undefined) {
+        this.counts.skipped++;
+        return;
+      }
+      const view = { status: candidate.status, headers: candidate.headers, body: candidate.body };
+      const result = compareAnswers(stable, view, route.compare);
+      this.counted(target, result.matched);
+      if (!result.matched) this.keep({ ...mismatchOf(copy, stable), candidate: sampleOf(view), ...result });
+    } catch (error) {
+      this.counts.failed++;
+      this.options.figures.record(target, 'candidate', CANDIDATE_FAILED_STATUS, performance.now() - started);
+      if (stable === undefined) return;
+      this.counted(target, false);
+      const failure = (error as { code?: string }).code ?? 'failed';
+      this.keep({
+        ...mismatchOf(copy, stable),
+        candidate: { status: failure, headers: {}, body: (error as Error).message, bodyBytes: 0 },
+        differences: [{ path: 'status', expected: stable.status, actual: failure }],
+        more: 0,
+      });
+    } finally {
+      this.inFlight--;
+    }
+  }
+
+  /** Gives back the slot of a copy that will not be sent. */
+  cancel(): void {
+    this.inFlight--;
+  }
+
+  private async fetch(
+    copy: ShadowCopy,
+    body: Buffer | undefined,
+  ): Promise<{ status: number; headers: Record<string, string | undefined>; body?: Buffer }> {
+    const { call, route, upstream } = copy;
+    const exchange = await upstream.exchange({
+      method: call.request.method ?? 'GET',
+      path: `${call.target.path}${call.target.search}`,
+      headers: candidateHeaders(call.forwarded.headers, call.request.headers, route),
+      body,
+      timeoutMs: route.timeoutMs,
+    });
+    const read = await exchange.buffer(MAX_COMPARED_BYTES, this.options.budget);
+    if (read === undefined) exchange.discard();
+    return { status: exchange.status, headers: firstValues(exchange.headers), body: read };
+  }
+
+  private counted(target: string, matched: boolean): void {
+    this.counts.compared++;
+    if (matched) this.counts.matched++;
+    this.options.figures.recordShadow(target, matched);
+  }
+
+  private keep(mismatch: Mismatch): void {
+    if (this.kept.length >= MISMATCHES_KEPT) this.kept.shift();
+    this.kept.push(mismatch);
+  }
+}
+
+/** A sampled request: what its client was answered, and what to send the candidate. */
+export class ShadowCopy {
+  private body: Buffer | undefined;
+  private repeatable = true;
+
+  constructor(
+    private readonly traffic: ShadowTraffic,
+    readonly call: GatewayCall,
+    readonly route: RouteRule,
+    readonly upstream: Upstream,
+    private readonly answer: TappedAnswer,
+  ) {}
+
+  /** The request's body, as read by the gateway: a body it streamed cannot be sent twice. */
+  setBody(body: Buffer | AsyncIterable<Buffer> | undefined): void {
+    if (body === undefined || Buffer.isBuffer(body)) this.body = body;
+    else this.repeatable = false;
+  }
+
+  /** Sends the copy when the client's answer was the origin's, in full; else gives its slot back. */
+  finish(answeredByOrigin: boolean): void {
+    if (!answeredByOrigin || !this.repeatable || !this.answer.complete()) {
+      this.traffic.cancel();
+      return;
+    }
+    void this.traffic.send(this, this.body);
+  }
+
+  /** What the client was answered, undefined when its body was too large to compare. */
+  stableAnswer(): AnswerView | undefined {
+    return this.answer.view();
+  }
+}
+
+/** What a response wrote: its status, headers and body, the body kept up to MAX_COMPARED_BYTES. */
+interface TappedAnswer {
+  view(): AnswerView | undefined;
+  complete(): boolean;
+}
+
+/**
+ * Records what `response` writes, as the gateway writes it (writeHead with a flat list of header
+ * lines, then write/end): the methods of this one response are wrapped, nothing else.
+ */
+function tapAnswer(response: ServerResponse): TappedAnswer {
+  let status = 0;
+  let headers: Record<string, string | undefined> = {};
+  const chunks: Buffer[] = [];
+  let bytes = 0;
+  let ended = false;
+  const keep = (chunk: unknown) => {
+    if (typeof chunk !== 'string' && !(chunk instanceof Uint8Array)) return;
+    const buffer =
+      typeof chunk === 'string'
+        ? Buffer.from(chunk)
+        : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    bytes += buffer.byteLength;
+    if (bytes <= MAX_COMPARED_BYTES) chunks.push(buffer);
+  };
+  const { writeHead, write, end } = response;
+  response.writeHead = function (this: ServerResponse, code: number, ...rest: unknown[]) {
+    status = code;
+    const lines = rest.find(Array.isArray) as string[] | undefined;
+    if (lines !== undefined) headers = linesToHeaders(lines);
+    return (writeHead as (...args: unknown[]) => ServerResponse).call(this, code, ...rest);
+  } as typeof response.writeHead;
+  response.write = function (this: ServerResponse, chunk: unknown, ...rest: unknown[]) {
+    keep(chunk);
+    return (write as (...args: unknown[]) => boolean).call(this, chunk, ...rest);
+  } as typeof response.write;
+  response.end = function (this: ServerResponse, chunk?: unknown, ...rest: unknown[]) {
+    if (typeof chunk !== 'function') keep(chunk);
+    ended = true;
+    return (end as (...args: unknown[]) => ServerResponse).call(this, chunk, ...rest);
+  } as typeof response.end;
+  return {
+    complete: () => ended && status !== 0,
+    view: () =>
+      bytes > MAX_COMPARED_BYTES ? undefined : { status, headers, body: Buffer.concat(chunks, bytes) },
+  };
+}
+
+function linesToHeaders(lines: readonly string[]): Record<string, string | undefined> {
+  const headers: Record<string, string | undefined> = {};
+  for (let i = 0; i + 1 < lines.length; i += 2) {
+    const name = (lines[i] as string).toLowerCase();
+    headers[name] ??= lines[i + 1];
+  }
+  return headers;
+}
+
+function mismatchOf(copy: ShadowCopy, stable: AnswerView) {
+  return {
+    at: Date.now(),
+    route: copy.route.name,
+    method: copy.call.request.method ?? 'GET',
+    path: `${copy.call.target.path}${copy.call.target.search}`,
+    stable: sampleOf(stable),
+  };
+}
+
+function sampleOf(answer: AnswerView): AnswerSample {
+  return {
+    status: answer.status,
+    headers: { ...answer.headers },
+    body: answer.body.subarray(0, KEPT_BODY_BYTES).toString('utf8'),
+    bodyBytes: answer.body.byteLength,
+  };
+}
