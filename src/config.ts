@@ -269,6 +269,14 @@ export const SETTINGS = {
     expected: 'a positive integer',
     read: positive,
   }),
+  shadowRate: setting({
+    env: 'KEEL_SHADOW_RATE',
+    flag: 'shadow-rate',
+    description: 'most shadow copies sent per second by this instance (more are not sent)',
+    fallback: '50',
+    expected: 'a positive integer',
+    read: positive,
+  }),
   maxBodyBytes: setting({
     env: 'KEEL_MAX_BODY_BYTES',
     flag: 'max-body-bytes',

@@ -33,8 +33,13 @@ export interface WrkLoad {
   threads?: number;
 }
 
-/** A Lua script that sends `paths` in turn, from a file of its own in `folder`. */
-export function pathsScript(folder: string, paths: readonly string[]): string {
+/**
+ * A Lua script that sends `paths` in turn, from a file of its own in `folder`. With `pauseMs`, each
+ * connection waits that long before its next request (wrk's `delay`, not counted in latencies), so
+ * the load is at most connections × 1000 / pauseMs requests per second: latency at a given load,
+ * not at saturation.
+ */
+export function pathsScript(folder: string, paths: readonly string[], pauseMs?: number): string {
   const dir = mkdtempSync(join(folder, 'wrk-'));
   const list = join(dir, 'paths.txt');
   writeFileSync(list, `${paths.join('\n')}\n`);
@@ -56,7 +61,7 @@ request = function()
   cursor = cursor % #paths + 1
   return wrk.format("GET", path)
 end
-`,
+${pauseMs === undefined ? '' : `delay = function() return ${pauseMs} end\n`}`,
   );
   return script;
 }

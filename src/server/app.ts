@@ -119,6 +119,7 @@ export async function startServer(
     figures: gatewayRollout.figures,
     budget,
     maxInFlight: config.shadowConcurrency,
+    perSecond: config.shadowRate,
     shadowPercent: (rule) => routes.shadowPercent(rule),
     candidate: (rule) => candidates.of(rule),
   });

@@ -15,18 +15,22 @@ import { Upstream, type UpstreamOptions } from './upstream.js';
 
 export class CandidateOrigins {
   private readonly pools = new Map<string, Upstream>();
+  /** Each route's pool, found once per route rule (rules are replaced whole on a reload). */
+  private readonly ofRoute = new WeakMap<RouteRule, Upstream>();
 
   constructor(private readonly options: UpstreamOptions) {}
 
   /** The connection pool of the route's candidate origin, undefined when it names none. */
   of(route: RouteRule): Upstream | undefined {
-    const origin = route.candidate?.origin;
-    if (origin === undefined) return undefined;
+    const known = this.ofRoute.get(route);
+    if (known !== undefined || route.candidate === undefined) return known;
+    const { origin } = route.candidate;
     let pool = this.pools.get(origin.origin);
     if (pool === undefined) {
       pool = new Upstream(origin, this.options);
       this.pools.set(origin.origin, pool);
     }
+    this.ofRoute.set(route, pool);
     return pool;
   }
 

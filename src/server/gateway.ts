@@ -168,10 +168,9 @@ export class Gateway {
       upstream: this.options.upstream,
     };
     if (route?.candidate === undefined) return call;
-    const candidate = this.options.candidates.of(route) as Upstream;
     if (this.inShare(request, `traffic:${route.name}`, this.options.routes.trafficPercent(route))) {
       call.origin = 'candidate';
-      call.upstream = candidate;
+      call.upstream = this.options.candidates.of(route) as Upstream;
       call.forwarded = { ...forwarded, headers: candidateHeaders(forwarded.headers, request.headers, route) };
     } else {
       call.shadow = this.options.shadow.sample(call, route);

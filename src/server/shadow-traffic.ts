@@ -6,10 +6,14 @@
  * `shadow.match_rate`; the candidate's status and latency count as its `candidate.*` figures.
  *
  * It never costs the stable path more than copying what it writes:
- *   - the copy is sent after the client's answer is written, and nobody waits for it;
- *   - at most KEEL_SHADOW_CONCURRENCY copies are in flight: a request sampled beyond that is not
- *     copied (counted as dropped), so a slow or dead candidate holds a bounded number of its own
- *     connections (candidate-origins.ts) and never the stable origin's;
+ *   - the copy is sent after the client's answer has been flushed, and nobody waits for it;
+ *   - at most KEEL_SHADOW_RATE copies a second are sent, and at most KEEL_SHADOW_CONCURRENCY are
+ *     in flight: a request sampled beyond either is not copied (counted as dropped). The rate
+ *     bounds the work copies add to the event loop whatever the traffic (a shadow switch at 100 %
+ *     on a busy instance compares a steady sample, plenty for a match rate); the concurrency
+ *     bounds what a slow candidate holds: a few of its own connections (candidate-origins.ts),
+ *     never the stable origin's; and a candidate that failed FAILURES_BEFORE_PAUSE copies in a row
+ *     (refused, timed out) is sent nothing for PAUSE_MS, then one copy tells whether it is back;
  *   - what is compared is bounded: a body past MAX_COMPARED_BYTES on either side is not compared
  *     (counted as skipped), the candidate's read within the shared byte budget.
  *
@@ -40,6 +44,9 @@ export const MISMATCHES_KEPT = 100;
 const KEPT_BODY_BYTES = 16 * 1024;
 const SAFE_METHODS = new Set(['GET', 'HEAD']);
 const NARROWING_HEADERS = ['if-none-match', 'if-modified-since', 'if-match', 'if-unmodified-since', 'range'];
+/** Copies failed in a row after which a candidate is sent nothing for PAUSE_MS. */
+const FAILURES_BEFORE_PAUSE = 5;
+const PAUSE_MS = 1_000;
 /** What a candidate that did not answer counts as on its side. */
 const CANDIDATE_FAILED_STATUS = 502;
 
@@ -47,7 +54,10 @@ export interface ShadowCounts {
   /** Copies sent and compared. */
   compared: number;
   matched: number;
-  /** Sampled but not sent: KEEL_SHADOW_CONCURRENCY copies were in flight. */
+  /**
+   * Sampled but not sent: over KEEL_SHADOW_RATE, KEEL_SHADOW_CONCURRENCY copies in flight, or the
+   * candidate paused after failing.
+   */
   dropped: number;
   /** Sent but not compared: a body too large to compare, or the stable answer was Keel's own. */
   skipped: number;
@@ -80,6 +90,8 @@ export interface ShadowTrafficOptions {
   budget: ByteBudget;
   /** Most copies in flight (KEEL_SHADOW_CONCURRENCY). */
   maxInFlight: number;
+  /** Most copies sent per second (KEEL_SHADOW_RATE). */
+  perSecond: number;
   /** The share (0–100) of the route's requests to copy. */
   shadowPercent: (route: RouteRule) => number;
   /** The route's candidate origin. */
@@ -90,8 +102,15 @@ export class ShadowTraffic {
   readonly counts: ShadowCounts = { compared: 0, matched: 0, dropped: 0, skipped: 0, failed: 0 };
   private inFlight = 0;
   private readonly kept: Mismatch[] = [];
+  /** Copies that may be sent now (a token bucket refilled at `perSecond`, holding a second's worth). */
+  private tokens: number;
+  private refilledAt = performance.now();
+  /** Per candidate: copies failed in a row, and until when it is sent nothing. */
+  private readonly health = new Map<Upstream, { failures: number; pausedUntil: number }>();
 
-  constructor(private readonly options: ShadowTrafficOptions) {}
+  constructor(private readonly options: ShadowTrafficOptions) {
+    this.tokens = options.perSecond;
+  }
 
   /**
    * A copy of the request, to send once it is answered, when it is sampled and can be copied;
@@ -105,12 +124,26 @@ export class ShadowTraffic {
     if (NARROWING_HEADERS.some((name) => call.request.headers[name] !== undefined)) return undefined;
     const upstream = this.options.candidate(route);
     if (upstream === undefined) return undefined;
-    if (this.inFlight >= this.options.maxInFlight) {
+    if (
+      this.inFlight >= this.options.maxInFlight ||
+      (this.health.get(upstream)?.pausedUntil ?? 0) > performance.now() ||
+      !this.takeToken()
+    ) {
       this.counts.dropped++;
       return undefined;
     }
     this.inFlight++;
     return new ShadowCopy(this, call, route, upstream, tapAnswer(call.response));
+  }
+
+  private takeToken(): boolean {
+    const now = performance.now();
+    const { perSecond } = this.options;
+    this.tokens = Math.min(perSecond, this.tokens + ((now - this.refilledAt) * perSecond) / 1_000);
+    this.refilledAt = now;
+    if (this.tokens < 1) return false;
+    this.tokens--;
+    return true;
   }
 
   /** The mismatches kept, latest last; of one route when named. */
@@ -126,6 +159,7 @@ export class ShadowTraffic {
     const started = performance.now();
     try {
       const candidate = await this.fetch(copy, body);
+      this.health.delete(copy.upstream);
       this.options.figures.record(target, 'candidate', candidate.status, performance.now() - started);
       if (stable === undefined || candidate.body === undefined) {
         this.counts.skipped++;
@@ -137,6 +171,7 @@ export class ShadowTraffic {
       if (!result.matched) this.keep({ ...mismatchOf(copy, stable), candidate: sampleOf(view), ...result });
     } catch (error) {
       this.counts.failed++;
+      this.failed(copy.upstream);
       this.options.figures.record(target, 'candidate', CANDIDATE_FAILED_STATUS, performance.now() - started);
       if (stable === undefined) return;
       this.counted(target, false);
@@ -174,6 +209,17 @@ export class ShadowTraffic {
     return { status: exchange.status, headers: firstValues(exchange.headers), body: read };
   }
 
+  /** Counts a failed copy; past FAILURES_BEFORE_PAUSE in a row, the candidate pauses. */
+  private failed(upstream: Upstream): void {
+    const health = this.health.get(upstream) ?? { failures: 0, pausedUntil: 0 };
+    health.failures++;
+    if (health.failures >= FAILURES_BEFORE_PAUSE) {
+      health.failures = FAILURES_BEFORE_PAUSE - 1;
+      health.pausedUntil = performance.now() + PAUSE_MS;
+    }
+    this.health.set(upstream, health);
+  }
+
   private counted(target: string, matched: boolean): void {
     this.counts.compared++;
     if (matched) this.counts.matched++;
@@ -205,13 +251,20 @@ export class ShadowCopy {
     else this.repeatable = false;
   }
 
-  /** Sends the copy when the client's answer was the origin's, in full; else gives its slot back. */
+  /**
+   * Sends the copy when the client's answer was the origin's, in full; else gives its slot back.
+   * It goes once the answer has left for the client's socket (Node flushes a response on a later
+   * tick), so the copy's own work never delays it.
+   */
   finish(answeredByOrigin: boolean): void {
     if (!answeredByOrigin || !this.repeatable || !this.answer.complete()) {
       this.traffic.cancel();
       return;
     }
-    void this.traffic.send(this, this.body);
+    const send = () => setImmediate(() => void this.traffic.send(this, this.body));
+    const { response } = this.call;
+    if (response.writableFinished) send();
+    else response.once('finish', send);
   }
 
   /** What the client was answered, undefined when its body was too large to compare. */

@@ -115,7 +115,7 @@ describe('traffic split', () => {
 
 describe('shadow traffic', () => {
   it('compares every copied answer, ignoring the named fields, and keeps the mismatches', async () => {
-    const gateway = await gateways.start(stable.url, routesFor(candidate.url));
+    const gateway = await gateways.start(stable.url, routesFor(candidate.url), { KEEL_SHADOW_RATE: '10000' });
     await setSwitches(gateway, { 'shadow:item': 100 });
     for (let id = 1; id <= 200; id++) {
       const answer = await get(`${gateway.url}/items/${id}`);
@@ -156,7 +156,20 @@ describe('shadow traffic', () => {
     ]);
   });
 
-  it('never slows the stable answers when the candidate hangs or is gone', async () => {
+  it('sends at most KEEL_SHADOW_RATE copies a second, whatever the share', async () => {
+    const gateway = await gateways.start(stable.url, routesFor(candidate.url), { KEEL_SHADOW_RATE: '5' });
+    await setSwitches(gateway, { 'shadow:item': 100 });
+    const started = performance.now();
+    for (let id = 0; id < 60; id++) await get(`${gateway.url}/items/${id}`);
+    const seconds = (performance.now() - started) / 1000;
+    const { counts } = gateway.shadow;
+    expect(await waitUntil(async () => counts.compared + counts.dropped === 60, 2_000)).toBe(true);
+    // A second's worth at once, then the rate.
+    expect(counts.compared).toBeGreaterThanOrEqual(5);
+    expect(counts.compared).toBeLessThanOrEqual(5 + Math.ceil(seconds * 5));
+  });
+
+  it('never slows the stable answers when the candidate hangs or is gone, and pauses a failing one', async () => {
     const hanging = await startTestOrigin(() => ({ delayMs: 3_000, body: 'late' }));
     try {
       const slow = await gateways.start(stable.url, routesFor(hanging.url), { KEEL_SHADOW_CONCURRENCY: '4' });
@@ -169,10 +182,14 @@ describe('shadow traffic', () => {
       const gone = await gateways.start(stable.url, routesFor('http://127.0.0.1:1'));
       await setSwitches(gone, { 'shadow:item': 100 });
       for (let id = 0; id < 20; id++) expect((await get(`${gone.url}/items/${id}`)).status).toBe(200);
-      expect(await waitUntil(async () => gone.shadow.counts.failed === 20, 2_000)).toBe(true);
+      const { counts } = gone.shadow;
+      expect(await waitUntil(async () => counts.failed + counts.dropped === 20, 2_000)).toBe(true);
+      // Five failures in a row pause the candidate (a copy or two may already be on their way).
+      expect(counts.failed).toBeGreaterThanOrEqual(5);
+      expect(counts.failed).toBeLessThan(10);
       const figures = gone.rollout.figures.rotate(['traffic:item']);
-      expect(figures.candidate.errors).toBe(20);
-      expect(figures.shadow).toMatchObject({ compared: 20, matched: 0 });
+      expect(figures.candidate.errors).toBe(counts.failed);
+      expect(figures.shadow).toMatchObject({ compared: counts.failed, matched: 0 });
     } finally {
       await hanging.close();
     }
