@@ -6,11 +6,15 @@
  * `keel rollout plans [name] [--route R]`: lists the built-in plans, or prints one as YAML, ready
  * to edit and to pass to `validate` (and to the controller's `start`).
  *
+ * `keel rollout demo [--fault errors|latency]`: a canary carried out end to end on this machine
+ * (operations/rollout-demo.ts).
+ *
  * The operator's commands on a running gateway (start, status, promote…) are rollout-operate.ts.
  */
 import type { Command } from 'commander';
 import pc from 'picocolors';
 import { ConfigError } from '../errors.js';
+import { runRolloutDemo } from '../operations/rollout-demo.js';
 import {
   BUILTIN_PLANS,
   criterionText,
@@ -43,6 +47,25 @@ export function rolloutCommand(program: Command): Command {
     .action((name: string | undefined, options: { route?: string }) => {
       if (name === undefined) console.log(builtinList());
       else process.stdout.write(planToYaml(builtinPlan(name, options.route)));
+    });
+  rollout
+    .command('demo')
+    .description('a canary rollout end to end on this machine: sample origin, candidate, gateway, webhook')
+    .option('--fault <kind>', 'make the candidate regress: errors (20 % 503s) or latency (+150 ms)')
+    .option('--speed <n>', 'how many times faster than real time the plan runs', '120')
+    .option('--port <port>', "the gateway's port (0: a free one)", '0')
+    .action(async (options: { fault?: string; speed: string; port: string }) => {
+      if (options.fault !== undefined && options.fault !== 'errors' && options.fault !== 'latency')
+        throw new ConfigError('--fault', `expected errors or latency (got "${options.fault}")`);
+      const speed = Number(options.speed);
+      if (!Number.isFinite(speed) || speed < 1)
+        throw new ConfigError('--speed', `expected a number of at least 1 (got "${options.speed}")`);
+      await runRolloutDemo({
+        fault: options.fault,
+        speed,
+        port: Number(options.port),
+        print: (line) => console.log(line),
+      });
     });
   rolloutOperateCommands(rollout);
   return rollout;

@@ -17,6 +17,7 @@ import type { Logger } from 'pino';
 import { OptimizedCacheManager } from '../cache/index.js';
 import { type ServeConfig, settingSource } from '../config.js';
 import { KeelMetrics } from '../observability/index.js';
+import type { RolloutClock } from '../rollout/index.js';
 import { type SampleOriginProcess, spawnSampleOrigin } from '../sample-origin/child.js';
 import { SAMPLE_ROUTES_YAML } from '../sample-origin/routes.js';
 import { ByteBudget } from './byte-budget.js';
@@ -70,6 +71,8 @@ const CONSISTENCY_PROBE_INTERVAL_MS = 30_000;
 export interface ServerOverrides {
   /** Told each step of the start-up that can take a while ("starting the sample origin"). */
   onProgress?: (step: string) => void;
+  /** The rollouts' clock: a scaled one runs plans faster (the rollout demo). */
+  rolloutClock?: RolloutClock;
 }
 
 export async function startServer(
@@ -95,10 +98,18 @@ export async function startServer(
   });
   let consistency: ConsistencyProbe | undefined;
   let stats: GatewayStats | undefined;
-  const gatewayRollout: GatewayRollout = await openGatewayRollout(config, cache, () => routes, log.logger, {
+  const late = {
     hitRate: () => stats?.cacheableHitRate(),
     consistencyMismatchRate: () => consistency?.mismatchRate(),
-  }).catch(async (error: unknown) => {
+  };
+  const gatewayRollout: GatewayRollout = await openGatewayRollout(
+    config,
+    cache,
+    () => routes,
+    log.logger,
+    late,
+    overrides.rolloutClock,
+  ).catch(async (error: unknown) => {
     await cache.close();
     await sampleOrigin?.close();
     log.close();

@@ -29,6 +29,7 @@ import {
   openRolloutStore,
   type Plan,
   Rollout,
+  type RolloutClock,
   RolloutFigures,
   type RolloutStore,
   type SwitchKey,
@@ -62,6 +63,7 @@ export async function openGatewayRollout(
   routes: () => RouteTable,
   logger: Logger,
   late: LateFigures,
+  clock?: RolloutClock,
 ): Promise<GatewayRollout> {
   const log = logger.child({ component: 'rollout' });
   const { store, name, warning } = await openStore(config);
@@ -70,6 +72,7 @@ export async function openGatewayRollout(
   const rollout = await Rollout.open({
     store,
     namespace: config.namespace,
+    clock,
     webhookUrl: config.alertWebhookUrl,
     prometheusUrl: config.prometheusUrl,
     log,
