@@ -1,6 +1,8 @@
 /**
- * The notifications of a rollout — it started, it moved to a new stage, a guard paused it, an
- * operator set the emergency stop, it was rolled back, it completed — as a subject and a text for a chat channel, filled with the figures of the moment
+ * The notifications of a rollout — it started, it moved to a new stage, a guard or an operator
+ * paused it, an operator acknowledged a pause, resumed it, stopped it or set the emergency stop, it
+ * was rolled back, it completed — as a subject and a text for a chat channel, filled with the
+ * figures of the moment
  * (the weights, the guards' values, the reason). English by default; `ja` gives the Japanese
  * wording operators of the original deployment procedures know (【重要】…デプロイ開始, 【進捗】…移行完了,
  * 【緊急】…ロールバック実施, 【完了】…完全移行).
@@ -8,7 +10,16 @@
 import { formatDuration } from '../util/duration.js';
 import type { SwitchKey } from './state.js';
 
-export type NotificationKind = 'start' | 'stage' | 'pause' | 'emergency-stop' | 'rollback' | 'complete';
+export type NotificationKind =
+  | 'start'
+  | 'stage'
+  | 'pause'
+  | 'acknowledge'
+  | 'resume'
+  | 'stop'
+  | 'emergency-stop'
+  | 'rollback'
+  | 'complete';
 export type Locale = 'en' | 'ja';
 
 export interface NotificationFacts {
@@ -55,6 +66,9 @@ const SUBJECTS: Record<Locale, Record<NotificationKind, string>> = {
     start: '[Rollout] {plan}: started',
     stage: '[Rollout] {plan}: now at stage {stage}',
     pause: '[Attention] {plan}: paused at stage {stage}',
+    acknowledge: '[Rollout] {plan}: pause acknowledged at stage {stage}',
+    resume: '[Rollout] {plan}: resumed at stage {stage}',
+    stop: '[Attention] {plan}: stopped at stage {stage}',
     'emergency-stop': '[URGENT] {plan}: emergency stop',
     rollback: '[URGENT] {plan}: rolled back',
     complete: '[Done] {plan}: complete',
@@ -63,6 +77,9 @@ const SUBJECTS: Record<Locale, Record<NotificationKind, string>> = {
     start: '【重要】{plan} - 新バージョンデプロイ開始',
     stage: '【進捗】{plan} - {stage} 移行完了',
     pause: '【警告】{plan} - {stage} で一時停止',
+    acknowledge: '【確認】{plan} - {stage} の一時停止を確認',
+    resume: '【再開】{plan} - {stage} から再開',
+    stop: '【停止】{plan} - {stage} で停止',
     'emergency-stop': '【緊急】{plan} - 緊急停止',
     rollback: '【緊急】{plan} - ロールバック実施',
     complete: '【完了】{plan} - 新バージョン完全移行',
@@ -85,7 +102,20 @@ const BODIES: Record<Locale, Record<NotificationKind, Body>> = {
     ],
     pause: (f) => [
       `Paused at stage ${f.stage.index + 1} of ${f.stage.total} (${f.stage.name}): ${f.reason}.`,
-      'Nothing promotes until an operator resumes. Unless acknowledged (keel rollout ack), it rolls back at its deadline.',
+      byOperator(f)
+        ? 'Nothing promotes until an operator resumes (keel rollout resume); the guards still watch.'
+        : 'Nothing promotes until an operator resumes. Unless acknowledged (keel rollout ack), it rolls back at its deadline.',
+    ],
+    acknowledge: (f) => [
+      `${f.actor} acknowledged the pause at stage ${f.stage.index + 1} of ${f.stage.total} (${f.stage.name}): it will not roll back at its deadline.`,
+      'It stays paused until an operator resumes, promotes or rolls back; a critical trigger still rolls it back.',
+    ],
+    resume: (f) => [
+      `Resumed at stage ${f.stage.index + 1} of ${f.stage.total} (${f.stage.name}): the stage starts over, its criteria judged from now.`,
+    ],
+    stop: (f) => [
+      `Stopped at stage ${f.stage.index + 1} of ${f.stage.total} (${f.stage.name}): ${f.reason}.`,
+      'The switches are at their safe weights; the rollout is over.',
     ],
     'emergency-stop': (f) => [
       `Emergency stop at stage ${f.stage.index + 1} of ${f.stage.total} (${f.stage.name}): ${f.reason}.`,
@@ -109,7 +139,20 @@ const BODIES: Record<Locale, Record<NotificationKind, Body>> = {
     ],
     pause: (f) => [
       `${f.stage.name}（${f.stage.index + 1}/${f.stage.total}）で一時停止しました: ${f.reason}`,
-      '再開はオペレーターの判断で行います。確認（keel rollout ack）がなければ期限にロールバックします。',
+      byOperator(f)
+        ? '再開（keel rollout resume）まで段階は進みません。監視は続きます。'
+        : '再開はオペレーターの判断で行います。確認（keel rollout ack）がなければ期限にロールバックします。',
+    ],
+    acknowledge: (f) => [
+      `${f.actor} が ${f.stage.name}（${f.stage.index + 1}/${f.stage.total}）の一時停止を確認しました。期限によるロールバックは行いません。`,
+      '再開・昇格・ロールバックはオペレーターの判断で行います（重大なトリガーは引き続きロールバックします）。',
+    ],
+    resume: (f) => [
+      `${f.stage.name}（${f.stage.index + 1}/${f.stage.total}）から再開しました。成功基準はこれから判定します。`,
+    ],
+    stop: (f) => [
+      `${f.stage.name}（${f.stage.index + 1}/${f.stage.total}）で停止しました: ${f.reason}`,
+      'すべてのスイッチを安全な値に戻し、ロールアウトを終了しました。',
     ],
     'emergency-stop': (f) => [
       `${f.stage.name}（${f.stage.index + 1}/${f.stage.total}）で緊急停止しました: ${f.reason}`,
@@ -124,6 +167,10 @@ const BODIES: Record<Locale, Record<NotificationKind, Body>> = {
     ],
   },
 };
+
+function byOperator(facts: NotificationFacts): boolean {
+  return facts.actor.startsWith('operator:');
+}
 
 function formatSwitches(switches: Record<SwitchKey, number>): string {
   const entries = Object.entries(switches);

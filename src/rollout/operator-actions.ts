@@ -72,7 +72,7 @@ export class OperatorActions {
   }
 
   async pause(id: string, actor: string, reason = 'paused by an operator'): Promise<RolloutRecord> {
-    return this.change(id, this.decision(actor, 'pause', reason), (record) =>
+    return this.changeAndNotify('pause', id, this.decision(actor, 'pause', reason), (record) =>
       record.status === 'running'
         ? paused(record, {
             severity: 'medium',
@@ -90,7 +90,7 @@ export class OperatorActions {
     actor: string,
     reason = 'acknowledged by an operator',
   ): Promise<RolloutRecord> {
-    return this.change(id, this.decision(actor, 'acknowledge', reason), (record) =>
+    return this.changeAndNotify('acknowledge', id, this.decision(actor, 'acknowledge', reason), (record) =>
       record.pause === undefined
         ? undefined
         : { ...record, pause: { ...record.pause, acknowledgedBy: actor } },
@@ -101,7 +101,7 @@ export class OperatorActions {
     await this.refuseDuringEmergencyStop('resume');
     // The stage starts over: its minimum duration and its success criteria count from now, so
     // figures from before the pause can neither hold it back nor hurry it on.
-    return this.change(id, this.decision(actor, 'resume', reason), (record) =>
+    return this.changeAndNotify('resume', id, this.decision(actor, 'resume', reason), (record) =>
       record.status === 'paused' ? atStage(record, record.stage, this.parts.clock.now()) : undefined,
     );
   }
@@ -141,7 +141,26 @@ export class OperatorActions {
   ): Promise<RolloutRecord> {
     const saved = await this.change(id, decision, (record) => ended(record, status));
     await this.parts.transitions.applySafe(saved, this.parts.controller.planOf(saved), decision);
-    if (status === 'rolled-back') this.notifySafe('rollback', saved, decision);
+    this.notifySafe(status === 'rolled-back' ? 'rollback' : 'stop', saved, decision);
+    return saved;
+  }
+
+  /** `change`, then the notification `kind` with the stage's weights. */
+  private async changeAndNotify(
+    kind: 'pause' | 'acknowledge' | 'resume',
+    id: string,
+    decision: Decision,
+    apply: (record: RolloutRecord) => RolloutRecord | undefined,
+  ): Promise<RolloutRecord> {
+    const saved = await this.change(id, decision, apply);
+    const plan = this.parts.controller.planOf(saved);
+    this.parts.transitions.notify(
+      kind,
+      saved,
+      plan,
+      decision,
+      stageWeights(plan, saved.stage) as Record<SwitchKey, number>,
+    );
     return saved;
   }
 
@@ -196,7 +215,11 @@ export class OperatorActions {
   }
 
   /** Notifies `kind` for `record`, its switches at the plan's safe weights. */
-  private notifySafe(kind: 'emergency-stop' | 'rollback', record: RolloutRecord, decision: Decision): void {
+  private notifySafe(
+    kind: 'emergency-stop' | 'rollback' | 'stop',
+    record: RolloutRecord,
+    decision: Decision,
+  ): void {
     const plan = this.parts.controller.planOf(record);
     this.parts.transitions.notify(kind, record, plan, decision, plan.safe as Record<SwitchKey, number>);
   }

@@ -191,6 +191,29 @@ describe('the rollout controller', () => {
     expect(await until(rollout, record.id, (r) => r.status === 'complete')).toBe(true);
   });
 
+  it("notifies an operator's pause, acknowledgement, resumption and stop", async () => {
+    const { rollout, notes } = await openRollout();
+    const manual = PLAN.replace(
+      'minDuration: 10m\n    success:',
+      'minDuration: 10m\n    gate: manual\n    success:',
+    );
+    const record = await rollout.actions.start(parsePlan(manual, 'plan'), 'operator:test');
+    await rollout.actions.pause(record.id, 'operator:ana', 'checking the logs');
+    await rollout.actions.acknowledge(record.id, 'operator:ana');
+    await rollout.actions.resume(record.id, 'operator:ana');
+    await rollout.actions.stop(record.id, 'operator:ana', 'postponed');
+    await rollout.notifier.idle();
+    expect(notes).toEqual(
+      expect.arrayContaining([
+        '[Attention] canary-test: paused at stage ten',
+        '[Rollout] canary-test: pause acknowledged at stage ten',
+        '[Rollout] canary-test: resumed at stage ten',
+        '[Attention] canary-test: stopped at stage ten',
+      ]),
+    );
+    expect(rollout.board.weight('traffic:listing')).toBe(0);
+  });
+
   it('holds every switch at its safe weight during an emergency stop, then resumes where it was', async () => {
     const { rollout, notes } = await openRollout();
     const manual = PLAN.replace(

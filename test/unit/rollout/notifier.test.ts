@@ -25,7 +25,17 @@ const FACTS: NotificationFacts = {
 
 describe('templates', () => {
   it('fill each kind with the weights, the guard values and who decided', () => {
-    for (const kind of ['start', 'stage', 'pause', 'emergency-stop', 'rollback', 'complete'] as const) {
+    for (const kind of [
+      'start',
+      'stage',
+      'pause',
+      'acknowledge',
+      'resume',
+      'stop',
+      'emergency-stop',
+      'rollback',
+      'complete',
+    ] as const) {
       const { subject, text } = renderNotification(kind, FACTS);
       expect(subject).toContain('migration');
       expect(text).toContain('traffic:listing 10 %');
@@ -34,6 +44,12 @@ describe('templates', () => {
     }
     expect(renderNotification('rollback', FACTS).subject).toBe('[URGENT] migration: rolled back');
     expect(renderNotification('complete', FACTS).text).toContain('in 3d');
+    // An operator's pause has no deadline: it says so.
+    expect(renderNotification('pause', FACTS).text).toContain('it rolls back at its deadline');
+    const byAna = renderNotification('pause', { ...FACTS, actor: 'operator:ana' }).text;
+    expect(byAna).toContain('until an operator resumes (keel rollout resume)');
+    expect(byAna).not.toContain('deadline');
+    expect(renderNotification('stop', FACTS, 'ja').subject).toBe('【停止】migration - canary-10 で停止');
   });
 
   it('speak Japanese with locale ja', () => {
