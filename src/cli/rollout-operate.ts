@@ -178,12 +178,11 @@ function rolloutDetail(view: RolloutView): string {
       `  rolls back in ${formatDuration(Math.max(0, view.pause.rollbackAt - Date.now()))} unless acknowledged`,
     );
   if (view.guards === null) {
-    const where = view.leader
-      ? 'not evaluated yet'
-      : 'evaluated by another instance (ask it for their values)';
-    lines.push(pc.dim(`  guards: ${where}`));
+    lines.push(pc.dim('  guards: not evaluated yet'));
     return lines.join('\n');
   }
+  const { at, instance } = view.guards;
+  lines.push(pc.dim(`  guards evaluated by ${instance} at ${new Date(at).toISOString()}`));
   for (const criterion of view.guards.criteria) {
     const mark =
       criterion.holds === true

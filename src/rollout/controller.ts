@@ -30,7 +30,13 @@ import { addInterval, emptyInterval, type IntervalFigures, type RolloutFigures }
 import { evaluateTriggers, type FiredTrigger, judgeCriterion, mostSevere } from './guards.js';
 import { movedSwitches, type Plan, parsePlan, stageWeights } from './plan.js';
 import type { HostFigures, Reading, ReadingContext } from './readings.js';
-import { type RolloutRecord, type RolloutStore, type SwitchKey, splitSwitchKey } from './state.js';
+import {
+  type GuardStatus,
+  type RolloutRecord,
+  type RolloutStore,
+  type SwitchKey,
+  splitSwitchKey,
+} from './state.js';
 import type { SwitchBoard } from './switch-board.js';
 import { atStage, type Decision, ended, isActive, paused, type Transitions } from './transitions.js';
 
@@ -66,14 +72,6 @@ export interface ControllerParts {
   tickMs?: number;
   /** Real milliseconds the lease lasts unrenewed (default LEASE_TTL_MS). */
   leaseTtlMs?: number;
-}
-
-export interface GuardStatus {
-  at: number;
-  values: Record<string, number>;
-  /** Success criteria of the stage, each with whether it holds (undefined: not enough data yet). */
-  criteria: { text: string; holds: boolean | undefined }[];
-  breaching: string[];
 }
 
 export class RolloutController {
@@ -120,6 +118,19 @@ export class RolloutController {
   /** The last evaluation of rollout `id` here (on the evaluating instance). */
   guards(id: string): GuardStatus | undefined {
     return this.guardStatus.get(id);
+  }
+
+  /** Keeps an evaluation's status here and in the store, for every instance to show. */
+  private publish(id: string, status: GuardStatus): void {
+    this.guardStatus.set(id, status);
+    this.parts.store
+      .publishGuards(id, status)
+      .catch((error: unknown) =>
+        this.parts.log.warn(
+          { rollout: id, reason: (error as Error).message },
+          "the guards' values could not be shared with the other instances",
+        ),
+      );
   }
 
   /** The plan of `record` (parsed once per rollout). */
@@ -197,8 +208,9 @@ export class RolloutController {
       now,
     );
     const criteria = stagePlan.success.map((criterion) => judgeCriterion(criterion, stage));
-    this.guardStatus.set(record.id, {
+    this.publish(record.id, {
       at: now,
+      instance: this.parts.instance,
       values: evaluation.values,
       criteria: criteria.map(({ text, holds }) => ({ text, holds })),
       breaching: Object.keys(evaluation.breaches),

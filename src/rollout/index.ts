@@ -20,7 +20,6 @@ export {
 } from './compare.js';
 export {
   GUARDS_LEASE,
-  type GuardStatus,
   LEASE_TTL_MS,
   PAUSE_DEADLINE_MS,
   RolloutController,

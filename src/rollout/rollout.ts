@@ -26,7 +26,7 @@ import { Notifier } from './notifier.js';
 import { OperatorActions } from './operator-actions.js';
 import type { Plan } from './plan.js';
 import type { HostFigures } from './readings.js';
-import type { RolloutStore, SwitchKey } from './state.js';
+import type { GuardStatus, RolloutStore, SwitchKey } from './state.js';
 import { openRolloutStore } from './store/index.js';
 import { SwitchBoard } from './switch-board.js';
 import { Transitions } from './transitions.js';
@@ -128,6 +128,14 @@ export class Rollout {
       notifier,
       options.store === undefined,
     );
+  }
+
+  /**
+   * The guards' last evaluation of rollout `id`: this instance's own when it evaluates them, else
+   * the one the evaluating instance shared through the store.
+   */
+  async guards(id: string): Promise<GuardStatus | undefined> {
+    return this.controller.guards(id) ?? (await this.store.guards(id));
   }
 
   /** Whether flag `name` is on for `context.key` (flags.ts). */

@@ -103,6 +103,17 @@ export type StoreEvent =
   | { type: 'emergency-stop'; stop: EmergencyStop }
   | { type: 'rollout'; id: string };
 
+/** The guards of a rollout as last evaluated, by the instance that evaluates them. */
+export interface GuardStatus {
+  at: number;
+  /** The instance that evaluated them. */
+  instance: string;
+  values: Record<string, number>;
+  /** Success criteria of the stage, each with whether it holds (undefined: not enough data yet). */
+  criteria: { text: string; holds: boolean | undefined }[];
+  breaching: string[];
+}
+
 export interface RolloutStore {
   /** Every switch set so far. */
   switches(): Promise<SwitchState[]>;
@@ -133,6 +144,13 @@ export interface RolloutStore {
    */
   lease(name: string, holder: string, ttlMs: number): Promise<boolean>;
   releaseLease(name: string, holder: string): Promise<void>;
+
+  /**
+   * Keeps the guards' last evaluation of rollout `id` (replacing the one before), for every
+   * instance to show; kept a day at most, an evaluation being every few seconds or minutes.
+   */
+  publishGuards(id: string, status: GuardStatus): Promise<void>;
+  guards(id: string): Promise<GuardStatus | undefined>;
 
   /** Calls `listener` on every change made by any instance (this one included). */
   subscribe(listener: (event: StoreEvent) => void): Promise<void>;

@@ -12,8 +12,8 @@
  *   POST   /admin/emergency-stop  { by?, reason }   → the safe weights set
  *   DELETE /admin/emergency-stop  { by?, reason? }
  *
- * Any instance answers: the state is shared. The guards' last values are known to the instance
- * evaluating them (`leader: true`); others answer without them. `by` names the operator in the
+ * Any instance answers: the state is shared, the guards' last values included (the evaluating
+ * instance, `leader: true` when it is this one, shares each evaluation through the store). `by` names the operator in the
  * audit (`operator:<by>`; `api` when absent). Errors: 404 NOT_FOUND (no such rollout), 409
  * CONFLICT (not in a state for that action, the emergency stop is set), 400 CONFIG_INVALID (a plan
  * that does not validate, or names what the gateway lacks).
@@ -103,7 +103,7 @@ export async function rolloutAdminRoutes(
     if (record === undefined) return notFound(reply, request.params.id);
     return {
       ...record,
-      guards: rollout.controller.guards(record.id) ?? null,
+      guards: (await rollout.guards(record.id)) ?? null,
       leader: rollout.controller.isLeader,
     };
   });

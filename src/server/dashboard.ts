@@ -19,6 +19,7 @@
 import {
   criterionText,
   type Gate,
+  type GuardStatus,
   movedSwitches,
   type Plan,
   type Rollout,
@@ -38,8 +39,8 @@ import type { HistoryPoint, StatusSnapshot } from './status.js';
  * draws of it. Times are epoch milliseconds, measured by the page against `at`, the server's clock,
  * so a browser whose clock is off still shows the right time in stage.
  *
- * The guards' last values live in the instance evaluating them (`leader`); another instance knows
- * the plan's criteria and triggers and the breaches saved with the rollout, not the values. An
+ * The guards' last values come from the instance evaluating them (`leader` when it is this one),
+ * which shares each evaluation through the store, so every instance's panel shows them. An
  * evaluation older than the stage (made before a promotion or a resume) is not the stage's: the
  * panel waits for the next one rather than show the previous stage's verdicts.
  */
@@ -78,7 +79,9 @@ export interface RolloutCard {
   /** Where the guards are evaluated; null for a finished rollout. */
   guards: {
     here: boolean;
-    /** The stage's last evaluation here; null before the first one (or elsewhere). */
+    /** The instance that made the stage's last evaluation; null before the first one. */
+    by: string | null;
+    /** The stage's last evaluation; null before the first one. */
     evaluatedAt: number | null;
     intervalMs: number;
   } | null;
@@ -116,10 +119,11 @@ export async function rolloutPanel(rollout: Rollout, now = Date.now()): Promise<
       (last, r) => (last === undefined || r.startedAt > last.startedAt ? r : last),
       undefined,
     );
-  const cards = active.map((record) => rolloutCard(rollout, record, weights));
+  const evaluations = await Promise.all(active.map((record) => rollout.guards(record.id)));
+  const cards = active.map((record, i) => rolloutCard(rollout, record, weights, evaluations[i]));
   if (finished !== undefined) {
     const [last] = await rollout.store.audit({ rolloutId: finished.id, limit: 1 });
-    cards.push({ ...rolloutCard(rollout, finished, weights), endedAt: last?.at ?? null });
+    cards.push({ ...rolloutCard(rollout, finished, weights, undefined), endedAt: last?.at ?? null });
   }
   return {
     at: now,
@@ -133,6 +137,7 @@ function rolloutCard(
   rollout: Rollout,
   record: RolloutRecord,
   weights: Record<SwitchKey, number>,
+  last: GuardStatus | undefined,
 ): RolloutCard {
   const active = ACTIVE.has(record.status);
   const pause = record.pause;
@@ -187,10 +192,13 @@ function rolloutCard(
     stageWeight: atStage[key] ?? null,
   }));
   if (!active) return card;
-  const here = rollout.controller.isLeader;
-  const last = here ? rollout.controller.guards(record.id) : undefined;
   const guards = last !== undefined && last.at > record.stageStartedAt ? last : undefined;
-  card.guards = { here, evaluatedAt: guards?.at ?? null, intervalMs: plan.evaluationIntervalMs };
+  card.guards = {
+    here: rollout.controller.isLeader,
+    by: guards?.instance ?? null,
+    evaluatedAt: guards?.at ?? null,
+    intervalMs: plan.evaluationIntervalMs,
+  };
   card.criteria = stage.success.map((criterion, i) => {
     const judged = guards?.criteria[i];
     if (judged === undefined) return { text: criterionText(criterion), state: null };
@@ -441,9 +449,8 @@ function rolloutCard(r, now, stopped) {
     const g = r.guards;
     out += '<div><h3>Success criteria</h3><ul>' + (r.criteria.length === 0 ? '<li class="muted">none: the gate alone decides</li>' : r.criteria.map((c) => '<li>' + mark(CRITERION[c.state]) + '<span class="text">' + esc(c.text) + '</span></li>').join('')) + '</ul></div>';
     out += '<div><h3>Rollback triggers</h3><ul>' + (r.triggers.length === 0 ? '<li class="muted">none</li>' : r.triggers.map((t) => '<li>' + mark(TRIGGER[t.state]) + '<span class="text">' + esc(t.text) + '</span><span>' + figure(t.value) + '</span></li>').join('')) + '</ul></div>';
-    out += '</div><div class="sub">' + (stopped ? 'guards not evaluated while the emergency stop is set' : !g.here ? 'guards evaluated by another instance: their values are known there (keel rollout status ' + esc(r.id) + ' on it)'
-      : g.evaluatedAt === null ? 'guards not evaluated in this stage yet; they are every ' + span(g.intervalMs)
-      : 'guards evaluated ' + span(now - g.evaluatedAt) + ' ago, every ' + span(g.intervalMs)) + '</div>';
+    out += '</div><div class="sub">' + (stopped ? 'guards not evaluated while the emergency stop is set' : g.evaluatedAt === null ? 'guards not evaluated in this stage yet; they are every ' + span(g.intervalMs)
+      : 'guards evaluated ' + (g.here ? '' : 'by ' + esc(g.by) + ' ') + span(now - g.evaluatedAt) + ' ago, every ' + span(g.intervalMs)) + '</div>';
   } else out += '</div>';
   return out + '</article>';
 }

@@ -28,6 +28,9 @@ import type {
 } from '../state.js';
 
 /** Audit records a capped store (memory, file, Redis) keeps per namespace: the newest ones. */
+/** How long the guards' last evaluation of a rollout is kept (a day: evaluations come far oftener). */
+export const GUARDS_KEPT_MS = 86_400_000;
+
 export const AUDIT_CAP = 10_000;
 /** Audit records returned when the caller gives no limit (the cap, so every store answers alike). */
 export const DEFAULT_AUDIT_LIMIT = AUDIT_CAP;

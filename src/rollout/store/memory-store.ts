@@ -19,6 +19,7 @@
 import type {
   AuditRecord,
   EmergencyStop,
+  GuardStatus,
   RolloutRecord,
   RolloutStore,
   StoreEvent,
@@ -73,6 +74,8 @@ export class InProcessBackend {
   private current: InProcessState;
   private queue: Promise<unknown> = Promise.resolve();
   private readonly leases = new Map<string, Lease>();
+  /** The guards' last evaluations, kept like the leases: with the process, not persisted. */
+  readonly guards = new Map<string, GuardStatus>();
   private readonly listeners = new Set<StoreListener>();
 
   constructor(
@@ -196,6 +199,17 @@ export class MemoryRolloutStore implements RolloutStore {
   async releaseLease(name: string, holder: string): Promise<void> {
     this.open();
     this.backend.releaseLease(name, holder);
+  }
+
+  async publishGuards(id: string, status: GuardStatus): Promise<void> {
+    this.open();
+    this.backend.guards.set(id, jsonCopy(status));
+  }
+
+  async guards(id: string): Promise<GuardStatus | undefined> {
+    this.open();
+    const status = this.backend.guards.get(id);
+    return status === undefined ? undefined : jsonCopy(status);
   }
 
   async subscribe(listener: (event: StoreEvent) => void): Promise<void> {

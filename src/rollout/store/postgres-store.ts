@@ -49,6 +49,7 @@ import { KeelError } from '../../errors.js';
 import type {
   AuditRecord,
   EmergencyStop,
+  GuardStatus,
   RolloutRecord,
   RolloutStore,
   StoreEvent,
@@ -65,6 +66,7 @@ import {
   deliver,
   emergencyStopAudit,
   errorMessage,
+  GUARDS_KEPT_MS,
   type StoreListener,
   sortedRollouts,
   sortedSwitches,
@@ -122,6 +124,13 @@ CREATE TABLE IF NOT EXISTS keel_rollout_emergency_stop (
   namespace text PRIMARY KEY,
   stop jsonb NOT NULL
 );
+CREATE TABLE IF NOT EXISTS keel_rollout_guards (
+  namespace text NOT NULL,
+  rollout_id text NOT NULL,
+  status jsonb NOT NULL,
+  published_at timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (namespace, rollout_id)
+);
 CREATE TABLE IF NOT EXISTS keel_rollout_leases (
   namespace text NOT NULL,
   name text NOT NULL,
@@ -137,6 +146,7 @@ export const ROLLOUT_TABLES = [
   'keel_rollout_audit',
   'keel_rollout_emergency_stop',
   'keel_rollout_leases',
+  'keel_rollout_guards',
 ] as const;
 
 const SQL = {
@@ -168,6 +178,12 @@ const SQL = {
     VALUES ($1, $2, $3, now() + $4::float8 * interval '1 millisecond')
     ON CONFLICT (namespace, name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
     WHERE lease.holder = excluded.holder OR lease.expires_at <= now()`,
+  publishGuards: `
+    INSERT INTO keel_rollout_guards (namespace, rollout_id, status) VALUES ($1, $2, $3::jsonb)
+    ON CONFLICT (namespace, rollout_id) DO UPDATE SET status = excluded.status, published_at = now()`,
+  guards: `
+    SELECT status FROM keel_rollout_guards
+    WHERE namespace = $1 AND rollout_id = $2 AND published_at > now() - $3::float8 * interval '1 millisecond'`,
   releaseLease: 'DELETE FROM keel_rollout_leases WHERE namespace = $1 AND name = $2 AND holder = $3',
   notify: 'SELECT pg_notify($1, $2)',
 };
@@ -334,6 +350,19 @@ export class PostgresRolloutStore implements RolloutStore {
 
   async setEmergencyStop(stop: EmergencyStop, weights: Partial<Record<SwitchKey, number>>): Promise<void> {
     await this.applyChange(checkedWeights(weights), emergencyStopAudit(stop), stop.at, stop);
+  }
+
+  async publishGuards(id: string, status: GuardStatus): Promise<void> {
+    await this.run("sharing the guards' values", () =>
+      this.pool.query(SQL.publishGuards, [this.namespace, id, JSON.stringify(status)]),
+    );
+  }
+
+  async guards(id: string): Promise<GuardStatus | undefined> {
+    const { rows } = await this.run("reading the guards' values", () =>
+      this.pool.query(SQL.guards, [this.namespace, id, GUARDS_KEPT_MS]),
+    );
+    return rows[0]?.status as GuardStatus | undefined;
   }
 
   async lease(name: string, holder: string, ttlMs: number): Promise<boolean> {

@@ -39,6 +39,7 @@ import { KeelError } from '../../errors.js';
 import type {
   AuditRecord,
   EmergencyStop,
+  GuardStatus,
   RolloutRecord,
   RolloutStore,
   StoreEvent,
@@ -56,6 +57,7 @@ import {
   deliver,
   emergencyStopAudit,
   errorMessage,
+  GUARDS_KEPT_MS,
   parseEvent,
   type StoreListener,
   sortedRollouts,
@@ -157,6 +159,7 @@ export class RolloutKeys {
   readonly emergencyStop: string;
   readonly channel: string;
   private readonly leasePrefix: string;
+  private readonly guardsPrefix: string;
 
   constructor(readonly namespace: string) {
     const base = `keel:rollout:{${namespace}}:`;
@@ -166,6 +169,12 @@ export class RolloutKeys {
     this.emergencyStop = `${base}emergency-stop`;
     this.channel = `${base}events`;
     this.leasePrefix = `${base}lease:`;
+    this.guardsPrefix = `${base}guards:`;
+  }
+
+  /** The guards' last evaluation of a rollout (a string that expires). */
+  guards(id: string): string {
+    return this.guardsPrefix + id;
   }
 
   lease(name: string): string {
@@ -287,6 +296,17 @@ export class RedisRolloutStore implements RolloutStore {
 
   async setEmergencyStop(stop: EmergencyStop, weights: Partial<Record<SwitchKey, number>>): Promise<void> {
     await this.applyChange(checkedWeights(weights), emergencyStopAudit(stop), stop.at, stop);
+  }
+
+  async publishGuards(id: string, status: GuardStatus): Promise<void> {
+    await this.run("sharing the guards' values", () =>
+      this.client.set(this.keys.guards(id), JSON.stringify(status), 'PX', GUARDS_KEPT_MS),
+    );
+  }
+
+  async guards(id: string): Promise<GuardStatus | undefined> {
+    const text = await this.run("reading the guards' values", () => this.client.get(this.keys.guards(id)));
+    return text === null ? undefined : (JSON.parse(text) as GuardStatus);
   }
 
   async lease(name: string, holder: string, ttlMs: number): Promise<boolean> {

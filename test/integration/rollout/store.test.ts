@@ -265,6 +265,25 @@ describe.each([memoryKind, fileKind, redisKind, postgresKind])('rollout store co
     expect(await store.rollout('r-1')).toEqual(rolloutRecord('r-1', 1));
   });
 
+  it("shares the guards' last evaluation of each rollout with every instance, the newest replacing it", async () => {
+    namespace = uniqueNamespace();
+    const [a, b] = await instances(2);
+    expect(await b.guards('r-1')).toBeUndefined();
+    const first = {
+      at: 1_000,
+      instance: 'gateway-a',
+      values: { 'candidate.error_rate > 0.05 for 5m (critical)': 0.01 },
+      criteria: [{ text: 'candidate.error_rate < 0.01', holds: false }],
+      breaching: [],
+    };
+    await a.publishGuards('r-1', first);
+    expect(await b.guards('r-1')).toEqual(first);
+    const second = { ...first, at: 2_000, breaching: ['candidate.error_rate > 0.05 for 5m (critical)'] };
+    await a.publishGuards('r-1', second);
+    expect(await b.guards('r-1')).toEqual(second);
+    expect(await b.guards('r-2')).toBeUndefined();
+  });
+
   it('sets the emergency stop with the safe weights, tells every instance, and lifts it', async () => {
     namespace = uniqueNamespace();
     const [a, b] = await instances(2);

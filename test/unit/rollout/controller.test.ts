@@ -247,6 +247,13 @@ describe('the rollout controller', () => {
     const follower = leader === first ? second : first;
     const record = await follower.rollout.actions.start(parsePlan(PLAN, 'plan'), 'operator:test');
     expect(await until(follower.rollout, record.id, (r) => r.stage === 1)).toBe(true);
+    // The follower shows the guards as the leader last evaluated them.
+    expect(follower.rollout.controller.guards(record.id)).toBeUndefined();
+    const sameAsLeader = async () =>
+      JSON.stringify(await follower.rollout.guards(record.id)) ===
+      JSON.stringify(leader.rollout.controller.guards(record.id));
+    expect(await waitUntil(sameAsLeader, 1_000)).toBe(true);
+    expect((await follower.rollout.guards(record.id))?.instance).toBe(leader === first ? 'first' : 'second');
     // The leader loses its store without releasing its lease (as a killed process would): it can
     // renew nothing, and the lease lapses.
     await leader.rollout.store.close();
