@@ -72,6 +72,8 @@ export {
   openPostgresRolloutStore,
   openRedisRolloutStore,
   openRolloutStore,
+  REJOIN_EVERY_MS,
+  RejoiningRolloutStore,
   type RolloutStoreOptions,
 } from './store/index.js';
 export { SwitchBoard } from './switch-board.js';

@@ -4,10 +4,12 @@
  *
  * The state is shared by every instance through Redis (REDIS_URL), else PostgreSQL (DATABASE_URL),
  * else kept for this instance alone in a file in KEEL_DATA_DIR, so a route's enablement, a rollout
- * and its audit survive restarts. When that store cannot be opened — the data folder is used by
- * another gateway on this machine, Redis is down at start (and not required) — the gateway still
- * starts, with its switches in memory only, and says so in its log and banner (`storeWarning`):
- * switches set then reach this instance alone and last until it stops.
+ * and its audit survive restarts. When that store cannot be opened, the gateway still starts and
+ * says so in its log and banner (`storeWarning`): with Redis or PostgreSQL down at start (and
+ * not required), it tries again every few seconds and joins the others once it answers
+ * (rollout/store/rejoining-store.ts), changing no switch meanwhile; with its data folder used by
+ * another gateway on this machine, it keeps its switches in memory, for this instance alone,
+ * until it stops.
  *
  * The guards read the gateway's own figures (rollout/figures.ts), the cache's hit rate and memory,
  * and the process's CPU and memory. The gateway records figures per route and switch kind
@@ -28,6 +30,8 @@ import {
   movedSwitches,
   openRolloutStore,
   type Plan,
+  REJOIN_EVERY_MS,
+  RejoiningRolloutStore,
   Rollout,
   type RolloutClock,
   RolloutFigures,
@@ -66,7 +70,7 @@ export async function openGatewayRollout(
   clock?: RolloutClock,
 ): Promise<GatewayRollout> {
   const log = logger.child({ component: 'rollout' });
-  const { store, name, warning } = await openStore(config);
+  const { store, name, warning } = await openStore(config, log);
   if (warning !== undefined) log.warn({}, warning);
   const figures = new RolloutFigures();
   const rollout = await Rollout.open({
@@ -87,6 +91,7 @@ export async function openGatewayRollout(
 
 async function openStore(
   config: ServeConfig,
+  log: Logger,
 ): Promise<{ store: RolloutStore; name: string; warning?: string }> {
   const name =
     config.redisUrl !== undefined
@@ -94,19 +99,31 @@ async function openStore(
       : config.databaseUrl !== undefined
         ? 'PostgreSQL (shared)'
         : `${config.dataDir} (this instance)`;
-  try {
-    const store = await openRolloutStore({
+  const open = () =>
+    openRolloutStore({
       namespace: config.namespace,
       redisUrl: config.redisUrl,
       databaseUrl: config.databaseUrl,
       dataDir: config.dataDir,
     });
-    return { store, name };
+  try {
+    return { store: await open(), name };
   } catch (error) {
     if (!isKeelError(error, 'STORE_UNAVAILABLE') || (config.redisUrl !== undefined && config.redisRequired))
       throw error;
-    const warning = `rollout switches kept in memory for this instance only: ${(error as Error).message}`;
-    return { store: new MemoryRolloutStore(), name: 'memory (this instance, until it stops)', warning };
+    const reason = (error as Error).message;
+    if (config.redisUrl === undefined && config.databaseUrl === undefined) {
+      const warning = `rollout switches kept in memory for this instance only: ${reason}`;
+      return { store: new MemoryRolloutStore(), name: 'memory (this instance, until it stops)', warning };
+    }
+    const store = new RejoiningRolloutStore({
+      open,
+      reason,
+      onRejoin: () =>
+        log.info({ store: name }, 'rollout store reached: this instance now shares its switches'),
+    });
+    const warning = `rollout store not reached (${reason}): tried again every ${REJOIN_EVERY_MS / 1000} s; until then the routes file's enablement holds and no switch can change`;
+    return { store, name: `${name}, not reached yet (tried every ${REJOIN_EVERY_MS / 1000} s)`, warning };
   }
 }
 

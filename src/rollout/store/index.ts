@@ -26,6 +26,7 @@ export {
   type RedisRolloutStore,
   type RedisRolloutStoreOptions,
 } from './redis-store.js';
+export { REJOIN_EVERY_MS, RejoiningRolloutStore } from './rejoining-store.js';
 
 export interface RolloutStoreOptions {
   /** REDIS_URL: when set, the state lives in this Redis. */

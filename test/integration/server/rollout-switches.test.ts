@@ -12,7 +12,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cacheEnable, migration } from '../../../src/rollout/index.js';
-import { redisUrl, startTestOrigin, type TestOrigin, waitUntil } from '../../support/index.js';
+import {
+  redisUrl,
+  startRedisServer,
+  startTestOrigin,
+  type TestOrigin,
+  waitUntil,
+} from '../../support/index.js';
 import { admin, Gateways, get } from './gateway-harness.js';
 
 const ROUTES = `
@@ -75,6 +81,32 @@ describe('a route enablement', () => {
     const second = await gateways.start(origin.url, ROUTES, { KEEL_DATA_DIR: dataDir });
     expect(await enabled(second.url, 'catalog')).toBe(25);
   });
+});
+
+describe('a shared store down at start', () => {
+  it('starts with the routes file, refuses changes, and joins the others when the store answers', async () => {
+    const redis = await startRedisServer();
+    try {
+      await redis.stop();
+      const env = { REDIS_URL: redis.url, KEEL_NAMESPACE: `rejoin-${randomUUID().slice(0, 8)}` };
+      const late = await gateways.start(origin.url, ROUTES, env);
+      expect(late.rollout.storeWarning).toMatch(/rollout store not reached .*tried again every 5 s/);
+      expect(await enabled(late.url, 'item')).toBe(100);
+      const refused = await admin(late.url, 'PUT', '/routes/item/enabled', { percent: 0 });
+      expect(refused.status).toBe(503);
+      expect(JSON.parse(refused.body).error.code).toBe('STORE_UNAVAILABLE');
+
+      await redis.start();
+      const first = await gateways.start(origin.url, ROUTES, env);
+      expect((await admin(first.url, 'PUT', '/routes/item/enabled', { percent: 20 })).status).toBe(200);
+      // The late instance tries again every 5 s, then takes the weights the others have.
+      expect(await waitUntil(async () => (await enabled(late.url, 'item')) === 20, 12_000)).toBe(true);
+      expect((await admin(late.url, 'PUT', '/routes/item/enabled', { percent: 30 })).status).toBe(200);
+      expect(await waitUntil(async () => (await enabled(first.url, 'item')) === 30, 1_000)).toBe(true);
+    } finally {
+      await redis.stop();
+    }
+  }, 30_000);
 });
 
 describe('route groups', () => {
