@@ -72,15 +72,21 @@ rollback:
   - { metric: candidate.p95, op: '>', threshold: 2, relativeTo: stable.p95, for: 10m, severity: ${severity} }
 `;
 
+/** A gateway whose candidate answers 60 ms slower, its rollout paused by a trigger of `severity`. */
+async function pausedBySlowCandidate(severity: 'high' | 'medium') {
+  const slow = await candidate((url) => ({ body: JSON.stringify({ url, v: 1 }), delayMs: 60 }));
+  const gateway = await gatewayWith(slow.url);
+  const { actions } = gateway.rollout.rollout;
+  const record = await actions.start(parsePlan(LATENCY_PLAN(severity), 'plan.yaml'), 'operator:test');
+  expect(await traffic(gateway, async () => (await statusOf(gateway, record.id)).status === 'paused')).toBe(
+    true,
+  );
+  return { gateway, actions, record };
+}
+
 describe('guards through a gateway', () => {
   it('pauses a slower candidate (high) and rolls it back an hour later', async () => {
-    const slow = await candidate((url) => ({ body: JSON.stringify({ url, v: 1 }), delayMs: 60 }));
-    const gateway = await gatewayWith(slow.url);
-    const { actions } = gateway.rollout.rollout;
-    const record = await actions.start(parsePlan(LATENCY_PLAN('high'), 'plan.yaml'), 'operator:test');
-    expect(await traffic(gateway, async () => (await statusOf(gateway, record.id)).status === 'paused')).toBe(
-      true,
-    );
+    const { gateway, actions, record } = await pausedBySlowCandidate('high');
     expect((await statusOf(gateway, record.id)).pause).toMatchObject({ severity: 'high' });
     expect(
       await traffic(gateway, async () => (await statusOf(gateway, record.id)).status === 'rolled-back'),
@@ -91,13 +97,7 @@ describe('guards through a gateway', () => {
   }, 60_000);
 
   it('keeps an acknowledged high pause paused past its deadline', async () => {
-    const slow = await candidate((url) => ({ body: JSON.stringify({ url, v: 1 }), delayMs: 60 }));
-    const gateway = await gatewayWith(slow.url);
-    const { actions } = gateway.rollout.rollout;
-    const record = await actions.start(parsePlan(LATENCY_PLAN('high'), 'plan.yaml'), 'operator:test');
-    expect(await traffic(gateway, async () => (await statusOf(gateway, record.id)).status === 'paused')).toBe(
-      true,
-    );
+    const { gateway, actions, record } = await pausedBySlowCandidate('high');
     await actions.acknowledge(record.id, 'operator:ana', 'looking into it');
     // Two hours of plan time, the candidate still slower.
     const started = Date.now();
@@ -107,13 +107,7 @@ describe('guards through a gateway', () => {
   }, 60_000);
 
   it('pauses on a medium trigger and waits for a decision', async () => {
-    const slow = await candidate((url) => ({ body: JSON.stringify({ url, v: 1 }), delayMs: 60 }));
-    const gateway = await gatewayWith(slow.url);
-    const { actions } = gateway.rollout.rollout;
-    const record = await actions.start(parsePlan(LATENCY_PLAN('medium'), 'plan.yaml'), 'operator:test');
-    expect(await traffic(gateway, async () => (await statusOf(gateway, record.id)).status === 'paused')).toBe(
-      true,
-    );
+    const { gateway, actions, record } = await pausedBySlowCandidate('medium');
     const paused = await statusOf(gateway, record.id);
     expect(paused.pause).toMatchObject({ severity: 'medium' });
     // Its deadline is a day away: an hour later it is still paused, awaiting an operator.
