@@ -273,7 +273,7 @@ export const SETTINGS = {
     env: 'KEEL_SHADOW_RATE',
     flag: 'shadow-rate',
     description: 'most shadow copies sent per second by this instance (more are not sent)',
-    fallback: '50',
+    fallback: '10',
     expected: 'a positive integer',
     read: positive,
   }),
