@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parsePlan, type RolloutRecord, scaledClock } from '../../../src/rollout/index.js';
 import type { RunningServer } from '../../../src/server/index.js';
-import { startTestOrigin, type TestOrigin, waitUntil } from '../../support/index.js';
+import { startTestOrigin, type TestOrigin } from '../../support/index.js';
 import { Gateways, get } from './gateway-harness.js';
 
 /** Plan milliseconds per real millisecond: an hour a second. */
