@@ -168,7 +168,8 @@ export class Gateway {
       upstream: this.options.upstream,
     };
     if (route?.candidate === undefined) return call;
-    if (this.inShare(request, `traffic:${route.name}`, this.options.routes.trafficPercent(route))) {
+    const { routes } = this.options;
+    if (this.inShare(request, routes.trafficGroup(route), routes.trafficPercent(route))) {
       call.origin = 'candidate';
       call.upstream = this.options.candidates.of(route) as Upstream;
       call.forwarded = { ...forwarded, headers: candidateHeaders(forwarded.headers, request.headers, route) };

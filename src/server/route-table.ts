@@ -41,6 +41,8 @@ export class RouteTable {
   private rules: readonly RouteRule[];
   /** Each read route's group and its two switch keys, made once per rules (not per request). */
   private cacheSwitches: Map<string, CacheSwitches>;
+  /** The traffic and shadow switch keys of each route with a candidate origin, made likewise. */
+  private candidateSwitches: Map<string, CandidateSwitches>;
 
   constructor(
     routes: readonly RouteRule[],
@@ -49,6 +51,7 @@ export class RouteTable {
     this.rules = routes;
     this.router = routerOf(routes);
     this.cacheSwitches = cacheSwitchesOf(routes);
+    this.candidateSwitches = candidateSwitchesOf(routes);
   }
 
   get routes(): readonly RouteRule[] {
@@ -59,9 +62,11 @@ export class RouteTable {
   replace(routes: readonly RouteRule[]): void {
     const router = routerOf(routes);
     const cacheSwitches = cacheSwitchesOf(routes);
+    const candidateSwitches = candidateSwitchesOf(routes);
     this.rules = routes;
     this.router = router;
     this.cacheSwitches = cacheSwitches;
+    this.candidateSwitches = candidateSwitches;
   }
 
   match(method: string, path: string): RouteMatch | undefined {
@@ -90,16 +95,21 @@ export class RouteTable {
 
   /** The share (0–100) of the route's clients its candidate origin answers; 0 without one. */
   trafficPercent(route: RouteRule): number {
-    return route.candidate === undefined ? 0 : this.weightOf(`traffic:${route.name}`);
+    return this.weightOf(this.candidateSwitches.get(route.name)?.traffic);
   }
 
   /** The share (0–100) of the route's requests copied to its candidate origin; 0 without one. */
   shadowPercent(route: RouteRule): number {
-    return route.candidate === undefined ? 0 : this.weightOf(`shadow:${route.name}`);
+    return this.weightOf(this.candidateSwitches.get(route.name)?.shadow);
   }
 
-  private weightOf(key: SwitchKey): number {
-    return this.switches?.state(key)?.weight ?? 0;
+  /** The bucketing group of the route's traffic split (its traffic switch's key). */
+  trafficGroup(route: RouteRule): string {
+    return this.candidateSwitches.get(route.name)?.traffic ?? `traffic:${route.name}`;
+  }
+
+  private weightOf(key: SwitchKey | undefined): number {
+    return key === undefined ? 0 : (this.switches?.state(key)?.weight ?? 0);
   }
 
   /** The routes a switch target names: a route, or the routes of a group. */
@@ -121,6 +131,19 @@ function cacheSwitchesOf(routes: readonly RouteRule[]): Map<string, CacheSwitche
   const switches = new Map<string, CacheSwitches>();
   for (const [name, group] of routeGroups(routes))
     switches.set(name, { group, own: `cache:${name}`, shared: `cache:${group}` });
+  return switches;
+}
+
+interface CandidateSwitches {
+  traffic: SwitchKey;
+  shadow: SwitchKey;
+}
+
+function candidateSwitchesOf(routes: readonly RouteRule[]): Map<string, CandidateSwitches> {
+  const switches = new Map<string, CandidateSwitches>();
+  for (const route of routes)
+    if (route.candidate !== undefined)
+      switches.set(route.name, { traffic: `traffic:${route.name}`, shadow: `shadow:${route.name}` });
   return switches;
 }
 

@@ -26,7 +26,7 @@
  * A candidate that fails (timeout, refused) counts as a 5xx on its side and as a mismatch. The
  * latest mismatches are kept, both answers and their differences, for `keel rollout diff`.
  */
-import type { ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import { type AnswerView, compareAnswers, type Difference, type RolloutFigures } from '../rollout/index.js';
 import type { ByteBudget } from './byte-budget.js';
 import { candidateHeaders } from './candidate-origins.js';
@@ -121,7 +121,7 @@ export class ShadowTraffic {
     if (percent <= 0 || (percent < 100 && Math.random() * 100 >= percent)) return undefined;
     const method = call.request.method ?? 'GET';
     if (!SAFE_METHODS.has(method) && route.candidate?.dryRun !== true) return undefined;
-    if (NARROWING_HEADERS.some((name) => call.request.headers[name] !== undefined)) return undefined;
+    if (narrowed(call.request.headers)) return undefined;
     const upstream = this.options.candidate(route);
     if (upstream === undefined) return undefined;
     if (
@@ -319,6 +319,13 @@ function tapAnswer(response: ServerResponse): TappedAnswer {
     view: () =>
       bytes > MAX_COMPARED_BYTES ? undefined : { status, headers, body: Buffer.concat(chunks, bytes) },
   };
+}
+
+/** Whether the request carries conditionals or a Range (a loop: no closure per request). */
+function narrowed(headers: IncomingHttpHeaders): boolean {
+  for (let i = 0; i < NARROWING_HEADERS.length; i++)
+    if (headers[NARROWING_HEADERS[i] as string] !== undefined) return true;
+  return false;
 }
 
 function linesToHeaders(lines: readonly string[]): Record<string, string | undefined> {
