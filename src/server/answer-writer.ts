@@ -15,6 +15,16 @@ import type { CacheOutcome } from '../observability/index.js';
 import { rangeOf } from './byte-range.js';
 import { type HeaderLine, notModifiedHeaders } from './response-headers.js';
 
+/**
+ * Told what the client is answered, for a request copied to a candidate origin
+ * (shadow-traffic.ts): the status and header lines, the body as written, and its end.
+ */
+export interface AnswerRecorder {
+  head(status: number, lines: readonly HeaderLine[]): void;
+  body(chunk: Buffer): void;
+  end(): void;
+}
+
 /** An answer held whole, and what the client's conditionals and ranges are compared against. */
 export interface WholeAnswer {
   status: number;
@@ -31,8 +41,14 @@ export function writeWhole(
   response: ServerResponse,
   answer: WholeAnswer,
   outcome: CacheOutcome,
+  recorder?: AnswerRecorder,
 ): void {
   const head = request.method === 'HEAD';
+  if (recorder !== undefined) {
+    recorder.head(answer.status, answer.lines);
+    if (!head) recorder.body(answer.body);
+    recorder.end();
+  }
   const own = ownHeaders(outcome, answer.age);
   if (answer.status === 200 && clientCopyIsCurrent(request.headers, answer)) {
     response.writeHead(304, flatten(notModifiedHeaders(answer.lines), own));
@@ -70,16 +86,21 @@ export async function writeStreamed(
   length: number | undefined,
   body: Readable,
   outcome: CacheOutcome,
+  recorder?: AnswerRecorder,
 ): Promise<void> {
   const own = ownHeaders(outcome, undefined);
+  recorder?.head(status, lines);
   if (length !== undefined) own.push('content-length', String(length));
   response.writeHead(status, flatten(lines, own));
   if (request.method === 'HEAD' || status === 204 || status === 304) {
     body.destroy();
     response.end();
+    recorder?.end();
     return;
   }
+  if (recorder !== undefined) body.on('data', (chunk: Buffer) => recorder.body(chunk));
   await pipeline(body, response);
+  recorder?.end();
 }
 
 function ownHeaders(outcome: CacheOutcome, age: number | undefined): string[] {

@@ -246,6 +246,7 @@ export class Gateway {
       exchange.declaredLength,
       exchange.stream(),
       'BYPASS',
+      call.shadow,
     );
   }
 

@@ -227,6 +227,7 @@ export class ReadPath {
         exchange.declaredLength,
         exchange.stream(),
         outcome,
+        call.shadow,
       );
       return outcome;
     }
@@ -250,7 +251,7 @@ export class ReadPath {
       await this.store(call, match, found.base, key, varies, entry);
     }
     const outcome = missOrBypass(answer.status, answer.headers, route);
-    writeWhole(call.request, call.response, missAnswer(answer, entry), outcome);
+    writeWhole(call.request, call.response, missAnswer(answer, entry), outcome, call.shadow);
     return outcome;
   }
 
@@ -299,7 +300,7 @@ export class ReadPath {
       lastModified: stored.lastModified,
       age: ageSeconds(stored, now),
     };
-    writeWhole(call.request, call.response, answer, outcome);
+    writeWhole(call.request, call.response, answer, outcome, call.shadow);
     return outcome;
   }
 }

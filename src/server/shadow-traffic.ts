@@ -26,12 +26,14 @@
  * A candidate that fails (timeout, refused) counts as a 5xx on its side and as a mismatch. The
  * latest mismatches are kept, both answers and their differences, for `keel rollout diff`.
  */
-import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders } from 'node:http';
 import { type AnswerView, compareAnswers, type Difference, type RolloutFigures } from '../rollout/index.js';
+import type { AnswerRecorder } from './answer-writer.js';
 import type { ByteBudget } from './byte-budget.js';
 import { candidateHeaders } from './candidate-origins.js';
 import type { GatewayCall } from './gateway-call.js';
 import { firstValues } from './http-cache.js';
+import type { HeaderLine } from './response-headers.js';
 import { originFiguresTarget } from './route-table.js';
 import type { RouteRule } from './routes-file.js';
 import type { Upstream } from './upstream.js';
@@ -133,7 +135,7 @@ export class ShadowTraffic {
       return undefined;
     }
     this.inFlight++;
-    return new ShadowCopy(this, call, route, upstream, tapAnswer(call.response));
+    return new ShadowCopy(this, call, route, upstream);
   }
 
   private takeToken(): boolean {
@@ -232,22 +234,37 @@ export class ShadowTraffic {
   }
 }
 
-/** A sampled request: what its client was answered, and what to send the candidate. */
-export class ShadowCopy {
-  private body: Buffer | undefined;
+/**
+ * A sampled request: what its client was answered (the answer writers record it here, as an
+ * AnswerRecorder), and what to send the candidate.
+ */
+export class ShadowCopy implements AnswerRecorder {
+  private requestBody: Buffer | undefined;
   private repeatable = true;
+  private readonly answer = new RecordedAnswer();
 
   constructor(
     private readonly traffic: ShadowTraffic,
     readonly call: GatewayCall,
     readonly route: RouteRule,
     readonly upstream: Upstream,
-    private readonly answer: TappedAnswer,
   ) {}
+
+  head(status: number, lines: readonly HeaderLine[]): void {
+    this.answer.head(status, lines);
+  }
+
+  body(chunk: Buffer): void {
+    this.answer.body(chunk);
+  }
+
+  end(): void {
+    this.answer.end();
+  }
 
   /** The request's body, as read by the gateway: a body it streamed cannot be sent twice. */
   setBody(body: Buffer | AsyncIterable<Buffer> | undefined): void {
-    if (body === undefined || Buffer.isBuffer(body)) this.body = body;
+    if (body === undefined || Buffer.isBuffer(body)) this.requestBody = body;
     else this.repeatable = false;
   }
 
@@ -261,7 +278,7 @@ export class ShadowCopy {
       this.traffic.cancel();
       return;
     }
-    const send = () => setImmediate(() => void this.traffic.send(this, this.body));
+    const send = () => setImmediate(() => void this.traffic.send(this, this.requestBody));
     const { response } = this.call;
     if (response.writableFinished) send();
     else response.once('finish', send);
@@ -273,52 +290,39 @@ export class ShadowCopy {
   }
 }
 
-/** What a response wrote: its status, headers and body, the body kept up to MAX_COMPARED_BYTES. */
-interface TappedAnswer {
-  view(): AnswerView | undefined;
-  complete(): boolean;
-}
-
 /**
- * Records what `response` writes, as the gateway writes it (writeHead with a flat list of header
- * lines, then write/end): the methods of this one response are wrapped, nothing else.
+ * What the client was answered, as the answer writers tell it (answer-writer.ts): the status, the
+ * header lines and the body, kept up to MAX_COMPARED_BYTES.
  */
-function tapAnswer(response: ServerResponse): TappedAnswer {
-  let status = 0;
-  let headers: Record<string, string | undefined> = {};
-  const chunks: Buffer[] = [];
-  let bytes = 0;
-  let ended = false;
-  const keep = (chunk: unknown) => {
-    if (typeof chunk !== 'string' && !(chunk instanceof Uint8Array)) return;
-    const buffer =
-      typeof chunk === 'string'
-        ? Buffer.from(chunk)
-        : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-    bytes += buffer.byteLength;
-    if (bytes <= MAX_COMPARED_BYTES) chunks.push(buffer);
-  };
-  const { writeHead, write, end } = response;
-  response.writeHead = function (this: ServerResponse, code: number, ...rest: unknown[]) {
-    status = code;
-    const lines = rest.find(Array.isArray) as string[] | undefined;
-    if (lines !== undefined) headers = linesToHeaders(lines);
-    return (writeHead as (...args: unknown[]) => ServerResponse).call(this, code, ...rest);
-  } as typeof response.writeHead;
-  response.write = function (this: ServerResponse, chunk: unknown, ...rest: unknown[]) {
-    keep(chunk);
-    return (write as (...args: unknown[]) => boolean).call(this, chunk, ...rest);
-  } as typeof response.write;
-  response.end = function (this: ServerResponse, chunk?: unknown, ...rest: unknown[]) {
-    if (typeof chunk !== 'function') keep(chunk);
-    ended = true;
-    return (end as (...args: unknown[]) => ServerResponse).call(this, chunk, ...rest);
-  } as typeof response.end;
-  return {
-    complete: () => ended && status !== 0,
-    view: () =>
-      bytes > MAX_COMPARED_BYTES ? undefined : { status, headers, body: Buffer.concat(chunks, bytes) },
-  };
+class RecordedAnswer implements AnswerRecorder {
+  private status = 0;
+  private headers: Record<string, string | undefined> = {};
+  private readonly chunks: Buffer[] = [];
+  private bytes = 0;
+  private ended = false;
+
+  head(status: number, lines: readonly HeaderLine[]): void {
+    this.status = status;
+    this.headers = linesToHeaders(lines);
+  }
+
+  body(chunk: Buffer): void {
+    this.bytes += chunk.byteLength;
+    if (this.bytes <= MAX_COMPARED_BYTES) this.chunks.push(chunk);
+  }
+
+  end(): void {
+    this.ended = true;
+  }
+
+  complete(): boolean {
+    return this.ended && this.status !== 0;
+  }
+
+  view(): AnswerView | undefined {
+    if (this.bytes > MAX_COMPARED_BYTES) return undefined;
+    return { status: this.status, headers: this.headers, body: Buffer.concat(this.chunks, this.bytes) };
+  }
 }
 
 /** Whether the request carries conditionals or a Range (a loop: no closure per request). */
@@ -328,12 +332,9 @@ function narrowed(headers: IncomingHttpHeaders): boolean {
   return false;
 }
 
-function linesToHeaders(lines: readonly string[]): Record<string, string | undefined> {
+function linesToHeaders(lines: readonly HeaderLine[]): Record<string, string | undefined> {
   const headers: Record<string, string | undefined> = {};
-  for (let i = 0; i + 1 < lines.length; i += 2) {
-    const name = (lines[i] as string).toLowerCase();
-    headers[name] ??= lines[i + 1];
-  }
+  for (const [name, value] of lines) headers[name.toLowerCase()] ??= value;
   return headers;
 }
 
