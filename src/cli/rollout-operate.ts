@@ -134,7 +134,7 @@ function printShadow({ counts, mismatches }: { counts: ShadowCounts; mismatches:
       ? 'no comparison yet'
       : `${((100 * counts.matched) / counts.compared).toFixed(2)} % identical`;
   console.log(
-    `shadow: ${counts.compared} compared, ${rate}; ${counts.failed} unanswered, ${counts.dropped} not sent (concurrency), ${counts.skipped} too large to compare`,
+    `shadow: ${counts.compared} compared, ${rate}; ${counts.failed} unanswered, ${counts.dropped} not sent (rate, concurrency, candidate paused), ${counts.skipped} too large to compare`,
   );
   if (mismatches.length === 0) {
     console.log('no mismatch kept');

@@ -13,8 +13,8 @@
  *   DELETE /admin/emergency-stop  { by?, reason? }
  *
  * Any instance answers: the state is shared, the guards' last values included (the evaluating
- * instance, `leader: true` when it is this one, shares each evaluation through the store). `by` names the operator in the
- * audit (`operator:<by>`; `api` when absent). Errors: 404 NOT_FOUND (no such rollout), 409
+ * instance, `leader: true` when it is this one, shares each evaluation through the store). `by`
+ * names the operator in the audit (`operator:<by>`; `api` when absent). Errors: 404 NOT_FOUND (no such rollout), 409
  * CONFLICT (not in a state for that action, the emergency stop is set), 400 CONFIG_INVALID (a plan
  * that does not validate, or names what the gateway lacks).
  */

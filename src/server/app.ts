@@ -117,15 +117,10 @@ export async function startServer(
   });
   const { rollout } = gatewayRollout;
   const routes: RouteTable = new RouteTable(rules, rollout.board);
-  const upstream = new Upstream(originUrl, {
-    connections: config.upstreamConnections,
-    queueTimeoutMs: config.upstreamQueueTimeout,
-  });
+  const pools = { connections: config.upstreamConnections, queueTimeoutMs: config.upstreamQueueTimeout };
+  const upstream = new Upstream(originUrl, pools);
   const budget = new ByteBudget(config.maxBufferedBytes);
-  const candidates = new CandidateOrigins({
-    connections: config.upstreamConnections,
-    queueTimeoutMs: config.upstreamQueueTimeout,
-  });
+  const candidates = new CandidateOrigins(pools);
   const shadow = new ShadowTraffic({
     figures: gatewayRollout.figures,
     budget,

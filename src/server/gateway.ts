@@ -36,7 +36,7 @@ import { PATH_TAG_PREFIX, ReadPath } from './read-path.js';
 import { readRequestBody } from './request-body.js';
 import { parseTarget, pathAlias, type RequestTarget } from './request-target.js';
 import { relayedHeaders } from './response-headers.js';
-import { cacheFiguresTarget, originFiguresTarget, type RouteMatch, type RouteTable } from './route-table.js';
+import type { RouteMatch, RouteTable } from './route-table.js';
 import type { RouteRule } from './routes-file.js';
 import type { ShadowTraffic } from './shadow-traffic.js';
 import type { Exchange, Upstream, UpstreamRequest } from './upstream.js';
@@ -134,11 +134,16 @@ export class Gateway {
     call?.shadow?.finish(answered);
     const elapsedMs = performance.now() - started;
     this.options.stats.request(routeName, method, response.statusCode, outcome, elapsedMs / 1000);
-    const { rolloutFigures } = this.options;
+    const { rolloutFigures, routes } = this.options;
     if (side !== undefined)
-      rolloutFigures.record(cacheFiguresTarget(routeName), side, response.statusCode, elapsedMs);
+      rolloutFigures.record(
+        routes.cacheKey((match as RouteMatch).route),
+        side,
+        response.statusCode,
+        elapsedMs,
+      );
     if (call !== undefined && match?.route.candidate !== undefined)
-      rolloutFigures.record(originFiguresTarget(routeName), call.origin, response.statusCode, elapsedMs);
+      rolloutFigures.record(routes.trafficKey(match.route), call.origin, response.statusCode, elapsedMs);
   }
 
   /**
@@ -169,7 +174,7 @@ export class Gateway {
     };
     if (route?.candidate === undefined) return call;
     const { routes } = this.options;
-    if (this.inShare(request, routes.trafficGroup(route), routes.trafficPercent(route))) {
+    if (this.inShare(request, routes.trafficKey(route), routes.trafficPercent(route))) {
       call.origin = 'candidate';
       call.upstream = this.options.candidates.of(route) as Upstream;
       call.forwarded = { ...forwarded, headers: candidateHeaders(forwarded.headers, request.headers, route) };

@@ -24,10 +24,10 @@ import type { RouteRule } from './routes-file.js';
 /**
  * Where the gateway records a route's figures for the rollout guards (rollout/figures.ts): the two
  * sides of its cache switch (bypassed, cached), and its two origins (stable, candidate: the
- * traffic split and the shadow copies alike).
+ * traffic split and the shadow copies alike). Each is the key of the route's own switch.
  */
-export const cacheFiguresTarget = (route: string): string => `cache:${route}`;
-export const originFiguresTarget = (route: string): string => `traffic:${route}`;
+export const cacheFiguresTarget = (route: string): SwitchKey => `cache:${route}`;
+export const originFiguresTarget = (route: string): SwitchKey => `traffic:${route}`;
 
 export interface RouteMatch {
   route: RouteRule;
@@ -103,9 +103,21 @@ export class RouteTable {
     return this.weightOf(this.candidateSwitches.get(route.name)?.shadow);
   }
 
-  /** The bucketing group of the route's traffic split (its traffic switch's key). */
-  trafficGroup(route: RouteRule): string {
-    return this.candidateSwitches.get(route.name)?.traffic ?? `traffic:${route.name}`;
+  /**
+   * The key of the route's traffic switch: the bucketing group of its split, and where its two
+   * origins' figures are recorded (originFiguresTarget). Made once per rules; a route of rules
+   * replaced meanwhile (a request in flight across a reload) gets it made anew.
+   */
+  trafficKey(route: RouteRule): string {
+    return this.candidateSwitches.get(route.name)?.traffic ?? originFiguresTarget(route.name);
+  }
+
+  /**
+   * The key of the read route's own cache switch, where its two sides' figures are recorded
+   * (cacheFiguresTarget); made like trafficKey.
+   */
+  cacheKey(route: RouteRule): string {
+    return this.cacheSwitches.get(route.name)?.own ?? cacheFiguresTarget(route.name);
   }
 
   private weightOf(key: SwitchKey | undefined): number {
@@ -130,7 +142,7 @@ interface CacheSwitches {
 function cacheSwitchesOf(routes: readonly RouteRule[]): Map<string, CacheSwitches> {
   const switches = new Map<string, CacheSwitches>();
   for (const [name, group] of routeGroups(routes))
-    switches.set(name, { group, own: `cache:${name}`, shared: `cache:${group}` });
+    switches.set(name, { group, own: cacheFiguresTarget(name), shared: `cache:${group}` });
   return switches;
 }
 
@@ -143,7 +155,10 @@ function candidateSwitchesOf(routes: readonly RouteRule[]): Map<string, Candidat
   const switches = new Map<string, CandidateSwitches>();
   for (const route of routes)
     if (route.candidate !== undefined)
-      switches.set(route.name, { traffic: `traffic:${route.name}`, shadow: `shadow:${route.name}` });
+      switches.set(route.name, {
+        traffic: originFiguresTarget(route.name),
+        shadow: `shadow:${route.name}`,
+      });
   return switches;
 }
 

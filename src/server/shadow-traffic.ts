@@ -170,7 +170,13 @@ export class ShadowTraffic {
       const view = { status: candidate.status, headers: candidate.headers, body: candidate.body };
       const result = compareAnswers(stable, view, route.compare);
       this.counted(target, result.matched);
-      if (!result.matched) this.keep({ ...mismatchOf(copy, stable), candidate: sampleOf(view), ...result });
+      if (!result.matched)
+        this.keep({
+          ...mismatchOf(copy, stable),
+          candidate: sampleOf(view),
+          differences: result.differences,
+          more: result.more,
+        });
     } catch (error) {
       this.counts.failed++;
       this.failed(copy.upstream);
