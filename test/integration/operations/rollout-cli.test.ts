@@ -111,6 +111,9 @@ describe('keel rollout', () => {
       file,
       'name: x\nstages:\n  - name: a\n    minDuration: 1m\n    switches: { cache:item: 150 }\n',
     );
+    const fault = await keel('demo', '--fault', 'slowness');
+    expect(fault.code).toBe(2);
+    expect(fault.stderr).toMatch(/--fault: expected errors or latency \(got "slowness"\)/);
     const bad = await keel('start', file, '--base-url', a.url);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/bad\.yaml:5:\d+: stages\[0\]\.switches/);

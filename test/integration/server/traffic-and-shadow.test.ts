@@ -138,6 +138,22 @@ describe('shadow traffic', () => {
     });
   });
 
+  it('neither holds nor compares a candidate answer past 1 MiB', async () => {
+    const huge = await startTestOrigin(() => ({ body: Buffer.alloc(3 * 1024 * 1024, 120) }));
+    try {
+      const gateway = await gateways.start(stable.url, routesFor(huge.url));
+      await setSwitches(gateway, { 'shadow:item': 100 });
+      const answer = await get(`${gateway.url}/items/huge`);
+      expect(JSON.parse(answer.body).origin).toBe('stable');
+      const { counts } = gateway.shadow;
+      expect(await waitUntil(async () => counts.skipped === 1, 2_000)).toBe(true);
+      expect(counts).toMatchObject({ compared: 0, failed: 0 });
+      expect(gateway.shadow.mismatches()).toEqual([]);
+    } finally {
+      await huge.close();
+    }
+  });
+
   it('copies writes only to a dry-run candidate, with their body', async () => {
     const gateway = await gateways.start(stable.url, routesFor(candidate.url));
     await setSwitches(gateway, { 'shadow:order': 100, 'shadow:note': 100 });
