@@ -33,9 +33,9 @@ const MAX_SAMPLE_LATENCY_MS = 60_000;
 /** Shortest admin token: 16 characters (64 bits even as hex digits; `openssl rand -hex 32` makes 64). */
 const ADMIN_TOKEN_MIN_LENGTH = 16;
 
-type Reader<T> = (text: string) => T | undefined;
+export type Reader<T> = (text: string) => T | undefined;
 
-interface Setting<T> {
+export interface Setting<T> {
   env: string;
   /** Other variables read for the same setting when `env` is not set, in order. */
   aliases?: readonly string[];
@@ -50,7 +50,7 @@ interface Setting<T> {
   secret?: boolean;
 }
 
-const text: Reader<string> = (value) => value;
+export const text: Reader<string> = (value) => value;
 /** The origin: scheme, host and port only, since the gateway forwards each client's path and query as sent. */
 const origin: Reader<URL> = (value) => {
   let parsed: URL;
@@ -66,17 +66,17 @@ const port: Reader<number> = (value) => {
   const n = parseWholeNumber(value);
   return n !== undefined && n <= 65535 ? n : undefined;
 };
-const positive: Reader<number> = (value) => {
+export const positive: Reader<number> = (value) => {
   const n = parseWholeNumber(value);
   return n !== undefined && n > 0 ? n : undefined;
 };
-const boolean: Reader<boolean> = (value) =>
+export const boolean: Reader<boolean> = (value) =>
   ['1', 'true', 'yes', 'on'].includes(value.toLowerCase())
     ? true
     : ['0', 'false', 'no', 'off'].includes(value.toLowerCase())
       ? false
       : undefined;
-const durationWithin =
+export const durationWithin =
   (min: number, max: number): Reader<number> =>
   (value) => {
     const ms = parseDuration(value);
@@ -114,12 +114,13 @@ const headerNames: Reader<string[]> = (value) => {
 };
 const connections: Reader<number | 'auto'> = (value) => (value === 'auto' ? 'auto' : positive(value));
 /** A file path for the log: not a directory name (a trailing slash) and no NUL byte. */
-const filePath: Reader<string> = (value) => (value.endsWith('/') || value.includes('\0') ? undefined : value);
-const logLevel: Reader<string> = (value) =>
+export const filePath: Reader<string> = (value) =>
+  value.endsWith('/') || value.includes('\0') ? undefined : value;
+export const logLevel: Reader<string> = (value) =>
   ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(value) ? value : undefined;
 
 /** Keeps the fallback's type, so settings with a default are typed as always present. */
-function setting<T, F extends string | undefined>(
+export function setting<T, F extends string | undefined>(
   definition: Setting<T> & { fallback: F },
 ): Setting<T> & { fallback: F } {
   return definition;
@@ -439,14 +440,17 @@ export const SETTINGS = {
   }),
 } as const;
 
+/** A table of settings: name → definition. */
+export type SettingTable = Record<string, Setting<unknown> & { fallback: string | undefined }>;
+type ValueOf<S> = S extends Setting<infer T> ? T : never;
+/** The values of a table's settings: those with a default always present. */
+export type SettingValues<Table extends SettingTable> = {
+  [K in keyof Table]: Table[K]['fallback'] extends string ? ValueOf<Table[K]> : ValueOf<Table[K]> | undefined;
+};
+
 type Settings = typeof SETTINGS;
 export type SettingName = keyof Settings;
-type ValueOf<S> = S extends Setting<infer T> ? T : never;
-export type ServeConfig = {
-  [K in SettingName]: Settings[K]['fallback'] extends string
-    ? ValueOf<Settings[K]>
-    : ValueOf<Settings[K]> | undefined;
-};
+export type ServeConfig = SettingValues<Settings>;
 
 /**
  * The configuration from `flags` (by setting name, as commander parsed them) over `env`. Throws a
@@ -456,9 +460,18 @@ export function loadConfig(
   env: NodeJS.ProcessEnv,
   flags: Partial<Record<SettingName, string>> = {},
 ): ServeConfig {
+  return loadSettings(SETTINGS, env, flags);
+}
+
+/** The values of `table`'s settings from `flags` over `env` (see loadConfig). */
+export function loadSettings<Table extends SettingTable>(
+  table: Table,
+  env: NodeJS.ProcessEnv,
+  flags: Partial<Record<keyof Table, string>> = {},
+): SettingValues<Table> {
   const config: Record<string, unknown> = {};
-  const sources: Partial<Record<SettingName, string>> = {};
-  for (const [name, definition] of Object.entries(SETTINGS) as [SettingName, Setting<unknown>][]) {
+  const sources: Record<string, string> = {};
+  for (const [name, definition] of Object.entries(table)) {
     const fromFlag = flags[name];
     const variable = [definition.env, ...(definition.aliases ?? [])].find((key) => env[key] !== undefined);
     const raw = fromFlag ?? (variable === undefined ? undefined : env[variable]) ?? definition.fallback;
@@ -474,8 +487,8 @@ export function loadConfig(
     config[name] = value;
     sources[name] = fromFlag !== undefined ? `--${definition.flag}` : (variable ?? definition.env);
   }
-  SOURCES.set(config as ServeConfig, sources);
-  return config as ServeConfig;
+  SOURCES.set(config, sources);
+  return config as SettingValues<Table>;
 }
 
 /**
@@ -510,11 +523,20 @@ const OTHER_KEEL_VARIABLES = new Set([
 ]);
 
 /** Where each loaded configuration's values came from, for errors found after loading. */
-const SOURCES = new WeakMap<ServeConfig, Partial<Record<SettingName, string>>>();
+const SOURCES = new WeakMap<object, Record<string, string>>();
 
 /** How the user gave a setting: its flag (`--port`) when they used it, else its variable. */
 export function settingSource(config: ServeConfig, name: SettingName): string {
-  return SOURCES.get(config)?.[name] ?? SETTINGS[name].env;
+  return valueSource(SETTINGS, config, name);
+}
+
+/** How the user gave the value of `table`'s setting `name` in `values` (settingSource). */
+export function valueSource<Table extends SettingTable>(
+  table: Table,
+  values: SettingValues<Table>,
+  name: keyof Table & string,
+): string {
+  return SOURCES.get(values)?.[name] ?? (table[name] as Setting<unknown>).env;
 }
 
 function emptySetting(source: string, definition: Setting<unknown>, isFlag: boolean): ConfigError {
@@ -528,9 +550,17 @@ function emptySetting(source: string, definition: Setting<unknown>, isFlag: bool
 
 /** The configuration for display: secrets replaced by ***, URLs as text with their userinfo masked. */
 export function describeConfig(config: ServeConfig): Record<string, unknown> {
+  return describeSettings(SETTINGS, config);
+}
+
+/** `table`'s values for display, by variable name (describeConfig). */
+export function describeSettings<Table extends SettingTable>(
+  table: Table,
+  values: SettingValues<Table>,
+): Record<string, unknown> {
   const shown: Record<string, unknown> = {};
-  for (const [name, definition] of Object.entries(SETTINGS) as [SettingName, Setting<unknown>][]) {
-    const value = config[name];
+  for (const [name, definition] of Object.entries(table)) {
+    const value = (values as Record<string, unknown>)[name];
     if (value === undefined) continue;
     shown[definition.env] = definition.secret ? '***' : value instanceof URL ? displayUrl(value) : value;
   }
@@ -548,8 +578,10 @@ export function displayUrl(url: URL): string {
 
 /** The same masking for text that may not parse as a URL (shown in error messages). */
 function maskUserinfo(text: string): string {
-  return text.replace(
+  const masked = text.replace(
     /^([A-Za-z][A-Za-z0-9+.-]*:\/\/)([^/?#]*)@/,
     (_, scheme: string, userinfo: string) => `${scheme}${userinfo.includes(':') ? '***:***' : '***'}@`,
   );
+  // A URL mistyped around its scheme (`postgres//user:pass@host`) still shows no password.
+  return masked.replace(/[^\s/:@]+:[^\s/@]*@/g, '***:***@');
 }

@@ -32,7 +32,13 @@ export type KeelErrorCode =
   | 'STORE_UNAVAILABLE'
   | 'STORE_CORRUPT'
   | 'STORE_CLOSED'
-  | 'CONFLICT';
+  | 'CONFLICT'
+  | 'SYNC_AUTH_FAILED'
+  | 'SYNC_LOCKED'
+  | 'SYNC_STOPPED'
+  | 'SYNC_FENCED'
+  | 'SOURCE_UNAVAILABLE'
+  | 'SOURCE_INVALID_RESPONSE';
 
 export class KeelError extends Error {
   readonly code: KeelErrorCode;

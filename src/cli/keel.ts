@@ -11,6 +11,7 @@ import { monitoringCommand } from './monitoring.js';
 import { operationsCommands } from './operations.js';
 import { rolloutCommand } from './rollout.js';
 import { sampleOriginCommand, serveCommand } from './serve.js';
+import { syncCommand } from './sync.js';
 
 const program = new Command('keel')
   .description('Keel: caching gateway and operations toolkit')
@@ -22,6 +23,7 @@ monitoringCommand(program);
 operationsCommands(program);
 rolloutCommand(program);
 deployCommand(program);
+syncCommand(program);
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   console.error(`keel: ${error instanceof Error ? error.message : String(error)}`);

@@ -6,7 +6,7 @@
 import closeWithGrace from 'close-with-grace';
 import type { Command } from 'commander';
 import pc from 'picocolors';
-import { loadConfig, SETTINGS, type SettingName, unknownVariables } from '../config.js';
+import { loadConfig, SETTINGS, type SettingName, type SettingTable, unknownVariables } from '../config.js';
 import { startSampleOrigin } from '../sample-origin/index.js';
 import { startServer } from '../server/index.js';
 import { banner } from './banner.js';
@@ -15,9 +15,13 @@ import { banner } from './banner.js';
 const SHUTDOWN_GRACE_MS = 10_000;
 
 /** Adds one flag per setting of the configuration table, with its variable and default in --help. */
-export function addSettingFlags(command: Command, names: readonly SettingName[]): Command {
+export function addSettingFlags<Table extends SettingTable = typeof SETTINGS>(
+  command: Command,
+  names: readonly (keyof Table & string)[],
+  table: Table = SETTINGS as unknown as Table,
+): Command {
   for (const name of names) {
-    const setting = SETTINGS[name];
+    const setting = table[name] as Table[string];
     const boolean = setting.expected.startsWith('true');
     const help = `${setting.description} (${setting.env}${setting.fallback === undefined ? '' : `, default ${setting.fallback}`})`;
     command.option(boolean ? `--${setting.flag} [value]` : `--${setting.flag} <value>`, help);
@@ -26,13 +30,16 @@ export function addSettingFlags(command: Command, names: readonly SettingName[])
 }
 
 /** The flags commander parsed, keyed by setting name, as text (loadConfig reads them). */
-export function settingFlags(
+export function settingFlags<Table extends SettingTable = typeof SETTINGS>(
   options: Record<string, unknown>,
-  names: readonly SettingName[],
-): Partial<Record<SettingName, string>> {
-  const flags: Partial<Record<SettingName, string>> = {};
+  names: readonly (keyof Table & string)[],
+  table: Table = SETTINGS as unknown as Table,
+): Partial<Record<keyof Table, string>> {
+  const flags: Partial<Record<keyof Table, string>> = {};
   for (const name of names) {
-    const key = SETTINGS[name].flag.replace(/-([a-z])/g, (_, letter: string) => letter.toUpperCase());
+    const key = (table[name] as Table[string]).flag.replace(/-([a-z])/g, (_, letter: string) =>
+      letter.toUpperCase(),
+    );
     const value = options[key];
     if (value !== undefined) flags[name] = value === true ? 'true' : String(value);
   }

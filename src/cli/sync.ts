@@ -1,0 +1,229 @@
+/**
+ * `keel sync …`: the property-listing sync's commands (docs/sync.md), each a thin shell over
+ * src/sync:
+ *
+ *   run [--dry-run] [--limit N] [--json]   one run; exit 0 completed, 1 failed, 3 stopped
+ *   status [--json]                        SyncStateManager.getCurrentState() and getMetrics()
+ *   history [--limit N] [--json]           the latest runs
+ *   stop --reason R [--by NAME]            SyncStateManager.setEmergencyStop(true)
+ *   resume [--by NAME]                     setEmergencyStop(false)
+ *   dead-letters [--limit N] [--json]      rows that could not be written, and why
+ *   validate-auth                          whether the REST API accepts the credentials
+ *
+ * Every command takes the sync's settings as flags or variables (SUPABASE_*, SYNC_*, DATABASE_URL,
+ * DB_POOL_*…, `keel sync run --help` lists them). Logs go to stderr, results to stdout.
+ */
+import type { Command } from 'commander';
+import pc from 'picocolors';
+import pino, { type Logger } from 'pino';
+import {
+  loadSyncConfig,
+  type OpenSync,
+  openSync,
+  type RunRecord,
+  type RunResult,
+  SYNC_SETTINGS,
+  type SyncSettingName,
+} from '../sync/index.js';
+import { addSettingFlags, settingFlags } from './serve.js';
+
+const SYNC_SETTING_NAMES = Object.keys(SYNC_SETTINGS) as SyncSettingName[];
+/** Exit code of a run the emergency stop (or an interruption) stopped. */
+const EXIT_STOPPED = 3;
+const DEFAULT_LIST = 20;
+
+type Options = Record<string, unknown>;
+
+/** Opens the sync from the environment and the command's flags, runs `work`, closes it. */
+async function withSync<T>(options: Options, work: (sync: OpenSync) => Promise<T>): Promise<T> {
+  const config = loadSyncConfig(process.env, settingFlags(options, SYNC_SETTING_NAMES, SYNC_SETTINGS));
+  const sync = await openSync(config, stderrLog(config.logLevel));
+  try {
+    return await work(sync);
+  } finally {
+    await sync.close();
+  }
+}
+
+function stderrLog(level: string): Logger {
+  return pino(
+    { level, base: undefined, redact: { paths: ['headers.apikey', 'headers.Authorization'], censor: '***' } },
+    pino.destination(2),
+  );
+}
+
+function syncSubcommand(sync: Command, name: string, description: string): Command {
+  return addSettingFlags(sync.command(name).description(description), SYNC_SETTING_NAMES, SYNC_SETTINGS);
+}
+
+export function syncCommand(program: Command): Command {
+  const sync = program
+    .command('sync')
+    .description('the property-listing sync: REST (PostgREST / Supabase) → PostgreSQL, resumable');
+
+  syncSubcommand(sync, 'run', 'run the sync once: from its cursor until the source has nothing newer')
+    .option('--dry-run', 'report what the run would write, and write nothing')
+    .option('--limit <rows>', 'read at most this many rows')
+    .option('--json', 'print the result as JSON')
+    .action(async (options: Options) => {
+      const limit = options.limit === undefined ? undefined : positiveCount(String(options.limit), '--limit');
+      const result = await withSync(options, (open) =>
+        open.engine.run({
+          limit,
+          dryRun: options.dryRun === true,
+          signal: interruptSignal(),
+          onBatch:
+            options.json === true
+              ? undefined
+              : (progress) => process.stderr.write(pc.dim(`  … ${progress.counts.read} rows read\n`)),
+        }),
+      );
+      console.log(options.json === true ? JSON.stringify(result, null, 2) : runSummary(result));
+      process.exitCode = result.status === 'failed' ? 1 : result.status === 'stopped' ? EXIT_STOPPED : 0;
+    });
+
+  syncSubcommand(sync, 'status', 'the sync’s state (cursors, emergency stop, latest run) and metrics')
+    .option('--json', 'print JSON')
+    .action(async (options: Options) => {
+      const { state, metrics } = await withSync(options, async (open) => ({
+        state: await open.state.getCurrentState(),
+        metrics: await open.state.getMetrics(),
+      }));
+      if (options.json === true) return console.log(JSON.stringify({ ...state, metrics }, null, 2));
+      const stop = state.emergencyStop;
+      console.log(`sync ${state.syncName} (system ${state.system}): ${state.state}`);
+      console.log(
+        `  emergency stop: ${stop.set ? pc.red(`SET by ${stop.by} (${stop.reason ?? 'no reason'}) at ${stop.changedAt}`) : 'clear'}`,
+      );
+      for (const cursor of state.cursors)
+        console.log(
+          `  cursor of ${cursor.system}: ${cursor.cursor === null ? 'at the start' : `${cursor.cursor.updatedAt} #${cursor.cursor.id}`}`,
+        );
+      if (state.lastRun !== null) console.log(`  latest run: ${runLine(state.lastRun)}`);
+      console.log(`  open dead letters: ${state.openDeadLetters}`);
+      console.log(
+        `  last hour: ${metrics.windowRuns} runs, ${metrics.rowsRead} rows read, success rate ${(100 * metrics.successRate).toFixed(2)} %, ${metrics.failedRequests} failed requests`,
+      );
+      if (metrics.msPer1000Rows !== null)
+        console.log(`  time per 1,000 rows (latest run): ${(metrics.msPer1000Rows / 1000).toFixed(2)} s`);
+    });
+
+  syncSubcommand(sync, 'history', 'the latest runs, newest first')
+    .option('--limit <runs>', 'how many', String(DEFAULT_LIST))
+    .option('--json', 'print JSON')
+    .action(async (options: Options) => {
+      const runs = await withSync(options, (open) =>
+        open.state.history(positiveCount(String(options.limit), '--limit')),
+      );
+      console.log(
+        options.json === true ? JSON.stringify(runs, null, 2) : runs.map(runLine).join('\n') || 'no runs yet',
+      );
+    });
+
+  syncSubcommand(sync, 'stop', 'set the emergency stop: every runner stops before its next write')
+    .requiredOption('--reason <text>', 'why (kept with the stop, shown by status)')
+    .option('--by <name>', 'who', process.env.USER ?? 'operator')
+    .action(async (options: Options) => {
+      const stop = await withSync(options, (open) =>
+        open.state.setEmergencyStop(true, { by: String(options.by), reason: String(options.reason) }),
+      );
+      console.log(
+        `emergency stop set by ${stop.by} at ${stop.changedAt}: no sync batch commits until \`keel sync resume\``,
+      );
+    });
+
+  syncSubcommand(sync, 'resume', 'clear the emergency stop')
+    .option('--by <name>', 'who', process.env.USER ?? 'operator')
+    .action(async (options: Options) => {
+      const stop = await withSync(options, (open) =>
+        open.state.setEmergencyStop(false, { by: String(options.by) }),
+      );
+      console.log(`emergency stop cleared by ${stop.by} at ${stop.changedAt}`);
+    });
+
+  syncSubcommand(sync, 'dead-letters', 'rows that could not be written, with the reason and the row as read')
+    .option('--limit <rows>', 'how many (newest first)', String(DEFAULT_LIST))
+    .option('--json', 'print JSON')
+    .action(async (options: Options) => {
+      const limit = positiveCount(String(options.limit), '--limit');
+      const letters = await withSync(options, async (open) => {
+        const { rows } = await open.db.query<Record<string, unknown>>(
+          `SELECT id, run_id, key, reason, raw, created_at FROM keel_sync_dead_letters
+           WHERE sync_name = $1 AND redriven_at IS NULL ORDER BY id DESC LIMIT $2`,
+          [open.config.name, limit],
+        );
+        return rows;
+      });
+      if (options.json === true) return console.log(JSON.stringify(letters, null, 2));
+      if (letters.length === 0) return console.log('no open dead letters');
+      for (const letter of letters)
+        console.log(`#${letter.id} run ${letter.run_id} ${letter.key}: ${letter.reason}`);
+    });
+
+  syncSubcommand(sync, 'validate-auth', 'check that the REST API accepts the configured credentials').action(
+    async (options: Options) => {
+      await withSync(options, async (open) => {
+        await open.engine.validateAuth();
+        console.log(`${open.engine.sourceDescription}: credentials accepted`);
+      });
+    },
+  );
+
+  return sync;
+}
+
+function positiveCount(text: string, flag: string): number {
+  if (!/^\d+$/.test(text) || Number(text) === 0)
+    throw new Error(`${flag} must be a whole number from 1, got "${text}"`);
+  return Number(text);
+}
+
+/** Aborted by the first SIGINT or SIGTERM: the run stops after its batch in flight. */
+function interruptSignal(): AbortSignal {
+  const controller = new AbortController();
+  const stop = () => {
+    process.stderr.write(pc.yellow('keel: stopping after the batch in flight…\n'));
+    controller.abort();
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  return controller.signal;
+}
+
+function runSummary(result: RunResult): string {
+  const { counts } = result;
+  const head =
+    result.status === 'dry-run'
+      ? `dry run of system ${result.system}: nothing written`
+      : `run ${result.runId} of system ${result.system}: ${result.status === 'completed' ? pc.green('completed') : pc.red(result.status)}`;
+  const lines = [`${head} in ${(result.durationMs / 1000).toFixed(2)} s`];
+  if (result.dryRun !== undefined) {
+    const report = result.dryRun;
+    lines.push(
+      `  would insert ${report.wouldInsert} · would update ${report.wouldUpdate} · unchanged ${report.unchanged} · would dead-letter ${report.wouldDeadLetter}`,
+    );
+    for (const example of report.examples.update)
+      lines.push(
+        `    update ${example.key}: ${Object.entries(example.changes ?? {})
+          .map(([column, [from, to]]) => `${column} ${String(from)} → ${String(to)}`)
+          .join(', ')}`,
+      );
+    for (const example of report.examples.insert) lines.push(`    insert ${example.key}`);
+    for (const example of report.examples.deadLetter)
+      lines.push(`    dead-letter ${example.key}: ${example.reason}`);
+  } else {
+    lines.push(
+      `  read ${counts.read} · inserted ${counts.inserted} · updated ${counts.updated} · unchanged ${counts.unchanged} · dead-lettered ${counts.deadLettered}`,
+    );
+  }
+  lines.push(
+    `  ${counts.requests} requests (${counts.failures} failed and retried), ${counts.batches} batches; cursor ${result.cursor === undefined ? 'at the start' : `${result.cursor.updatedAt} #${result.cursor.id}`}`,
+  );
+  if (result.error !== undefined) lines.push(pc.red(`  ${result.error.code}: ${result.error.message}`));
+  return lines.join('\n');
+}
+
+function runLine(run: RunRecord): string {
+  const took = run.durationMs === null ? 'running' : `${(run.durationMs / 1000).toFixed(2)} s`;
+  return `#${run.id} ${run.system} ${run.status} ${run.startedAt} (${took}): read ${run.rowsRead}, +${run.inserted} ~${run.updated} =${run.unchanged} ✗${run.deadLettered}${run.error === null ? '' : ` — ${run.error}`}`;
+}

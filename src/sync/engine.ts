@@ -1,0 +1,450 @@
+/**
+ * The sync engine: pages listings out of the source in keyset order and writes each page as one
+ * batch (pg-sink.ts), until an empty page says the source has nothing newer (servers cap pages
+ * silently, so a short page does not mean the end).
+ *
+ * A run:
+ *   - takes the sync's advisory lock on a session of its own (one runner per sync and system;
+ *     another gets SYNC_LOCKED), marks runs left `running` by a runner that died as `crashed`,
+ *     records itself in keel_sync_runs, claims the cursor and starts after it;
+ *   - paces requests (rate-limiter.ts) and retries transient failures (SOURCE_UNAVAILABLE) with
+ *     exponential backoff and jitter, or after the Retry-After a 429 or 503 gave;
+ *   - breaks the circuit (cockatiel's ConsecutiveBreaker) after SYNC_CIRCUIT_BREAKER_THRESHOLD
+ *     failed requests in a row: the run is `paused` for SYNC_CIRCUIT_BREAKER_TIMEOUT, then one
+ *     request tries again (half-open); it resumes when that succeeds. An outage pauses the run,
+ *     never fails rows. 429s do not count toward the breaker: the source is up and asked to wait;
+ *   - stops at once on SYNC_AUTH_FAILED (asking again with the same credentials cannot help) and on
+ *     an answer that is not a page (SOURCE_INVALID_RESPONSE);
+ *   - retries a batch whose write failed for want of the database (a dropped connection, a
+ *     restart): the batch is one transaction, so writing it again is safe;
+ *   - stops before its next write when the emergency stop is set (the sink checks it inside each
+ *     batch's transaction), or when its `signal` is aborted; the run is recorded `stopped`.
+ *
+ * Dry-run (`syncBatch({ limit, dryRun: true })`, `keel sync run --dry-run`) reads the same pages
+ * from the stored cursor and reports what a run would do (dry-run.ts); it takes no lock and
+ * writes nothing, not even a run record.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  BrokenCircuitError,
+  CircuitState,
+  ConsecutiveBreaker,
+  circuitBreaker,
+  ExponentialBackoff,
+  handleWhen,
+  type IBackoff,
+  type IRetryBackoffContext,
+} from 'cockatiel';
+import type { Logger } from 'pino';
+import { isKeelError, KeelError } from '../errors.js';
+import type { SyncDatabase } from './database.js';
+import { type DryRunReport, DryRunTally } from './dry-run.js';
+import { checkListing } from './listing.js';
+import { type Batch, type BatchCounts, type Cursor, ListingSink } from './pg-sink.js';
+import { RateLimiter } from './rate-limiter.js';
+import { type ListingSource, SourceError } from './rest-source.js';
+import { lockKey } from './schema.js';
+
+/** First pause after a failed request; it doubles (with jitter) up to MAX_RETRY_DELAY_MS. */
+const FIRST_RETRY_DELAY_MS = 200;
+const MAX_RETRY_DELAY_MS = 30_000;
+/** Attempts at writing one batch while the database is unreachable, before the run fails. */
+const WRITE_ATTEMPTS = 6;
+
+export type RunStatus = 'completed' | 'stopped' | 'failed' | 'dry-run';
+export type EngineState = 'idle' | 'running' | 'paused';
+
+export interface SyncEngineOptions {
+  db: SyncDatabase;
+  source: ListingSource;
+  syncName: string;
+  table: string;
+  /** Which system this runner is (`new`, `old`). */
+  system: string;
+  batchSize: number;
+  /** Requests a second to the source (0: no limit). */
+  rateLimit: number;
+  breakerThreshold: number;
+  breakerTimeoutMs: number;
+  log: Logger;
+}
+
+export interface RunOptions {
+  /** Rows to read at most (default: until the source has nothing newer). */
+  limit?: number;
+  dryRun?: boolean;
+  signal?: AbortSignal;
+  /** Called after each batch is written. */
+  onBatch?: (progress: RunProgress) => void;
+}
+
+export interface RunCounts extends BatchCounts {
+  batches: number;
+  requests: number;
+  /** Requests that failed (and were retried). */
+  failures: number;
+}
+
+export interface RunProgress {
+  runId: number | undefined;
+  counts: RunCounts;
+  cursor: Cursor | undefined;
+}
+
+export interface RunResult extends RunProgress {
+  status: RunStatus;
+  system: string;
+  durationMs: number;
+  cursorFrom: Cursor | undefined;
+  /** What stopped or failed the run. */
+  error?: { code: string; message: string };
+  dryRun?: DryRunReport;
+}
+
+export class SyncEngine {
+  readonly rate: RateLimiter;
+  private readonly sink: ListingSink;
+  private readonly breaker;
+  private running = false;
+  /** When the breaker last opened (performance.now()). */
+  private openedAt = 0;
+
+  constructor(private readonly options: SyncEngineOptions) {
+    this.rate = new RateLimiter(options.rateLimit);
+    this.sink = new ListingSink(options.db, options);
+    this.breaker = circuitBreaker(
+      handleWhen((error) => error instanceof SourceError && error.transient && error.status !== 429),
+      { halfOpenAfter: options.breakerTimeoutMs, breaker: new ConsecutiveBreaker(options.breakerThreshold) },
+    );
+    this.breaker.onBreak(() => {
+      this.openedAt = performance.now();
+      options.log.warn(
+        { breakerTimeoutMs: options.breakerTimeoutMs },
+        `${options.breakerThreshold} requests to the source failed in a row: the run pauses for ${options.breakerTimeoutMs} ms`,
+      );
+    });
+    this.breaker.onReset(() => options.log.info('the source answers again: the run resumes'));
+  }
+
+  /** `idle`, `running`, or `paused` (the circuit is open, or a Retry-After holds requests). */
+  get state(): EngineState {
+    if (!this.running) return 'idle';
+    return this.breaker.state !== CircuitState.Closed || this.rate.held ? 'paused' : 'running';
+  }
+
+  /** `closed`, `open` or `half-open`. */
+  get breakerState(): 'closed' | 'open' | 'half-open' {
+    const state = this.breaker.state;
+    return state === CircuitState.Closed ? 'closed' : state === CircuitState.HalfOpen ? 'half-open' : 'open';
+  }
+
+  /** The source, for messages (its URL; never a credential). */
+  get sourceDescription(): string {
+    return this.options.source.description;
+  }
+
+  /** The deployment guide's `validateAuth()`: resolves when the source accepts the credentials. */
+  validateAuth(): Promise<void> {
+    return this.options.source.validateAuth();
+  }
+
+  /** The deployment guide's `syncBatch({ limit, dryRun })`: a run of at most `limit` rows. */
+  syncBatch(options: { limit: number; dryRun?: boolean }): Promise<RunResult> {
+    return this.run(options);
+  }
+
+  /** One run (see the file's note). */
+  async run(options: RunOptions = {}): Promise<RunResult> {
+    if (options.dryRun === true) return this.dryRun(options);
+    const { db, syncName, system } = this.options;
+    const release = await db.lockSession(lockKey(`${syncName}:${system}`));
+    if (release === undefined)
+      throw new KeelError(
+        'SYNC_LOCKED',
+        `another runner of sync ${syncName} (system ${system}) is running; wait for it, or stop it with \`keel sync stop\``,
+      );
+    this.running = true;
+    const started = performance.now();
+    let runId: number | undefined;
+    const counts = emptyCounts();
+    let cursorFrom: Cursor | undefined;
+    let cursor: Cursor | undefined;
+    let status: RunStatus = 'completed';
+    let error: RunResult['error'];
+    let failure: unknown;
+    try {
+      await this.markCrashedRuns();
+      runId = await this.startRun();
+      cursorFrom = await this.sink.claimCursor(runId);
+      cursor = cursorFrom;
+      await db.query('UPDATE keel_sync_runs SET cursor_from = $2 WHERE id = $1', [
+        runId,
+        JSON.stringify(cursorFrom ?? null),
+      ]);
+      for (;;) {
+        const wanted =
+          options.limit === undefined
+            ? this.options.batchSize
+            : Math.min(this.options.batchSize, options.limit - counts.read);
+        if (wanted <= 0) break;
+        if (options.signal?.aborted) throw new KeelError('SYNC_STOPPED', 'the run was interrupted');
+        const tally = { requests: 0, failures: 0 };
+        let rows: unknown[];
+        try {
+          rows = await this.fetchPage(cursor, wanted, tally, options.signal);
+        } finally {
+          counts.requests += tally.requests;
+          counts.failures += tally.failures;
+        }
+        const batchCursor = lastPosition(rows);
+        if (rows.length === 0 || batchCursor === undefined) break;
+        const batch: Batch = {
+          runId,
+          checked: rows.map((raw) => ({ checked: checkListing(raw), raw })),
+          cursor: batchCursor,
+          ...tally,
+        };
+        const written = await this.writeBatch(batch);
+        addCounts(counts, written);
+        counts.batches++;
+        cursor = batchCursor;
+        options.onBatch?.({ runId, counts: { ...counts }, cursor });
+      }
+    } catch (caught) {
+      failure = caught;
+      status = isKeelError(caught, 'SYNC_STOPPED') ? 'stopped' : 'failed';
+      error = describeError(caught);
+      if (status === 'failed')
+        this.options.log.error({ err: caught, runId }, `sync run failed: ${error.message}`);
+      else this.options.log.warn({ runId }, `sync run stopped: ${error.message}`);
+    } finally {
+      if (runId !== undefined) await this.finishRun(runId, status, counts, error).catch(() => {});
+      await release();
+      this.running = false;
+    }
+    const result: RunResult = {
+      runId,
+      status,
+      system,
+      counts,
+      cursor,
+      cursorFrom,
+      durationMs: performance.now() - started,
+      ...(error === undefined ? {} : { error }),
+    };
+    if (runId === undefined && failure !== undefined) throw failure;
+    return result;
+  }
+
+  private async dryRun(options: RunOptions): Promise<RunResult> {
+    const started = performance.now();
+    const cursorFrom = await this.storedCursor();
+    const tally = new DryRunTally(this.options.db, this.options.table);
+    const counts = emptyCounts();
+    let cursor = cursorFrom;
+    this.running = true;
+    try {
+      for (;;) {
+        const wanted =
+          options.limit === undefined
+            ? this.options.batchSize
+            : Math.min(this.options.batchSize, options.limit - counts.read);
+        if (wanted <= 0) break;
+        const requests = { requests: 0, failures: 0 };
+        const rows = await this.fetchPage(cursor, wanted, requests, options.signal);
+        counts.requests += requests.requests;
+        counts.failures += requests.failures;
+        const batchCursor = lastPosition(rows);
+        if (rows.length === 0 || batchCursor === undefined) break;
+        addCounts(counts, await tally.add(rows));
+        counts.batches++;
+        cursor = batchCursor;
+      }
+    } finally {
+      this.running = false;
+    }
+    return {
+      runId: undefined,
+      status: 'dry-run',
+      system: this.options.system,
+      counts,
+      cursor,
+      cursorFrom,
+      durationMs: performance.now() - started,
+      dryRun: tally.report(),
+    };
+  }
+
+  /** One page, paced, retried and behind the breaker; counts its requests and failures in `tally`. */
+  private async fetchPage(
+    after: Cursor | undefined,
+    limit: number,
+    tally: { requests: number; failures: number },
+    signal: AbortSignal | undefined,
+  ): Promise<unknown[]> {
+    let backoff: IBackoff<IRetryBackoffContext<unknown>> | undefined;
+    for (let attempt = 0; ; attempt++) {
+      await this.rate.take(signal);
+      tally.requests++;
+      try {
+        return await this.breaker.execute(() => this.options.source.page(after, limit, signal));
+      } catch (error) {
+        if (error instanceof BrokenCircuitError) {
+          // Refused without a request: the circuit is open. Wait until it half-opens.
+          tally.requests--;
+          await sleep(this.untilHalfOpen(), undefined, { signal });
+          continue;
+        }
+        if (!(error instanceof SourceError) || !error.transient || signal?.aborted) throw error;
+        tally.failures++;
+        backoff = (backoff ?? RETRY_BACKOFF).next({ attempt, result: { error }, signal: signal ?? NEVER });
+        if (error.retryAfterMs !== undefined) this.rate.hold(error.retryAfterMs);
+        const delay =
+          this.breaker.state === CircuitState.Open
+            ? this.untilHalfOpen()
+            : (error.retryAfterMs ?? backoff.duration);
+        this.options.log.warn(
+          { attempt, delayMs: Math.round(delay), status: error.status },
+          `${error.message}; retrying`,
+        );
+        await sleep(delay, undefined, { signal });
+      }
+    }
+  }
+
+  /** Time until the open circuit lets one request through. */
+  private untilHalfOpen(): number {
+    return Math.max(0, this.openedAt + this.options.breakerTimeoutMs - performance.now());
+  }
+
+  /** Writes a batch, again while the database is unreachable (the batch is one transaction). */
+  private async writeBatch(batch: Batch): Promise<BatchCounts> {
+    let backoff: IBackoff<IRetryBackoffContext<unknown>> | undefined;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.sink.write(batch);
+      } catch (error) {
+        if (isKeelError(error) || !isConnectionFailure(error) || attempt >= WRITE_ATTEMPTS) throw error;
+        backoff = (backoff ?? RETRY_BACKOFF).next({
+          attempt,
+          result: { error: error as Error },
+          signal: NEVER,
+        });
+        this.options.log.warn(
+          { attempt, delayMs: Math.round(backoff.duration) },
+          `writing a batch to ${this.options.db.address} failed (${(error as Error).message}); retrying`,
+        );
+        await sleep(backoff.duration);
+      }
+    }
+  }
+
+  private async markCrashedRuns(): Promise<void> {
+    await this.options.db.query(
+      `UPDATE keel_sync_runs SET status = 'crashed', finished_at = now(),
+         error = 'the runner ended without finishing (killed, or its connection was lost)'
+       WHERE sync_name = $1 AND system = $2 AND status = 'running'`,
+      [this.options.syncName, this.options.system],
+    );
+  }
+
+  private async startRun(): Promise<number> {
+    const { rows } = await this.options.db.query<{ id: string }>(
+      `INSERT INTO keel_sync_runs (sync_name, system, status) VALUES ($1, $2, 'running') RETURNING id`,
+      [this.options.syncName, this.options.system],
+    );
+    return Number(rows[0]?.id);
+  }
+
+  /** Ends the run's record; its requests include those of a page that was never written. */
+  private async finishRun(
+    runId: number,
+    status: RunStatus,
+    counts: RunCounts,
+    error: RunResult['error'],
+  ): Promise<void> {
+    await this.options.db.query(
+      `UPDATE keel_sync_runs SET status = $2, finished_at = now(), error = $3,
+         requests = greatest(requests, $4), failures = greatest(failures, $5)
+       WHERE id = $1`,
+      [
+        runId,
+        status,
+        error === undefined ? null : `${error.code}: ${error.message}`,
+        counts.requests,
+        counts.failures,
+      ],
+    );
+  }
+
+  private async storedCursor(): Promise<Cursor | undefined> {
+    const { rows } = await this.options.db.query<{ updated_at: string | null; id: string | null }>(
+      'SELECT updated_at, id FROM keel_sync_cursors WHERE sync_name = $1 AND system = $2',
+      [this.options.syncName, this.options.system],
+    );
+    const row = rows[0];
+    return row?.updated_at == null || row.id == null
+      ? undefined
+      : { updatedAt: row.updated_at, id: Number(row.id) };
+  }
+}
+
+const RETRY_BACKOFF = new ExponentialBackoff({
+  initialDelay: FIRST_RETRY_DELAY_MS,
+  maxDelay: MAX_RETRY_DELAY_MS,
+});
+const NEVER = new AbortController().signal;
+
+function emptyCounts(): RunCounts {
+  return {
+    read: 0,
+    inserted: 0,
+    updated: 0,
+    unchanged: 0,
+    deadLettered: 0,
+    batches: 0,
+    requests: 0,
+    failures: 0,
+  };
+}
+
+function addCounts(total: RunCounts, batch: BatchCounts): void {
+  total.read += batch.read;
+  total.inserted += batch.inserted;
+  total.updated += batch.updated;
+  total.unchanged += batch.unchanged;
+  total.deadLettered += batch.deadLettered;
+}
+
+/**
+ * The keyset position of the page's last row that has one (a row without a readable updated_at
+ * and id is still written or dead-lettered, but cannot be a position to resume from).
+ */
+function lastPosition(rows: unknown[]): Cursor | undefined {
+  for (let i = rows.length - 1; i >= 0; i--) {
+    const row = rows[i] as { updated_at?: unknown; id?: unknown } | null;
+    if (
+      typeof row?.updated_at === 'string' &&
+      typeof row.id === 'number' &&
+      !Number.isNaN(Date.parse(row.updated_at))
+    )
+      return { updatedAt: row.updated_at, id: row.id };
+  }
+  return undefined;
+}
+
+/** A failure to reach the database (not one of a statement): no SQLSTATE, or class 08 / 57P. */
+function isConnectionFailure(error: unknown): boolean {
+  const code = (error as { code?: unknown }).code;
+  if (typeof code !== 'string') return /connect|terminated|timeout/i.test((error as Error).message ?? '');
+  return code.startsWith('08') || code.startsWith('57P') || /^E[A-Z]+$/.test(code);
+}
+
+function describeError(error: unknown): { code: string; message: string } {
+  if (error instanceof KeelError) return { code: error.code, message: error.message };
+  const code = (error as { code?: unknown }).code;
+  return {
+    code: typeof code === 'string' ? code : 'INTERNAL_ERROR',
+    message: (error as Error).message ?? String(error),
+  };
+}

@@ -1,0 +1,30 @@
+/**
+ * keel/sync: the property-listing sync — a resumable, keyset-paged REST → PostgreSQL sync with a
+ * rate limit, a circuit breaker, dry-run, an emergency stop and a dead-letter table (docs/sync.md).
+ */
+export {
+  loadSyncConfig,
+  restSourceConfig,
+  SYNC_SETTINGS,
+  type SyncConfig,
+  type SyncSettingName,
+} from './config.js';
+export { embeddedDatabase, postgresDatabase, type Queryable, type SyncDatabase } from './database.js';
+export type { DryRunExample, DryRunReport } from './dry-run.js';
+export {
+  type EngineState,
+  type RunCounts,
+  type RunOptions,
+  type RunProgress,
+  type RunResult,
+  type RunStatus,
+  SyncEngine,
+  type SyncEngineOptions,
+} from './engine.js';
+export { checkListing, LISTING_COLUMNS, type ListingRow, type SourceListing } from './listing.js';
+export { type OpenSync, openSync } from './open.js';
+export { type Cursor, ListingSink } from './pg-sink.js';
+export { RateLimiter } from './rate-limiter.js';
+export { type ListingSource, RestListingSource, SourceError } from './rest-source.js';
+export { ensureSchema, lockKey } from './schema.js';
+export { type RunRecord, type SyncMetrics, type SyncState, SyncStateManager } from './state.js';

@@ -1,0 +1,76 @@
+/**
+ * A sync put together from its configuration: the database (DATABASE_URL, else embedded
+ * PostgreSQL in KEEL_SYNC_DATA_DIR), the source (SUPABASE_REST_URL / SUPABASE_URL, else the bundled
+ * sample listings origin, started in this process), its tables created when missing, the engine
+ * and the state manager. What `keel sync …` and `keel sync serve` run; `close()` ends all of it.
+ */
+import type { Logger } from 'pino';
+import { type ListingsOrigin, startListingsOrigin } from '../sample-origin/listings/index.js';
+import { restSourceConfig, type SyncConfig } from './config.js';
+import { embeddedDatabase, postgresDatabase, type SyncDatabase } from './database.js';
+import { SyncEngine } from './engine.js';
+import { RestListingSource } from './rest-source.js';
+import { ensureSchema } from './schema.js';
+import { SyncStateManager } from './state.js';
+
+export interface OpenSync {
+  config: SyncConfig;
+  db: SyncDatabase;
+  engine: SyncEngine;
+  state: SyncStateManager;
+  /** The bundled sample origin, when it is the source. */
+  sample: ListingsOrigin | undefined;
+  close(): Promise<void>;
+}
+
+/** Listings the bundled sample origin serves when it is the source. */
+const SAMPLE_LISTINGS = 1_000;
+
+export async function openSync(config: SyncConfig, log: Logger): Promise<OpenSync> {
+  const db =
+    config.databaseUrl === undefined
+      ? await embeddedDatabase(config.dataDir)
+      : postgresDatabase({ url: config.databaseUrl, poolMin: config.poolMin, poolMax: config.poolMax });
+  let sample: ListingsOrigin | undefined;
+  try {
+    await ensureSchema(db, config.table, config.name);
+    let rest = restSourceConfig(config);
+    if (rest === undefined) {
+      sample = await startListingsOrigin({ listings: SAMPLE_LISTINGS });
+      log.info(
+        { source: sample.restUrl },
+        'no SUPABASE_REST_URL: reading the bundled sample listings origin',
+      );
+      rest = { url: new URL(sample.restUrl), headers: {}, credentialSettings: [] };
+    }
+    const source = new RestListingSource({ ...rest, table: config.resource });
+    const engine = new SyncEngine({
+      db,
+      source,
+      syncName: config.name,
+      table: config.table,
+      system: config.system,
+      batchSize: config.batchSize,
+      rateLimit: config.rateLimit,
+      breakerThreshold: config.breakerThreshold,
+      breakerTimeoutMs: config.breakerTimeout,
+      log,
+    });
+    const state = new SyncStateManager(db, { syncName: config.name, system: config.system, engine });
+    return {
+      config,
+      db,
+      engine,
+      state,
+      sample,
+      async close() {
+        await sample?.close();
+        await db.close();
+      },
+    };
+  } catch (error) {
+    await sample?.close();
+    await db.close();
+    throw error;
+  }
+}

@@ -1,0 +1,115 @@
+/**
+ * The sync's tables, created when missing (in one transaction under an advisory lock, so
+ * runners starting together take turns):
+ *
+ *   <table>                  the listings: one row per property_number, with the system and run
+ *                            that created it and that last changed it (`count by system`, and
+ *                            "delete what the new system created" in a rollback, are exact)
+ *   keel_sync_cursors        (sync, system) → the keyset position reached, and the run that owns
+ *                            it: a batch commits only while its run still owns the cursor, so a
+ *                            runner that lost its lock cannot write behind a newer one
+ *   keel_sync_runs           one row per run: status, counts (updated in each batch's transaction,
+ *                            so they are exact even after a crash), cursor from/to, error
+ *   keel_sync_dead_letters   rows that could not be written: key, reason, the raw row
+ *   keel_sync_control        (sync) → the emergency stop: who set it, why, when
+ *
+ * The listings' own checks (price ≥ 0, area > 0, a known status) are constraints, so a row that
+ * slipped past the source's checks is refused by the database and dead-lettered, never stored.
+ */
+import { createHash } from 'node:crypto';
+import type { Queryable, SyncDatabase } from './database.js';
+import { LISTING_STATUSES } from './listing.js';
+
+/** The advisory lock key of `name` (a stable 63-bit hash). */
+export function lockKey(name: string): bigint {
+  return createHash('sha256').update(`keel-sync:${name}`).digest().readBigInt64BE(0);
+}
+
+const SCHEMA_LOCK = lockKey('(schema)');
+
+function listingTable(table: string): string {
+  const statuses = LISTING_STATUSES.map((status) => `'${status}'`).join(', ');
+  return `CREATE TABLE IF NOT EXISTS ${table} (
+    property_number    text PRIMARY KEY,
+    source_id          bigint NOT NULL,
+    title              text NOT NULL,
+    prefecture         text NOT NULL,
+    city               text NOT NULL,
+    address            text NOT NULL,
+    price              bigint NOT NULL CHECK (price >= 0),
+    area_sqm           numeric(10, 2) NOT NULL CHECK (area_sqm > 0),
+    layout             text NOT NULL,
+    status             text NOT NULL CHECK (status IN (${statuses})),
+    source_updated_at  text NOT NULL,
+    created_by_system  text NOT NULL,
+    created_in_run     bigint NOT NULL,
+    updated_by_system  text NOT NULL,
+    updated_in_run     bigint NOT NULL,
+    synced_at          timestamptz NOT NULL DEFAULT now()
+  )`;
+}
+
+const CONTROL_TABLES = [
+  `CREATE TABLE IF NOT EXISTS keel_sync_runs (
+    id              bigserial PRIMARY KEY,
+    sync_name       text NOT NULL,
+    system          text NOT NULL,
+    status          text NOT NULL,
+    dry_run         boolean NOT NULL DEFAULT false,
+    started_at      timestamptz NOT NULL DEFAULT now(),
+    finished_at     timestamptz,
+    rows_read       bigint NOT NULL DEFAULT 0,
+    inserted        bigint NOT NULL DEFAULT 0,
+    updated         bigint NOT NULL DEFAULT 0,
+    unchanged       bigint NOT NULL DEFAULT 0,
+    dead_lettered   bigint NOT NULL DEFAULT 0,
+    batches         bigint NOT NULL DEFAULT 0,
+    requests        bigint NOT NULL DEFAULT 0,
+    failures        bigint NOT NULL DEFAULT 0,
+    cursor_from     jsonb,
+    cursor_to       jsonb,
+    error           text
+  )`,
+  'CREATE INDEX IF NOT EXISTS keel_sync_runs_by_sync ON keel_sync_runs (sync_name, id DESC)',
+  `CREATE TABLE IF NOT EXISTS keel_sync_cursors (
+    sync_name   text NOT NULL,
+    system      text NOT NULL,
+    updated_at  text,
+    id          bigint,
+    run_id      bigint,
+    changed_at  timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (sync_name, system)
+  )`,
+  `CREATE TABLE IF NOT EXISTS keel_sync_dead_letters (
+    id           bigserial PRIMARY KEY,
+    sync_name    text NOT NULL,
+    system       text NOT NULL,
+    run_id       bigint NOT NULL,
+    key          text NOT NULL,
+    reason       text NOT NULL,
+    raw          jsonb NOT NULL,
+    created_at   timestamptz NOT NULL DEFAULT now(),
+    redriven_at  timestamptz,
+    redriven_in_run bigint
+  )`,
+  'CREATE INDEX IF NOT EXISTS keel_sync_dead_letters_open ON keel_sync_dead_letters (sync_name, id) WHERE redriven_at IS NULL',
+  `CREATE TABLE IF NOT EXISTS keel_sync_control (
+    sync_name       text PRIMARY KEY,
+    emergency_stop  boolean NOT NULL DEFAULT false,
+    stopped_by      text,
+    reason          text,
+    changed_at      timestamptz NOT NULL DEFAULT now()
+  )`,
+];
+
+/** Creates the sync's tables where missing, and its control row. */
+export async function ensureSchema(db: SyncDatabase, table: string, syncName: string): Promise<void> {
+  await db.transaction(async (tx: Queryable) => {
+    if (db.kind === 'postgres') await tx.query('SELECT pg_advisory_xact_lock($1)', [SCHEMA_LOCK.toString()]);
+    await tx.query(listingTable(table));
+    for (const statement of CONTROL_TABLES) await tx.query(statement);
+    await tx.query('INSERT INTO keel_sync_control (sync_name) VALUES ($1) ON CONFLICT DO NOTHING', [
+      syncName,
+    ]);
+  });
+}
