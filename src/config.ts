@@ -31,7 +31,7 @@ const CLIENT_TIMEOUT_MAX_MS = 3_600_000;
 /** The bundled sample origin's added latency: a demo setting, at most a minute. */
 const MAX_SAMPLE_LATENCY_MS = 60_000;
 /** Shortest admin token: 16 characters (64 bits even as hex digits; `openssl rand -hex 32` makes 64). */
-const ADMIN_TOKEN_MIN_LENGTH = 16;
+export const ADMIN_TOKEN_MIN_LENGTH = 16;
 
 export type Reader<T> = (text: string) => T | undefined;
 
@@ -62,7 +62,7 @@ const origin: Reader<URL> = (value) => {
   const bare = parsed.pathname === '/' && !/[?#]/.test(value);
   return (parsed.protocol === 'http:' || parsed.protocol === 'https:') && bare ? parsed : undefined;
 };
-const port: Reader<number> = (value) => {
+export const port: Reader<number> = (value) => {
   const n = parseWholeNumber(value);
   return n !== undefined && n <= 65535 ? n : undefined;
 };
@@ -89,7 +89,7 @@ export const durationWithin =
 const bytes: Reader<number> = (value) => (/^\d+(\.\d+)?$/.test(value.trim()) ? undefined : parseBytes(value));
 const memory: Reader<number | 'auto'> = (value) => (value === 'auto' ? 'auto' : bytes(value));
 /** Visible ASCII (what an Authorization header carries intact), long enough, and not one character repeated. */
-const adminToken: Reader<string> = (value) =>
+export const adminToken: Reader<string> = (value) =>
   value.length >= ADMIN_TOKEN_MIN_LENGTH && /^[\x21-\x7e]+$/.test(value) && !/^(.)\1*$/.test(value)
     ? value
     : undefined;

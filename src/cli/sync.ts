@@ -9,6 +9,8 @@
  *   resume [--by NAME]                     setEmergencyStop(false)
  *   dead-letters [--limit N] [--json]      rows that could not be written, and why
  *   validate-auth                          whether the REST API accepts the credentials
+ *   serve                                  the sync every MONITORING_INTERVAL, with its endpoints
+ *                                          (server/sync-service.ts)
  *
  * Every command takes the sync's settings as flags or variables (SUPABASE_*, SYNC_*, DATABASE_URL,
  * DB_POOL_*…, `keel sync run --help` lists them). Logs go to stderr, results to stdout.
@@ -16,6 +18,7 @@
 import type { Command } from 'commander';
 import pc from 'picocolors';
 import pino, { type Logger } from 'pino';
+import { gatewayLog, startSyncService } from '../server/index.js';
 import {
   loadSyncConfig,
   type OpenSync,
@@ -168,6 +171,31 @@ export function syncCommand(program: Command): Command {
       });
     },
   );
+
+  syncSubcommand(
+    sync,
+    'serve',
+    'run the sync every MONITORING_INTERVAL and serve its health, status and metrics',
+  ).action(async (options: Options) => {
+    const config = loadSyncConfig(process.env, settingFlags(options, SYNC_SETTING_NAMES, SYNC_SETTINGS));
+    const log = gatewayLog(
+      config.logLevel,
+      config.logFile === undefined ? undefined : { path: config.logFile, setting: 'LOG_FILE_PATH' },
+    );
+    const open = await openSync(config, log.logger);
+    const service = await startSyncService(open, log.logger);
+    console.log(
+      `keel sync serve: ${service.url}/api/property-listings/sync/status (system ${config.system}), a run every ${config.monitoringInterval / 1000} s`,
+    );
+    const shutdown = async () => {
+      await service.close();
+      await open.close();
+      log.close();
+      process.exit(0);
+    };
+    process.once('SIGINT', shutdown);
+    process.once('SIGTERM', shutdown);
+  });
 
   return sync;
 }

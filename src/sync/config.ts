@@ -13,11 +13,14 @@
  */
 
 import {
+  ADMIN_TOKEN_MIN_LENGTH,
+  adminToken,
   boolean,
   durationWithin,
   filePath,
   loadSettings,
   logLevel,
+  port,
   positive,
   type Reader,
   type SettingValues,
@@ -211,6 +214,32 @@ export const SYNC_SETTINGS = {
     fallback: 'new',
     expected: 'a short lower-case name, like new or old',
     read: system,
+  }),
+  host: setting({
+    env: 'KEEL_SYNC_HOST',
+    flag: 'host',
+    description: 'address `keel sync serve` listens on',
+    fallback: '127.0.0.1',
+    expected: 'an address',
+    read: text,
+  }),
+  port: setting({
+    env: 'KEEL_SYNC_PORT',
+    flag: 'port',
+    description: 'port `keel sync serve` listens on (its health, status and metrics endpoints)',
+    fallback: '3002',
+    expected: 'a port number (0 picks a free one)',
+    read: port,
+  }),
+  adminToken: setting({
+    env: 'KEEL_ADMIN_TOKEN',
+    flag: 'admin-token',
+    description:
+      'enables the emergency stop and run endpoints of `keel sync serve` for requests bearing this token',
+    fallback: undefined,
+    expected: `a token of ${ADMIN_TOKEN_MIN_LENGTH} or more visible ASCII characters, no spaces, not one character repeated`,
+    read: adminToken,
+    secret: true,
   }),
   monitoringEnabled: setting({
     env: 'MONITORING_ENABLED',

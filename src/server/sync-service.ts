@@ -1,0 +1,176 @@
+/**
+ * `keel sync serve`: the listing sync as a service. It runs the sync at start and then every
+ * MONITORING_INTERVAL after the previous run ended (never two at once), and answers the endpoints
+ * the deployment guide's procedures call:
+ *
+ *   GET  /health                                    the process is up
+ *   GET  /api/property-listings/health              the database answers (503 when not), the
+ *                                                   source's circuit, the emergency stop
+ *   GET  /api/property-listings/sync/status         SyncStateManager's state and metrics, with
+ *                                                   `system` (which system this is: `jq -r .system`)
+ *   GET  /metrics                                   Prometheus (observability/sync-metrics.ts),
+ *                                                   when MONITORING_ENABLED
+ *   POST /api/property-listings/sync/emergency-stop { reason, by }   (Bearer KEEL_ADMIN_TOKEN)
+ *   DELETE the same                                 clears it
+ *   POST /api/property-listings/sync/run            a run now, unless one is going on (409)
+ *
+ * Without KEEL_ADMIN_TOKEN the three writing endpoints answer 403: a stop reachable by anyone on
+ * the network would be a way to stop the sync. `close()` aborts the run in flight after its
+ * batch and waits for it.
+ */
+import { timingSafeEqual } from 'node:crypto';
+import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
+import type { Logger } from 'pino';
+import { SyncMetricsRegistry } from '../observability/sync-metrics.js';
+import type { OpenSync, RunResult } from '../sync/index.js';
+
+export interface SyncService {
+  url: string;
+  /** Resolves when the run in flight (if any) has ended. */
+  idle(): Promise<void>;
+  /** Starts a run now unless one is going on; its result, or undefined when one was. */
+  runNow(): Promise<RunResult | undefined>;
+  close(): Promise<void>;
+}
+
+const API = '/api/property-listings';
+
+export async function startSyncService(sync: OpenSync, log: Logger): Promise<SyncService> {
+  const { config, engine, state, db } = sync;
+  const metrics = new SyncMetricsRegistry(config.system, async () => {
+    const [now, figures, rows] = await Promise.all([
+      state.getCurrentState(),
+      state.getMetrics(),
+      db.query<{ n: string }>(`SELECT count(*) AS n FROM ${config.table}`),
+    ]);
+    return {
+      successRatio: figures.successRate,
+      secondsPer1000Rows: figures.msPer1000Rows === null ? undefined : figures.msPer1000Rows / 1_000,
+      apiUsageRatio: figures.apiUsage ?? undefined,
+      breakerOpen: engine.breakerState === 'open',
+      emergencyStop: now.emergencyStop.set,
+      tableRows: Number(rows.rows[0]?.n ?? 0),
+      deadLetters: now.openDeadLetters,
+    };
+  });
+  const stopping = new AbortController();
+  let running: Promise<RunResult | undefined> | undefined;
+  let timer: NodeJS.Timeout | undefined;
+
+  const runNow = (): Promise<RunResult | undefined> => {
+    if (running !== undefined) return Promise.resolve(undefined);
+    running = engine
+      .run({ signal: stopping.signal })
+      .then((result) => {
+        metrics.runEnded({ status: result.status, ...result.counts });
+        log.info({ runId: result.runId, status: result.status, counts: result.counts }, 'sync run ended');
+        return result;
+      })
+      .catch((error: unknown) => {
+        metrics.runEnded({
+          status: 'failed',
+          inserted: 0,
+          updated: 0,
+          unchanged: 0,
+          deadLettered: 0,
+          requests: 0,
+          failures: 0,
+        });
+        log.error({ err: error }, `sync run could not start: ${(error as Error).message}`);
+        return undefined;
+      })
+      .finally(() => {
+        running = undefined;
+        if (!stopping.signal.aborted) timer = setTimeout(() => void runNow(), config.monitoringInterval);
+      });
+    return running;
+  };
+
+  const app = Fastify({ logger: false });
+  app.get('/health', async () => ({ status: 'ok' }));
+  app.get(`${API}/health`, async (_request, reply) => {
+    const database = await db.query('SELECT 1').then(
+      () => 'ok',
+      () => 'unreachable',
+    );
+    const stop = database === 'ok' ? (await state.getCurrentState()).emergencyStop.set : undefined;
+    const status = database !== 'ok' ? 'down' : engine.breakerState !== 'closed' || stop ? 'degraded' : 'ok';
+    reply.code(database === 'ok' ? 200 : 503);
+    return {
+      status,
+      system: config.system,
+      database,
+      source: engine.breakerState,
+      emergencyStop: stop ?? null,
+      state: engine.state,
+    };
+  });
+  app.get(`${API}/sync/status`, async () => ({
+    ...(await state.getCurrentState()),
+    metrics: await state.getMetrics(),
+  }));
+  if (config.monitoringEnabled)
+    app.get('/metrics', async (_request, reply) => {
+      reply.header('content-type', metrics.registry.contentType);
+      return metrics.registry.metrics();
+    });
+  app.post<{ Body: { reason?: string; by?: string } | undefined }>(
+    `${API}/sync/emergency-stop`,
+    async (request, reply) => {
+      if (!authorized(request, reply, config.adminToken)) return reply;
+      const reason = request.body?.reason;
+      if (typeof reason !== 'string' || reason.trim() === '')
+        return reply.code(400).send({ code: 'INVALID_ARGUMENT', message: 'give the stop a `reason`' });
+      return state.setEmergencyStop(true, { by: request.body?.by ?? 'api', reason });
+    },
+  );
+  app.delete<{ Body: { by?: string } | undefined }>(`${API}/sync/emergency-stop`, async (request, reply) => {
+    if (!authorized(request, reply, config.adminToken)) return reply;
+    return state.setEmergencyStop(false, { by: request.body?.by ?? 'api' });
+  });
+  app.post(`${API}/sync/run`, async (request, reply) => {
+    if (!authorized(request, reply, config.adminToken)) return reply;
+    if (running !== undefined)
+      return reply.code(409).send({ code: 'CONFLICT', message: 'a run is going on' });
+    clearTimeout(timer);
+    return runNow();
+  });
+
+  const url = await app.listen({ host: config.host, port: config.port });
+  void runNow();
+  return {
+    url,
+    idle: async () => {
+      await running;
+    },
+    runNow: () => {
+      clearTimeout(timer);
+      return runNow();
+    },
+    async close() {
+      stopping.abort();
+      clearTimeout(timer);
+      await running;
+      await app.close();
+    },
+  };
+}
+
+function authorized(request: FastifyRequest, reply: FastifyReply, token: string | undefined): boolean {
+  if (token === undefined) {
+    void reply
+      .code(403)
+      .send({ code: 'UNAUTHORIZED', message: 'set KEEL_ADMIN_TOKEN to enable this endpoint' });
+    return false;
+  }
+  const given = /^Bearer (.+)$/.exec(request.headers.authorization ?? '')?.[1] ?? '';
+  const a = Buffer.from(given);
+  const b = Buffer.from(token);
+  if (a.length !== b.length || !timingSafeEqual(a, b)) {
+    void reply
+      .code(401)
+      .send({ code: 'UNAUTHORIZED', message: 'a Bearer token equal to KEEL_ADMIN_TOKEN is required' });
+    return false;
+  }
+  return true;
+}

@@ -1,0 +1,123 @@
+import { request } from 'undici';
+import { afterEach, describe, expect, it } from 'vitest';
+import { type SyncService, startSyncService } from '../../../src/server/index.js';
+import { loadSyncConfig, type OpenSync, openSync } from '../../../src/sync/index.js';
+import { databaseUrl } from '../../support/postgres.js';
+import { differences, quietLog, type SyncUnderTest, syncUnderTest } from './support.js';
+
+const TOKEN = 'sync-admin-token-0123456789';
+
+let sync: SyncUnderTest | undefined;
+let open: OpenSync | undefined;
+let service: SyncService | undefined;
+afterEach(async () => {
+  await service?.close();
+  await open?.close();
+  await sync?.close();
+  service = undefined;
+  open = undefined;
+  sync = undefined;
+});
+
+async function serve(test: SyncUnderTest, env: Record<string, string> = {}): Promise<SyncService> {
+  const config = loadSyncConfig({
+    DATABASE_URL: await databaseUrl(),
+    DB_POOL_MIN: '0',
+    SUPABASE_REST_URL: test.origin.restUrl,
+    SUPABASE_REST_HEADERS_APIKEY: 'sample-key',
+    KEEL_SYNC_TABLE: test.table,
+    KEEL_SYNC_NAME: test.syncName,
+    KEEL_SYNC_PORT: '0',
+    KEEL_ADMIN_TOKEN: TOKEN,
+    SYNC_RATE_LIMIT_PER_SECOND: '0',
+    ...env,
+  });
+  open = await openSync(config, quietLog);
+  return startSyncService(open, quietLog);
+}
+
+async function call(url: string, method: 'GET' | 'POST' | 'DELETE' = 'GET', body?: unknown, token = TOKEN) {
+  const response = await request(url, {
+    method,
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await response.body.text();
+  return { status: response.statusCode, text, json: () => JSON.parse(text) };
+}
+
+describe('keel sync serve', () => {
+  it('syncs at start and serves health, status (with system) and metrics', async () => {
+    sync = await syncUnderTest({ origin: { listings: 400 } });
+    service = await serve(sync, { KEEL_SYNC_SYSTEM: 'new' });
+    await service.idle();
+    expect(await differences(sync)).toEqual([]);
+
+    const health = await call(`${service.url}/api/property-listings/health`);
+    expect(health.status).toBe(200);
+    expect(health.json()).toMatchObject({
+      status: 'ok',
+      system: 'new',
+      database: 'ok',
+      source: 'closed',
+      emergencyStop: false,
+    });
+
+    const status = (await call(`${service.url}/api/property-listings/sync/status`)).json();
+    expect(status.system).toBe('new');
+    expect(status.lastRun).toMatchObject({ status: 'completed', rowsRead: 400, inserted: 400 });
+    expect(status.metrics).toMatchObject({ rowsRead: 400, successRate: 1 });
+
+    const metrics = (await call(`${service.url}/metrics`)).text;
+    expect(metrics).toMatch(/keel_sync_rows_total\{system="new",result="inserted"\} 400/);
+    expect(metrics).toMatch(/keel_sync_runs_total\{system="new",status="completed"\} 1/);
+    expect(metrics).toMatch(/keel_sync_success_ratio 1/);
+    expect(metrics).toMatch(/keel_sync_table_rows 400/);
+    expect(metrics).toMatch(/keel_sync_emergency_stop 0/);
+  });
+
+  it('sets and clears the emergency stop through the API, only with the token', async () => {
+    sync = await syncUnderTest({ origin: { listings: 50 } });
+    service = await serve(sync);
+    await service.idle();
+    const stopUrl = `${service.url}/api/property-listings/sync/emergency-stop`;
+    expect((await call(stopUrl, 'POST', { reason: 'x' }, 'not-the-token-000000000')).status).toBe(401);
+    expect((await call(stopUrl, 'POST', {})).status).toBe(400);
+    expect((await call(stopUrl, 'POST', { reason: 'bad data upstream', by: 'oncall' })).json()).toMatchObject(
+      {
+        set: true,
+        by: 'oncall',
+      },
+    );
+    sync.origin.catalog.add(5);
+    const stopped = await service.runNow();
+    expect(stopped?.status).toBe('stopped');
+    const health = (await call(`${service.url}/api/property-listings/health`)).json();
+    expect(health).toMatchObject({ status: 'degraded', emergencyStop: true });
+    expect((await call(`${service.url}/metrics`)).text).toMatch(/keel_sync_emergency_stop 1/);
+
+    await call(stopUrl, 'DELETE', { by: 'oncall' });
+    const resumed = await call(`${service.url}/api/property-listings/sync/run`, 'POST', {});
+    expect(resumed.json()).toMatchObject({ status: 'completed', counts: { read: 5, inserted: 5 } });
+  });
+
+  it('refuses the writing endpoints without KEEL_ADMIN_TOKEN', async () => {
+    sync = await syncUnderTest({ origin: { listings: 10 } });
+    const config = {
+      DATABASE_URL: await databaseUrl(),
+      DB_POOL_MIN: '0',
+      SUPABASE_REST_URL: sync.origin.restUrl,
+      SUPABASE_REST_HEADERS_APIKEY: 'sample-key',
+      KEEL_SYNC_TABLE: sync.table,
+      KEEL_SYNC_NAME: sync.syncName,
+      KEEL_SYNC_PORT: '0',
+    };
+    open = await openSync(loadSyncConfig(config), quietLog);
+    service = await startSyncService(open, quietLog);
+    const refused = await call(`${service.url}/api/property-listings/sync/emergency-stop`, 'POST', {
+      reason: 'x',
+    });
+    expect(refused.status).toBe(403);
+    expect(refused.json().message).toMatch(/KEEL_ADMIN_TOKEN/);
+  });
+});
