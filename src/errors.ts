@@ -37,6 +37,7 @@ export type KeelErrorCode =
   | 'SYNC_LOCKED'
   | 'SYNC_STOPPED'
   | 'SYNC_FENCED'
+  | 'SYNC_NO_BACKUP'
   | 'SOURCE_UNAVAILABLE'
   | 'SOURCE_INVALID_RESPONSE';
 

@@ -11,6 +11,11 @@
  *   validate-auth                          whether the REST API accepts the credentials
  *   serve                                  the sync every MONITORING_INTERVAL, with its endpoints
  *                                          (server/sync-service.ts)
+ *   verify [--against T] [--resync]        duplicates, counts by system, state, differences with
+ *                                          another table; exit 0 clean, 1 not
+ *   dedupe [--dry-run]                     keep the newest row of each property number
+ *   backup [--backup-dir D]                pg_dump of the sync's tables, gzipped
+ *   rollback [--dry-run] [--verbose]       undo a system's runs (sync/rollback.ts)
  *
  * Every command takes the sync's settings as flags or variables (SUPABASE_*, SYNC_*, DATABASE_URL,
  * DB_POOL_*…, `keel sync run --help` lists them). Logs go to stderr, results to stdout.
@@ -20,13 +25,18 @@ import pc from 'picocolors';
 import pino, { type Logger } from 'pino';
 import { gatewayLog, startSyncService } from '../server/index.js';
 import {
+  backupSync,
   loadSyncConfig,
   type OpenSync,
   openSync,
   type RunRecord,
   type RunResult,
+  removeDuplicates,
+  rollbackSync,
   SYNC_SETTINGS,
   type SyncSettingName,
+  type VerifyReport,
+  verifySync,
 } from '../sync/index.js';
 import { addSettingFlags, settingFlags } from './serve.js';
 
@@ -34,6 +44,7 @@ const SYNC_SETTING_NAMES = Object.keys(SYNC_SETTINGS) as SyncSettingName[];
 /** Exit code of a run the emergency stop (or an interruption) stopped. */
 const EXIT_STOPPED = 3;
 const DEFAULT_LIST = 20;
+const DEFAULT_BACKUP_DIR = 'backups';
 
 type Options = Record<string, unknown>;
 
@@ -197,7 +208,124 @@ export function syncCommand(program: Command): Command {
     process.once('SIGTERM', shutdown);
   });
 
+  syncSubcommand(
+    sync,
+    'verify',
+    'duplicates, rows by system, the sync state and (with --against) the rows that differ',
+  )
+    .option(
+      '--against <table>',
+      'the table the sync table should match (the old system’s, or a shadow run’s)',
+    )
+    .option('--resync', 'read the listings that differ again from the source and write them')
+    .option('--report-dir <folder>', 'where the timestamped report is written', 'reports')
+    .option('--json', 'print the report as JSON')
+    .action(async (options: Options) => {
+      const report = await withSync(options, async (open) => {
+        const verified = await verifySync(open.db, open.state, {
+          table: open.config.table,
+          against: options.against === undefined ? undefined : String(options.against),
+          reportDir: String(options.reportDir),
+        });
+        if (options.resync !== true || verified.comparison === undefined || verified.clean) return verified;
+        const keys = verified.comparison.differences.map((difference) => difference.key);
+        const resynced = await open.engine.resync(keys);
+        console.error(
+          `re-synced ${keys.length} listings: ${resynced.counts.inserted} inserted, ${resynced.counts.updated} updated; not in the source: ${resynced.notInSource.length}`,
+        );
+        return verified;
+      });
+      console.log(options.json === true ? JSON.stringify(report, null, 2) : verifySummary(report));
+      process.exitCode = report.clean ? 0 : 1;
+    });
+
+  syncSubcommand(sync, 'dedupe', 'keep the newest row of each property number, delete the others')
+    .option('--dry-run', 'count them and delete nothing')
+    .action(async (options: Options) => {
+      const removed = await withSync(options, (open) =>
+        removeDuplicates(open.db, open.config.table, options.dryRun === true),
+      );
+      console.log(`${options.dryRun === true ? 'would delete' : 'deleted'} ${removed} duplicate rows`);
+    });
+
+  syncSubcommand(sync, 'backup', 'pg_dump the listings table and the sync’s tables, gzipped')
+    .option('--backup-dir <folder>', 'where to write it', DEFAULT_BACKUP_DIR)
+    .action(async (options: Options) => {
+      const config = loadSyncConfig(process.env, settingFlags(options, SYNC_SETTING_NAMES, SYNC_SETTINGS));
+      if (config.databaseUrl === undefined)
+        throw new Error(
+          'keel sync backup needs DATABASE_URL (the embedded database: copy its KEEL_SYNC_DATA_DIR instead)',
+        );
+      const file = await backupSync({
+        databaseUrl: config.databaseUrl,
+        table: config.table,
+        folder: String(options.backupDir),
+      });
+      console.log(`backup written: ${file}`);
+    });
+
+  syncSubcommand(
+    sync,
+    'rollback',
+    'undo what a system (new) wrote, hand the listings back to the other (old)',
+  )
+    .option('--dry-run', 'report what it would do and change nothing')
+    .option('--verbose', 'print each step')
+    .option('--since <time>', 'undo only the runs started at or after this ISO time')
+    .option('--undo <system>', 'the system whose work is undone', 'new')
+    .option('--restore <system>', 'the system that takes over again', 'old')
+    .option('--backup-dir <folder>', 'where a backup younger than 24 h must be', DEFAULT_BACKUP_DIR)
+    .option('--no-backup-check', 'go on without a recent backup')
+    .action(async (options: Options) => {
+      const since = options.since === undefined ? undefined : new Date(String(options.since));
+      if (since !== undefined && Number.isNaN(since.getTime()))
+        throw new Error(`--since must be an ISO time, got "${String(options.since)}"`);
+      const report = await withSync(options, (open) =>
+        rollbackSync(open.db, {
+          table: open.config.table,
+          syncName: open.config.name,
+          system: String(options.undo),
+          restore: String(options.restore),
+          since,
+          dryRun: options.dryRun === true,
+          backupDir: options.backupCheck === false ? undefined : String(options.backupDir),
+          step: options.verbose === true ? (message) => console.log(pc.dim(`  ${message}`)) : undefined,
+        }),
+      );
+      console.log(
+        `${report.dryRun ? 'dry run: would delete' : 'rolled back: deleted'} ${report.rowsDeleted} rows of ${report.runsUndone} runs; ` +
+          `${report.rowsLeftForResync} rows left for ${String(options.restore)} to rewrite; ${report.duplicates} duplicates`,
+      );
+    });
+
   return sync;
+}
+
+function verifySummary(report: VerifyReport): string {
+  const lines = [
+    `${report.clean ? pc.green('clean') : pc.red('NOT clean')}: ${report.table}, ${report.rows} rows`,
+  ];
+  lines.push(`  duplicates by property_number: ${report.duplicates.length}`);
+  for (const entry of report.bySystem)
+    lines.push(`  system ${entry.system}: created ${entry.created}, changed last ${entry.lastChanged}`);
+  const comparison = report.comparison;
+  if (comparison !== undefined) {
+    lines.push(
+      `  against ${comparison.against} (${comparison.againstRows} rows): ${comparison.missing} missing, ${comparison.extra} extra, ${comparison.changed} changed${comparison.truncated ? ' (stopped at the first 1,000)' : ''} in ${(comparison.durationMs / 1000).toFixed(2)} s`,
+    );
+    for (const difference of comparison.differences.slice(0, 10))
+      lines.push(
+        `    ${difference.kind} ${difference.key}${
+          difference.columns === undefined
+            ? ''
+            : `: ${Object.entries(difference.columns)
+                .map(([column, [from, to]]) => `${column} ${String(from)} → ${String(to)}`)
+                .join(', ')}`
+        }`,
+      );
+  }
+  if (report.file !== undefined) lines.push(`  report: ${report.file}`);
+  return lines.join('\n');
 }
 
 function positiveCount(text: string, flag: string): number {

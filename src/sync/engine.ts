@@ -91,6 +91,15 @@ export interface RunProgress {
   cursor: Cursor | undefined;
 }
 
+/** A run in progress: its record's id, counts and position. */
+interface ActiveRun {
+  runId: number;
+  counts: RunCounts;
+  cursor: Cursor | undefined;
+  cursorFrom: Cursor | undefined;
+  signal: AbortSignal | undefined;
+}
+
 export interface RunResult extends RunProgress {
   status: RunStatus;
   system: string;
@@ -156,6 +165,95 @@ export class SyncEngine {
   /** One run (see the file's note). */
   async run(options: RunOptions = {}): Promise<RunResult> {
     if (options.dryRun === true) return this.dryRun(options);
+    return this.recordedRun(options, async (run) => {
+      run.cursorFrom = await this.sink.claimCursor(run.runId);
+      run.cursor = run.cursorFrom;
+      await this.options.db.query('UPDATE keel_sync_runs SET cursor_from = $2 WHERE id = $1', [
+        run.runId,
+        JSON.stringify(run.cursorFrom ?? null),
+      ]);
+      for (;;) {
+        const wanted = this.pageSize(options.limit, run.counts.read);
+        if (wanted <= 0) break;
+        const after = run.cursor;
+        const { rows, tally } = await this.read(run, () =>
+          this.options.source.page(after, wanted, options.signal),
+        );
+        const batchCursor = lastPosition(rows);
+        if (rows.length === 0 || batchCursor === undefined) break;
+        await this.writeCounted(run, rows, batchCursor, tally);
+        run.cursor = batchCursor;
+        options.onBatch?.({ runId: run.runId, counts: { ...run.counts }, cursor: run.cursor });
+      }
+    });
+  }
+
+  /**
+   * The deployment guide's `resyncInconsistencies()`: reads the listings of `keys` again from the
+   * source and writes them (a recorded run that leaves the cursor where it is). Keys the source
+   * does not have are listed in the result's `notInSource`.
+   */
+  async resync(
+    keys: string[],
+    options: Pick<RunOptions, 'signal'> = {},
+  ): Promise<RunResult & { notInSource: string[] }> {
+    const found = new Set<string>();
+    const result = await this.recordedRun(options, async (run) => {
+      for (let at = 0; at < keys.length; at += this.options.batchSize) {
+        const chunk = keys.slice(at, at + this.options.batchSize);
+        const { rows, tally } = await this.read(run, () => this.options.source.byKeys(chunk, options.signal));
+        for (const row of rows) found.add(String((row as { property_number?: unknown }).property_number));
+        if (rows.length > 0) await this.writeCounted(run, rows, undefined, tally);
+      }
+    });
+    return { ...result, notInSource: keys.filter((key) => !found.has(key)) };
+  }
+
+  /** Rows to ask for next: a batch, or what is left of `limit`. */
+  private pageSize(limit: number | undefined, read: number): number {
+    return limit === undefined ? this.options.batchSize : Math.min(this.options.batchSize, limit - read);
+  }
+
+  /** One read of the source (paced, retried, behind the breaker), its requests counted in the run. */
+  private async read(
+    run: ActiveRun,
+    read: () => Promise<unknown[]>,
+  ): Promise<{ rows: unknown[]; tally: { requests: number; failures: number } }> {
+    if (run.signal?.aborted) throw new KeelError('SYNC_STOPPED', 'the run was interrupted');
+    const tally = { requests: 0, failures: 0 };
+    try {
+      return { rows: await this.fetchWith(read, tally, run.signal), tally };
+    } finally {
+      run.counts.requests += tally.requests;
+      run.counts.failures += tally.failures;
+    }
+  }
+
+  /** Writes raw rows as one batch of the run and adds its counts. */
+  private async writeCounted(
+    run: ActiveRun,
+    rows: unknown[],
+    cursor: Cursor | undefined,
+    tally: { requests: number; failures: number },
+  ): Promise<void> {
+    const batch: Batch = {
+      runId: run.runId,
+      checked: rows.map((raw) => ({ checked: checkListing(raw), raw })),
+      cursor,
+      ...tally,
+    };
+    addCounts(run.counts, await this.writeBatch(batch));
+    run.counts.batches++;
+  }
+
+  /**
+   * A run recorded in keel_sync_runs, under the sync's lock: `body` does the reading and writing;
+   * a stop or failure it throws ends the run `stopped` or `failed` (in the result, not thrown).
+   */
+  private async recordedRun(
+    options: Pick<RunOptions, 'signal'>,
+    body: (run: ActiveRun) => Promise<void>,
+  ): Promise<RunResult> {
     const { db, syncName, system } = this.options;
     const release = await db.lockSession(lockKey(`${syncName}:${system}`));
     if (release === undefined)
@@ -165,75 +263,44 @@ export class SyncEngine {
       );
     this.running = true;
     const started = performance.now();
-    let runId: number | undefined;
+    let run: ActiveRun | undefined;
     const counts = emptyCounts();
-    let cursorFrom: Cursor | undefined;
-    let cursor: Cursor | undefined;
     let status: RunStatus = 'completed';
     let error: RunResult['error'];
     let failure: unknown;
     try {
       await this.markCrashedRuns();
-      runId = await this.startRun();
-      cursorFrom = await this.sink.claimCursor(runId);
-      cursor = cursorFrom;
-      await db.query('UPDATE keel_sync_runs SET cursor_from = $2 WHERE id = $1', [
-        runId,
-        JSON.stringify(cursorFrom ?? null),
-      ]);
-      for (;;) {
-        const wanted =
-          options.limit === undefined
-            ? this.options.batchSize
-            : Math.min(this.options.batchSize, options.limit - counts.read);
-        if (wanted <= 0) break;
-        if (options.signal?.aborted) throw new KeelError('SYNC_STOPPED', 'the run was interrupted');
-        const tally = { requests: 0, failures: 0 };
-        let rows: unknown[];
-        try {
-          rows = await this.fetchPage(cursor, wanted, tally, options.signal);
-        } finally {
-          counts.requests += tally.requests;
-          counts.failures += tally.failures;
-        }
-        const batchCursor = lastPosition(rows);
-        if (rows.length === 0 || batchCursor === undefined) break;
-        const batch: Batch = {
-          runId,
-          checked: rows.map((raw) => ({ checked: checkListing(raw), raw })),
-          cursor: batchCursor,
-          ...tally,
-        };
-        const written = await this.writeBatch(batch);
-        addCounts(counts, written);
-        counts.batches++;
-        cursor = batchCursor;
-        options.onBatch?.({ runId, counts: { ...counts }, cursor });
-      }
+      run = {
+        runId: await this.startRun(),
+        counts,
+        cursor: undefined,
+        cursorFrom: undefined,
+        signal: options.signal,
+      };
+      await body(run);
     } catch (caught) {
       failure = caught;
       status = isKeelError(caught, 'SYNC_STOPPED') ? 'stopped' : 'failed';
       error = describeError(caught);
       if (status === 'failed')
-        this.options.log.error({ err: caught, runId }, `sync run failed: ${error.message}`);
-      else this.options.log.warn({ runId }, `sync run stopped: ${error.message}`);
+        this.options.log.error({ err: caught, runId: run?.runId }, `sync run failed: ${error.message}`);
+      else this.options.log.warn({ runId: run?.runId }, `sync run stopped: ${error.message}`);
     } finally {
-      if (runId !== undefined) await this.finishRun(runId, status, counts, error).catch(() => {});
+      if (run !== undefined) await this.finishRun(run.runId, status, counts, error).catch(() => {});
       await release();
       this.running = false;
     }
-    const result: RunResult = {
-      runId,
+    if (run === undefined) throw failure;
+    return {
+      runId: run.runId,
       status,
       system,
       counts,
-      cursor,
-      cursorFrom,
+      cursor: run.cursor,
+      cursorFrom: run.cursorFrom,
       durationMs: performance.now() - started,
       ...(error === undefined ? {} : { error }),
     };
-    if (runId === undefined && failure !== undefined) throw failure;
-    return result;
   }
 
   private async dryRun(options: RunOptions): Promise<RunResult> {
@@ -245,13 +312,15 @@ export class SyncEngine {
     this.running = true;
     try {
       for (;;) {
-        const wanted =
-          options.limit === undefined
-            ? this.options.batchSize
-            : Math.min(this.options.batchSize, options.limit - counts.read);
+        const wanted = this.pageSize(options.limit, counts.read);
         if (wanted <= 0) break;
         const requests = { requests: 0, failures: 0 };
-        const rows = await this.fetchPage(cursor, wanted, requests, options.signal);
+        const after = cursor;
+        const rows = await this.fetchWith(
+          () => this.options.source.page(after, wanted, options.signal),
+          requests,
+          options.signal,
+        );
         counts.requests += requests.requests;
         counts.failures += requests.failures;
         const batchCursor = lastPosition(rows);
@@ -275,10 +344,9 @@ export class SyncEngine {
     };
   }
 
-  /** One page, paced, retried and behind the breaker; counts its requests and failures in `tally`. */
-  private async fetchPage(
-    after: Cursor | undefined,
-    limit: number,
+  /** One read, paced, retried and behind the breaker; counts its requests and failures in `tally`. */
+  private async fetchWith(
+    read: () => Promise<unknown[]>,
     tally: { requests: number; failures: number },
     signal: AbortSignal | undefined,
   ): Promise<unknown[]> {
@@ -287,7 +355,7 @@ export class SyncEngine {
       await this.rate.take(signal);
       tally.requests++;
       try {
-        return await this.breaker.execute(() => this.options.source.page(after, limit, signal));
+        return await this.breaker.execute(read);
       } catch (error) {
         if (error instanceof BrokenCircuitError) {
           // Refused without a request: the circuit is open. Wait until it half-opens.

@@ -2,6 +2,8 @@
  * keel/sync: the property-listing sync — a resumable, keyset-paged REST → PostgreSQL sync with a
  * rate limit, a circuit breaker, dry-run, an emergency stop and a dead-letter table (docs/sync.md).
  */
+
+export { type BackupOptions, backupSync } from './backup.js';
 export {
   loadSyncConfig,
   restSourceConfig,
@@ -26,5 +28,21 @@ export { type OpenSync, openSync } from './open.js';
 export { type Cursor, ListingSink } from './pg-sink.js';
 export { RateLimiter } from './rate-limiter.js';
 export { type ListingSource, RestListingSource, SourceError } from './rest-source.js';
+export {
+  BACKUP_MAX_AGE_MS,
+  type RollbackOptions,
+  type RollbackReport,
+  recentBackup,
+  rollbackSync,
+} from './rollback.js';
 export { ensureSchema, lockKey } from './schema.js';
 export { type RunRecord, type SyncMetrics, type SyncState, SyncStateManager } from './state.js';
+export { diffTables, type RowDifference, type TableDiff, type TableDiffOptions } from './table-diff.js';
+export {
+  countBySystem,
+  findDuplicates,
+  removeDuplicates,
+  type VerifyOptions,
+  type VerifyReport,
+  verifySync,
+} from './verify.js';

@@ -7,7 +7,8 @@
  *      one statement over `unnest` arrays — one round trip and one plan per batch, where a row at a
  *      time costs a round trip each (about 1.4 % of COPY's rate here, against about 70 % for
  *      unnest). A row is changed only when a column differs and the source's `updated_at` is not
- *      older than the stored one (a late re-drive never overwrites newer data). `xmax = 0` in
+ *      older than the stored one (a late re-drive never overwrites newer data); a row another
+ *      system wrote with the same values keeps that system as its last writer. `xmax = 0` in
  *      RETURNING tells inserts from updates; rows not returned were unchanged;
  *   2. when the database refuses the batch for one row (a constraint, a value out of range:
  *      SQLSTATE classes 22 and 23), the transaction is rolled back and the batch written again in
@@ -40,8 +41,8 @@ export interface Batch {
   runId: number;
   /** The batch's rows as read, each checked. */
   checked: { checked: Checked; raw: unknown }[];
-  /** The keyset position of the batch's last row. */
-  cursor: Cursor;
+  /** The keyset position of the batch's last row; undefined for rows read by key (a re-sync). */
+  cursor: Cursor | undefined;
   /** Requests and failed requests it took to read the batch. */
   requests: number;
   failures: number;
@@ -168,23 +169,25 @@ export class ListingSink {
          SELECT emergency_stop, stopped_by, reason FROM keel_sync_control WHERE sync_name = $1 FOR SHARE
        ), moved AS (
          UPDATE keel_sync_cursors SET updated_at = $4, id = $5, changed_at = now()
-         WHERE sync_name = $1 AND system = $2 AND run_id = $3
+         WHERE $14::boolean AND sync_name = $1 AND system = $2 AND run_id = $3
            AND NOT coalesce((SELECT emergency_stop FROM control), false)
          RETURNING 1
        ), counted AS (
          UPDATE keel_sync_runs SET rows_read = rows_read + $6, inserted = inserted + $7, updated = updated + $8,
            unchanged = unchanged + $9, dead_lettered = dead_lettered + $10, batches = batches + 1,
-           requests = requests + $11, failures = failures + $12, cursor_to = $13
-         WHERE id = $3 AND EXISTS (SELECT 1 FROM moved)
+           requests = requests + $11, failures = failures + $12, cursor_to = coalesce($13::jsonb, cursor_to)
+         WHERE id = $3 AND (NOT $14::boolean OR EXISTS (SELECT 1 FROM moved))
+           AND NOT coalesce((SELECT emergency_stop FROM control), false)
        )
        SELECT (SELECT emergency_stop FROM control) AS stopped, (SELECT stopped_by FROM control) AS stopped_by,
-              (SELECT reason FROM control) AS reason, (SELECT count(*) FROM moved) AS moved`,
+              (SELECT reason FROM control) AS reason,
+              CASE WHEN $14::boolean THEN (SELECT count(*) FROM moved) ELSE 1 END AS moved`,
       [
         this.options.syncName,
         this.options.system,
         batch.runId,
-        batch.cursor.updatedAt,
-        batch.cursor.id,
+        batch.cursor?.updatedAt ?? null,
+        batch.cursor?.id ?? null,
         counts.read,
         counts.inserted,
         counts.updated,
@@ -192,7 +195,8 @@ export class ListingSink {
         counts.deadLettered,
         batch.requests,
         batch.failures,
-        JSON.stringify(batch.cursor),
+        batch.cursor === undefined ? null : JSON.stringify(batch.cursor),
+        batch.cursor !== undefined,
       ],
     );
     const outcome = rows[0];

@@ -49,6 +49,8 @@ export interface ListingSource {
   readonly description: string;
   /** Up to `limit` rows after `after` (from the start when undefined), as the source sent them. */
   page(after: Cursor | undefined, limit: number, signal?: AbortSignal): Promise<unknown[]>;
+  /** The rows of these property numbers (those the source has). */
+  byKeys(keys: string[], signal?: AbortSignal): Promise<unknown[]>;
   /** Resolves when the credentials are accepted; throws SYNC_AUTH_FAILED when not. */
   validateAuth(): Promise<void>;
 }
@@ -97,6 +99,17 @@ export class RestListingSource implements ListingSource {
     const result = await query.abortSignal(
       signal === undefined ? timeout : AbortSignal.any([signal, timeout]),
     );
+    if (result.error === null && Array.isArray(result.data)) return result.data as unknown[];
+    throw this.failure(result.status, result.error?.message ?? 'the answer is not a JSON array', signal);
+  }
+
+  async byKeys(keys: string[], signal?: AbortSignal): Promise<unknown[]> {
+    const timeout = AbortSignal.timeout(PAGE_TIMEOUT_MS);
+    const result = await this.client
+      .from(this.options.table)
+      .select('*')
+      .in('property_number', keys)
+      .abortSignal(signal === undefined ? timeout : AbortSignal.any([signal, timeout]));
     if (result.error === null && Array.isArray(result.data)) return result.data as unknown[];
     throw this.failure(result.status, result.error?.message ?? 'the answer is not a JSON array', signal);
   }
