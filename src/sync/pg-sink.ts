@@ -1,25 +1,32 @@
 /**
- * The sink: listings written to PostgreSQL, one transaction per batch.
+ * The sink: listings written to PostgreSQL, a batch at a time, each batch one statement and so one
+ * transaction, which holds everything the batch changes: a crash at any instant leaves all of it or
+ * none, and the next run starts where the last committed batch ended. The statement
+ * (batchStatementSql), in data-modifying CTEs:
+ *   1. reads the sync's control row FOR SHARE and the run's cursor row FOR UPDATE: with the
+ *      emergency stop set, or the cursor claimed by a newer run (this runner lost its lock), it
+ *      writes nothing and says why (SYNC_STOPPED, SYNC_FENCED). A stop being set waits for the
+ *      batches in flight, so once `setEmergencyStop(true)` returns, no batch commits;
+ *   2. upserts the rows, de-duplicated by property_number beforehand (the newest `updated_at`
+ *      kept), from `unnest` arrays: one round trip and one plan per batch, where a row at a time
+ *      costs a round trip each. A row is changed only when a column differs and the source's
+ *      `updated_at` is not older than the stored one (a late re-drive never overwrites newer
+ *      data); a row another system wrote with the same values keeps that system as its last
+ *      writer. `xmax = 0` in RETURNING tells inserts from updates; rows neither were unchanged;
+ *   3. inserts the dead letters (rows the checks refused) with their raw row;
+ *   4. moves the cursor to the batch's last keyset position and adds the batch's counts to its run.
+ * One statement rather than BEGIN, four statements and COMMIT: the round trips cost a tenth of a
+ * batch of 1,000 rows here.
  *
- * A batch's transaction holds everything the batch changes, so a crash at any instant leaves
- * either all of it or none, and the next run starts where the last committed batch ended:
- *   1. the rows, de-duplicated by property_number (the newest `updated_at` kept), are upserted in
- *      one statement over `unnest` arrays — one round trip and one plan per batch, where a row at a
- *      time costs a round trip each (about 1.4 % of COPY's rate here, against about 70 % for
- *      unnest). A row is changed only when a column differs and the source's `updated_at` is not
- *      older than the stored one (a late re-drive never overwrites newer data); a row another
- *      system wrote with the same values keeps that system as its last writer. `xmax = 0` in
- *      RETURNING tells inserts from updates; rows not returned were unchanged;
- *   2. when the database refuses the batch for one row (a constraint, a value out of range:
- *      SQLSTATE classes 22 and 23), the transaction is rolled back and the batch written again in
- *      a new one, a row at a time under savepoints, the refused rows becoming dead letters with the
- *      database's reason (savepoints only then: each costs a round trip and a subtransaction);
- *   3. dead letters (rows the checks refused, and those) are inserted with their raw row;
- *   4. one statement reads the sync's control row FOR SHARE, moves the cursor to the batch's last
- *      keyset position while this run owns it (`run_id`), and adds the batch's counts to its run.
- *      The emergency stop set makes the batch roll back (SYNC_STOPPED); a stop being set waits for
- *      the batches in flight to end, so once `setEmergencyStop(true)` returns, no batch commits. A
- *      runner that lost its lock and was replaced cannot write behind the new one (SYNC_FENCED).
+ * A first sync inserts, and an INSERT … ON CONFLICT costs a fifth more per row than a plain INSERT
+ * (its speculative insertion). So after a batch that only inserted (and at first), the next one is
+ * tried as a plain INSERT; a listing already stored fails it whole (a duplicate key, nothing
+ * written), and it and the batches after it take the upsert until one inserts only again.
+ *
+ * When the database refuses a row (a constraint, a value out of range: SQLSTATE classes 22 and
+ * 23), the whole statement fails and writes nothing; the batch is then written again in a
+ * transaction, a row at a time under savepoints, the refused rows becoming dead letters with the
+ * database's reason, and closed by the same statement with no rows left to upsert.
  */
 import { KeelError } from '../errors.js';
 import type { Queryable, SyncDatabase } from './database.js';
@@ -79,6 +86,9 @@ const COLUMN_TYPES: Record<(typeof LISTING_COLUMNS)[number], string> = {
 };
 /** The columns an update compares and sets (all but the key). */
 const VALUE_COLUMNS = LISTING_COLUMNS.filter((column) => column !== 'property_number');
+const NOTHING_WRITTEN = { inserted: 0, updated: 0, refused: 0 };
+/** SQLSTATE of a duplicate key. */
+const UNIQUE_VIOLATION = '23505';
 
 /** SQLSTATE classes of a row the database refuses (data exception, integrity constraint). */
 function isRowRefusal(error: unknown): boolean {
@@ -88,12 +98,19 @@ function isRowRefusal(error: unknown): boolean {
 
 export class ListingSink {
   private readonly upsertSql: string;
+  private readonly batchSql: string;
+  /** The batch statement without ON CONFLICT: for batches of new rows only (see `write`). */
+  private readonly insertOnlySql: string;
+  /** Whether the last batch inserted only: the next one tries a plain insert first. */
+  private insertsOnly = true;
 
   constructor(
     private readonly db: SyncDatabase,
     private readonly options: SinkOptions,
   ) {
     this.upsertSql = upsertStatement(options.table);
+    this.batchSql = batchStatementSql(options.table, true);
+    this.insertOnlySql = batchStatementSql(options.table, false);
   }
 
   /** Makes `runId` the owner of this system's cursor; the position it holds (undefined: from the start). */
@@ -118,98 +135,110 @@ export class ListingSink {
       if (checked.ok) valid.push(checked.row);
       else deadLetters.push({ key: checked.key, reason: checked.reason, raw });
     const rows = newestByKey(valid);
+    const base = { batch, validCount: valid.length, deadLetters };
     try {
-      return await this.writeOnce(batch, rows, valid.length, deadLetters, false);
+      if (this.insertsOnly)
+        try {
+          return await this.batchStatement(
+            this.db,
+            { ...base, rows, alreadyWritten: NOTHING_WRITTEN },
+            this.insertOnlySql,
+          );
+        } catch (error) {
+          // A listing already stored: this batch, and the next ones, take the upsert.
+          if ((error as { code?: unknown }).code !== UNIQUE_VIOLATION) throw error;
+          this.insertsOnly = false;
+        }
+      const counts = await this.batchStatement(
+        this.db,
+        { ...base, rows, alreadyWritten: NOTHING_WRITTEN },
+        this.batchSql,
+      );
+      this.insertsOnly = counts.updated + counts.unchanged === 0 && rows.length > 0;
+      return counts;
     } catch (error) {
       if (!isRowRefusal(error)) throw error;
-      // A row the database refuses aborts the whole statement: write the batch again, a row at a time.
-      return this.writeOnce(batch, rows, valid.length, deadLetters, true);
     }
-  }
-
-  /** The batch's transaction; `rowByRow` isolates each row under a savepoint. */
-  private writeOnce(
-    batch: Batch,
-    rows: ListingRow[],
-    validCount: number,
-    checkedDeadLetters: DeadLetter[],
-    rowByRow: boolean,
-  ): Promise<BatchCounts> {
+    // A row the database refuses fails the whole statement: write the batch again in a
+    // transaction, a row at a time under savepoints, and the refused rows as dead letters.
     return this.db.transaction(async (tx) => {
-      const deadLetters = [...checkedDeadLetters];
-      const written = rowByRow
-        ? await this.upsertRowByRow(tx, rows, batch, deadLetters)
-        : { ...(await this.upsert(tx, rows, batch.runId)), refused: 0 };
-      await this.insertDeadLetters(tx, batch.runId, deadLetters);
-      const counts: BatchCounts = {
-        read: batch.checked.length,
-        inserted: written.inserted,
-        updated: written.updated,
-        unchanged: validCount - written.refused - written.inserted - written.updated,
-        deadLettered: deadLetters.length,
-      };
-      await this.commitPosition(tx, batch, counts);
-      return counts;
+      const letters = [...deadLetters];
+      const written = await this.upsertRowByRow(tx, rows, batch, letters);
+      return this.batchStatement(
+        tx,
+        { ...base, deadLetters: letters, rows: [], alreadyWritten: written },
+        this.batchSql,
+      );
     });
   }
 
   /**
-   * In one statement: checks the emergency stop (FOR SHARE, so a stop being set waits for this
-   * transaction), moves the cursor while this run owns it, and adds the batch's counts to its run.
-   * Throws SYNC_STOPPED or SYNC_FENCED, which roll the whole batch back.
+   * The batch as one statement (so one transaction even outside an explicit one): checks the
+   * emergency stop (FOR SHARE, so a stop being set waits for it) and that this run owns the cursor
+   * (FOR UPDATE), and only then upserts the rows, inserts the dead letters, moves the cursor and
+   * adds the batch's counts to its run. Throws SYNC_STOPPED or SYNC_FENCED when it wrote nothing.
    */
-  private async commitPosition(tx: Queryable, batch: Batch, counts: BatchCounts): Promise<void> {
-    const { rows } = await tx.query<{
+  private async batchStatement(
+    on: Queryable,
+    write: {
+      batch: Batch;
+      rows: ListingRow[];
+      validCount: number;
+      deadLetters: DeadLetter[];
+      /** Rows written before, in the same transaction (the row-by-row path). */
+      alreadyWritten: { inserted: number; updated: number; refused: number };
+    },
+    sql: string,
+  ): Promise<BatchCounts> {
+    const { batch, rows, deadLetters, alreadyWritten } = write;
+    const params: unknown[] = LISTING_COLUMNS.map((column) => rows.map((row) => row[column]));
+    params.push(
+      this.options.system,
+      batch.runId,
+      this.options.syncName,
+      batch.cursor?.updatedAt ?? null,
+      batch.cursor?.id ?? null,
+      batch.cursor !== undefined,
+      batch.cursor === undefined ? null : JSON.stringify(batch.cursor),
+      batch.checked.length,
+      write.validCount - alreadyWritten.refused,
+      deadLetters.length,
+      batch.requests,
+      batch.failures,
+      deadLetters.map((letter) => letter.key),
+      deadLetters.map((letter) => letter.reason),
+      deadLetters.map((letter) => JSON.stringify(letter.raw ?? null)),
+      alreadyWritten.inserted,
+      alreadyWritten.updated,
+    );
+    const { rows: outcome } = await on.query<{
       stopped: boolean | null;
       stopped_by: string | null;
       reason: string | null;
-      moved: string;
-    }>(
-      `WITH control AS (
-         SELECT emergency_stop, stopped_by, reason FROM keel_sync_control WHERE sync_name = $1 FOR SHARE
-       ), moved AS (
-         UPDATE keel_sync_cursors SET updated_at = $4, id = $5, changed_at = now()
-         WHERE $14::boolean AND sync_name = $1 AND system = $2 AND run_id = $3
-           AND NOT coalesce((SELECT emergency_stop FROM control), false)
-         RETURNING 1
-       ), counted AS (
-         UPDATE keel_sync_runs SET rows_read = rows_read + $6, inserted = inserted + $7, updated = updated + $8,
-           unchanged = unchanged + $9, dead_lettered = dead_lettered + $10, batches = batches + 1,
-           requests = requests + $11, failures = failures + $12, cursor_to = coalesce($13::jsonb, cursor_to)
-         WHERE id = $3 AND (NOT $14::boolean OR EXISTS (SELECT 1 FROM moved))
-           AND NOT coalesce((SELECT emergency_stop FROM control), false)
-       )
-       SELECT (SELECT emergency_stop FROM control) AS stopped, (SELECT stopped_by FROM control) AS stopped_by,
-              (SELECT reason FROM control) AS reason,
-              CASE WHEN $14::boolean THEN (SELECT count(*) FROM moved) ELSE 1 END AS moved`,
-      [
-        this.options.syncName,
-        this.options.system,
-        batch.runId,
-        batch.cursor?.updatedAt ?? null,
-        batch.cursor?.id ?? null,
-        counts.read,
-        counts.inserted,
-        counts.updated,
-        counts.unchanged,
-        counts.deadLettered,
-        batch.requests,
-        batch.failures,
-        batch.cursor === undefined ? null : JSON.stringify(batch.cursor),
-        batch.cursor !== undefined,
-      ],
-    );
-    const outcome = rows[0];
-    if (outcome?.stopped === true)
+      owned: boolean;
+      inserted: string;
+      updated: string;
+    }>(sql, params);
+    const result = outcome[0];
+    if (result?.stopped === true)
       throw new KeelError(
         'SYNC_STOPPED',
-        `the emergency stop of sync ${this.options.syncName} is set (by ${outcome.stopped_by ?? 'unknown'}: ${outcome.reason ?? 'no reason given'}); clear it with \`keel sync resume\``,
+        `the emergency stop of sync ${this.options.syncName} is set (by ${result.stopped_by ?? 'unknown'}: ${result.reason ?? 'no reason given'}); clear it with \`keel sync resume\``,
       );
-    if (Number(outcome?.moved ?? 0) === 0)
+    if (result?.owned !== true)
       throw new KeelError(
         'SYNC_FENCED',
         `run ${batch.runId} of sync ${this.options.syncName} no longer owns its cursor: a newer run took it over; this one stops`,
       );
+    const inserted = Number(result.inserted);
+    const updated = Number(result.updated);
+    return {
+      read: batch.checked.length,
+      inserted,
+      updated,
+      unchanged: write.validCount - alreadyWritten.refused - inserted - updated,
+      deadLettered: deadLetters.length,
+    };
   }
 
   /** Upserts `rows` a row at a time under savepoints; refused rows are added to `deadLetters`. */
@@ -249,26 +278,8 @@ export class ListingSink {
   ): Promise<{ inserted: number; updated: number }> {
     const params: unknown[] = LISTING_COLUMNS.map((column) => rows.map((row) => row[column]));
     params.push(this.options.system, runId);
-    const { rows: returned } = await tx.query<{ inserted: boolean }>(this.upsertSql, params);
-    let inserted = 0;
-    for (const row of returned) if (row.inserted) inserted++;
-    return { inserted, updated: returned.length - inserted };
-  }
-
-  private async insertDeadLetters(tx: Queryable, runId: number, deadLetters: DeadLetter[]): Promise<void> {
-    if (deadLetters.length === 0) return;
-    await tx.query(
-      `INSERT INTO keel_sync_dead_letters (sync_name, system, run_id, key, reason, raw)
-       SELECT $1, $2, $3, key, reason, raw::jsonb FROM unnest($4::text[], $5::text[], $6::text[]) AS d(key, reason, raw)`,
-      [
-        this.options.syncName,
-        this.options.system,
-        runId,
-        deadLetters.map((letter) => letter.key),
-        deadLetters.map((letter) => letter.reason),
-        deadLetters.map((letter) => JSON.stringify(letter.raw ?? null)),
-      ],
-    );
+    const { rows: counted } = await tx.query<{ inserted: string; updated: string }>(this.upsertSql, params);
+    return { inserted: Number(counted[0]?.inserted ?? 0), updated: Number(counted[0]?.updated ?? 0) };
   }
 }
 
@@ -283,22 +294,76 @@ export function newestByKey(rows: ListingRow[]): ListingRow[] {
   return byKey.size === rows.length ? rows : [...byKey.values()];
 }
 
-function upsertStatement(table: string): string {
+/**
+ * The upsert of the rows in arrays $1…$11 by system $12 in run $13 (see the file's note), as a
+ * data-modifying CTE `written` returning whether each row was inserted; only when `gate` holds.
+ */
+function upsertClause(table: string, gate: string, onConflict = true): string {
   const columns = LISTING_COLUMNS.join(', ');
   const arrays = LISTING_COLUMNS.map((column, index) => `$${index + 1}::${COLUMN_TYPES[column]}[]`).join(
     ', ',
   );
-  const system = `$${LISTING_COLUMNS.length + 1}`;
-  const run = `$${LISTING_COLUMNS.length + 2}`;
   const stored = VALUE_COLUMNS.map((column) => `t.${column}`).join(', ');
   const incoming = VALUE_COLUMNS.map((column) => `EXCLUDED.${column}`).join(', ');
-  return `INSERT INTO ${table} AS t (${columns}, created_by_system, created_in_run, updated_by_system, updated_in_run)
-    SELECT u.*, ${system}::text, ${run}::bigint, ${system}::text, ${run}::bigint
-    FROM unnest(${arrays}) AS u(${columns})
-    ON CONFLICT (property_number) DO UPDATE SET
+  return `written AS (
+    INSERT INTO ${table} AS t (${columns}, created_by_system, created_in_run, updated_by_system, updated_in_run)
+    SELECT u.*, $12::text, $13::bigint, $12::text, $13::bigint
+    FROM unnest(${arrays}) AS u(${columns}) WHERE ${gate}
+    ${
+      onConflict
+        ? `ON CONFLICT (property_number) DO UPDATE SET
       ${VALUE_COLUMNS.map((column) => `${column} = EXCLUDED.${column}`).join(', ')},
       updated_by_system = EXCLUDED.updated_by_system, updated_in_run = EXCLUDED.updated_in_run, synced_at = now()
     WHERE (${stored}) IS DISTINCT FROM (${incoming})
-      AND t.source_updated_at::timestamptz <= EXCLUDED.source_updated_at::timestamptz
-    RETURNING (xmax = 0) AS inserted`;
+      AND t.source_updated_at::timestamptz <= EXCLUDED.source_updated_at::timestamptz`
+        : ''
+    }
+    RETURNING (xmax = 0) AS inserted
+  )`;
+}
+
+const WRITTEN_COUNTS =
+  'count(*) FILTER (WHERE inserted) AS inserted, count(*) FILTER (WHERE NOT inserted) AS updated FROM written';
+
+/** The rows' upsert alone: how many were inserted and updated. */
+function upsertStatement(table: string): string {
+  return `WITH ${upsertClause(table, 'true')} SELECT ${WRITTEN_COUNTS}`;
+}
+
+/**
+ * A whole batch (ListingSink.batchStatement). Parameters: $1…$13 as upsertClause; $14 the sync;
+ * $15, $16 the cursor's updated_at and id, $17 whether there is one, $18 it as JSON; $19 rows read,
+ * $20 valid rows (less any refused), $21 dead letters, $22 requests, $23 failed requests; $24…$26
+ * the dead letters' keys, reasons and raw rows; $27, $28 rows inserted and updated before, in the
+ * same transaction.
+ */
+function batchStatementSql(table: string, onConflict: boolean): string {
+  return `WITH control AS (
+    SELECT emergency_stop, stopped_by, reason FROM keel_sync_control WHERE sync_name = $14 FOR SHARE
+  ), owner AS (
+    SELECT 1 FROM keel_sync_cursors WHERE sync_name = $14 AND system = $12 AND run_id = $13 FOR UPDATE
+  ), go AS (
+    SELECT NOT coalesce((SELECT emergency_stop FROM control), false)
+       AND (NOT $17::boolean OR EXISTS (SELECT 1 FROM owner)) AS ok
+  ), ${upsertClause(table, '(SELECT ok FROM go)', onConflict)}, figures AS (
+    SELECT ${WRITTEN_COUNTS}
+  ), letters AS (
+    INSERT INTO keel_sync_dead_letters (sync_name, system, run_id, key, reason, raw)
+    SELECT $14, $12, $13, d.key, d.reason, d.raw::jsonb
+    FROM unnest($24::text[], $25::text[], $26::text[]) AS d(key, reason, raw) WHERE (SELECT ok FROM go)
+  ), moved AS (
+    UPDATE keel_sync_cursors SET updated_at = $15, id = $16, changed_at = now()
+    WHERE $17::boolean AND sync_name = $14 AND system = $12 AND run_id = $13 AND (SELECT ok FROM go)
+  ), counted AS (
+    UPDATE keel_sync_runs SET rows_read = rows_read + $19,
+      inserted = inserted + $27 + (SELECT inserted FROM figures),
+      updated = updated + $28 + (SELECT updated FROM figures),
+      unchanged = unchanged + $20 - $27 - $28 - (SELECT inserted + updated FROM figures),
+      dead_lettered = dead_lettered + $21, batches = batches + 1,
+      requests = requests + $22, failures = failures + $23, cursor_to = coalesce($18::jsonb, cursor_to)
+    WHERE id = $13 AND (SELECT ok FROM go)
+  )
+  SELECT (SELECT emergency_stop FROM control) AS stopped, (SELECT stopped_by FROM control) AS stopped_by,
+         (SELECT reason FROM control) AS reason, (NOT $17::boolean OR EXISTS (SELECT 1 FROM owner)) AS owned,
+         $27 + (SELECT inserted FROM figures) AS inserted, $28 + (SELECT updated FROM figures) AS updated`;
 }
