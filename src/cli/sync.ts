@@ -7,7 +7,7 @@
  *   history [--limit N] [--json]           the latest runs
  *   stop --reason R [--by NAME]            SyncStateManager.setEmergencyStop(true)
  *   resume [--by NAME]                     setEmergencyStop(false)
- *   dead-letters [--limit N] [--json]      rows that could not be written, and why
+ *   dead-letters [--limit N] [--redrive]   rows that could not be written, and why; re-drive them
  *   validate-auth                          whether the REST API accepts the credentials
  *   serve                                  the sync every MONITORING_INTERVAL, with its endpoints
  *                                          (server/sync-service.ts)
@@ -157,9 +157,21 @@ export function syncCommand(program: Command): Command {
 
   syncSubcommand(sync, 'dead-letters', 'rows that could not be written, with the reason and the row as read')
     .option('--limit <rows>', 'how many (newest first)', String(DEFAULT_LIST))
+    .option('--redrive', 'check the open dead letters again and write those that pass now')
     .option('--json', 'print JSON')
     .action(async (options: Options) => {
       const limit = positiveCount(String(options.limit), '--limit');
+      if (options.redrive === true) {
+        const result = await withSync(options, (open) => open.engine.redrive());
+        console.log(
+          options.json === true
+            ? JSON.stringify(result, null, 2)
+            : `re-drove ${result.counts.read} dead letters: ${result.counts.inserted} inserted, ${result.counts.updated} updated, ` +
+                `${result.counts.unchanged} unchanged, ${result.counts.deadLettered} refused again by the database; ${result.stillRefused} still fail the checks`,
+        );
+        process.exitCode = result.status === 'completed' ? 0 : 1;
+        return;
+      }
       const letters = await withSync(options, async (open) => {
         const { rows } = await open.db.query<Record<string, unknown>>(
           `SELECT id, run_id, key, reason, raw, created_at FROM keel_sync_dead_letters

@@ -209,6 +209,47 @@ export class SyncEngine {
     return { ...result, notInSource: keys.filter((key) => !found.has(key)) };
   }
 
+  /**
+   * Re-drives the open dead letters (`keel sync dead-letters --redrive`), oldest first: each raw row
+   * is checked again and, when it passes now (the source or the table's constraints were fixed),
+   * written as the sync writes any row, a late one never overwriting newer data. Those written are
+   * marked re-driven; a row the database refuses again becomes a new dead letter with the new
+   * reason, and the old one is marked. Rows that still fail the checks stay open. Marking after
+   * writing: a crash between the two leaves the letter open, and re-driving it again rewrites the
+   * same row, which changes nothing.
+   */
+  async redrive(options: { limit?: number } = {}): Promise<RunResult & { stillRefused: number }> {
+    let stillRefused = 0;
+    const result = await this.recordedRun({}, async (run) => {
+      let afterId = 0;
+      for (;;) {
+        const wanted = this.pageSize(options.limit, run.counts.read + stillRefused);
+        if (wanted <= 0) break;
+        const { rows: letters } = await this.options.db.query<{ id: string; raw: unknown }>(
+          `SELECT id, raw FROM keel_sync_dead_letters
+           WHERE sync_name = $1 AND redriven_at IS NULL AND id > $2 ORDER BY id LIMIT $3`,
+          [this.options.syncName, afterId, wanted],
+        );
+        if (letters.length === 0) break;
+        afterId = Number(letters.at(-1)?.id);
+        const passing = letters.filter((letter) => checkListing(letter.raw).ok);
+        stillRefused += letters.length - passing.length;
+        if (passing.length === 0) continue;
+        await this.writeCounted(
+          run,
+          passing.map((letter) => letter.raw),
+          undefined,
+          { requests: 0, failures: 0 },
+        );
+        await this.options.db.query(
+          'UPDATE keel_sync_dead_letters SET redriven_at = now(), redriven_in_run = $2 WHERE id = ANY($1::bigint[])',
+          [passing.map((letter) => letter.id), run.runId],
+        );
+      }
+    });
+    return { ...result, stillRefused };
+  }
+
   /** Rows to ask for next: a batch, or what is left of `limit`. */
   private pageSize(limit: number | undefined, read: number): number {
     return limit === undefined ? this.options.batchSize : Math.min(this.options.batchSize, limit - read);

@@ -64,6 +64,12 @@ const STATUS_WEIGHTS: readonly [string, number][] = [
   ['withdrawn', 1],
 ];
 const DAY_MS = 86_400_000;
+/**
+ * The generated listings' history ends here, whenever the catalogue is made, so two sample origins
+ * of the same seed serve the same listings (a second `keel sync run` on embedded defaults finds
+ * nothing new); changes made later are stamped with the clock.
+ */
+const GENERATED_UNTIL = Date.parse('2026-11-01T00:00:00.000Z');
 /** Generated listings were last changed within this many days before the catalogue was made. */
 const HISTORY_DAYS = 90;
 
@@ -80,7 +86,7 @@ export class ListingCatalog {
   private lastStamp = 0;
   private nextId = 1;
 
-  constructor(count: number, seed = 42, now = Date.now()) {
+  constructor(count: number, seed = 42, now = GENERATED_UNTIL) {
     const random = mulberry32(seed);
     const stamps = Array.from(
       { length: count },

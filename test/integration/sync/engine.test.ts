@@ -125,6 +125,24 @@ describe('a sync run against the real PostgreSQL', () => {
       expect(byKey.get(key)?.reason).toMatch(/refused by the database.*no_kamakura/);
     const stored = await storedListings(sync.db, sync.table);
     expect(stored.has(negative.property_number)).toBe(false);
+
+    // The constraint dropped: re-driving writes the rows it refused; the two bad rows stay open.
+    await sync.db.query(`ALTER TABLE ${sync.table} DROP CONSTRAINT no_kamakura`);
+    const redriven = await sync.engine.redrive();
+    expect(redriven).toMatchObject({ status: 'completed', stillRefused: 2 });
+    expect(redriven.counts).toMatchObject({
+      read: kamakura.length,
+      inserted: kamakura.length,
+      deadLettered: 0,
+    });
+    const open = await sync.db.query<{ key: string }>(
+      'SELECT key FROM keel_sync_dead_letters WHERE sync_name = $1 AND redriven_at IS NULL ORDER BY key',
+      [sync.syncName],
+    );
+    expect(open.rows.map((row) => row.key)).toEqual(
+      [negative.property_number, unknownStatus.property_number].sort(),
+    );
+    expect((await sync.engine.redrive()).counts.read).toBe(0);
   });
 
   it('dry-run reports what a run would do and writes nothing', async () => {
