@@ -23,6 +23,7 @@
 import type { Command } from 'commander';
 import pc from 'picocolors';
 import pino, { type Logger } from 'pino';
+import { Rollout } from '../rollout/index.js';
 import { gatewayLog, startSyncService } from '../server/index.js';
 import {
   backupSync,
@@ -34,6 +35,7 @@ import {
   removeDuplicates,
   rollbackSync,
   SYNC_SETTINGS,
+  type SyncConfig,
   type SyncSettingName,
   type VerifyReport,
   verifySync,
@@ -51,11 +53,42 @@ type Options = Record<string, unknown>;
 /** Opens the sync from the environment and the command's flags, runs `work`, closes it. */
 async function withSync<T>(options: Options, work: (sync: OpenSync) => Promise<T>): Promise<T> {
   const config = loadSyncConfig(process.env, settingFlags(options, SYNC_SETTING_NAMES, SYNC_SETTINGS));
-  const sync = await openSync(config, stderrLog(config.logLevel));
+  const sync = await openFlaggedSync(config, stderrLog(config.logLevel));
   try {
     return await work(sync);
   } finally {
     await sync.close();
+  }
+}
+
+/**
+ * The sync, and with KEEL_SYNC_FLAG the rollout flag that shares the listings out between the
+ * systems (sticky by property number): the new system writes those inside the flag's weight, the
+ * others the rest. The flag is read from the rollout store of REDIS_URL, else DATABASE_URL, else
+ * the data folder `.keel` (where `keel serve` and `keel rollout` keep it on one machine).
+ */
+async function openFlaggedSync(config: SyncConfig, log: Logger): Promise<OpenSync> {
+  const { flag } = config;
+  if (flag === undefined) return openSync(config, log);
+  const rollout = await Rollout.open({
+    redisUrl: config.redisUrl,
+    databaseUrl: config.databaseUrl?.href,
+    dataDir: '.keel',
+    controller: false,
+  });
+  const isNew = config.system === 'new';
+  try {
+    const sync = await openSync(config, log, { owns: (key) => rollout.isEnabled(flag, { key }) === isNew });
+    return {
+      ...sync,
+      async close() {
+        await sync.close();
+        await rollout.close();
+      },
+    };
+  } catch (error) {
+    await rollout.close();
+    throw error;
   }
 }
 

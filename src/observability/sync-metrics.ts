@@ -7,7 +7,8 @@
  * whichever instance is scraped). This module imports nothing of the sync: it is handed numbers.
  *
  *   keel_sync_rows_total{system,result}        rows read, by what became of them (inserted,
- *                                              updated, unchanged, dead_lettered)
+ *                                              updated, unchanged, dead_lettered, skipped: left
+ *                                              to the other system)
  *   keel_sync_runs_total{system,status}        runs ended (completed, stopped, failed)
  *   keel_sync_requests_total{system,result}    requests to the source (ok, failed)
  *   keel_sync_success_ratio                    rows written or unchanged ÷ rows read, last hour
@@ -38,6 +39,7 @@ export interface SyncRunFigures {
   updated: number;
   unchanged: number;
   deadLettered: number;
+  skipped: number;
   requests: number;
   failures: number;
 }
@@ -56,7 +58,7 @@ export class SyncMetricsRegistry {
     collectDefaultMetrics({ register: this.registry, prefix: 'keel_sync_process_' });
     this.rows = new Counter({
       name: 'keel_sync_rows_total',
-      help: 'Rows the sync read, by what became of them (inserted, updated, unchanged, dead_lettered).',
+      help: 'Rows the sync read, by what became of them (inserted, updated, unchanged, dead_lettered, skipped).',
       labelNames: ['system', 'result'],
       registers,
     });
@@ -126,6 +128,7 @@ export class SyncMetricsRegistry {
     this.rows.inc({ system, result: 'updated' }, run.updated);
     this.rows.inc({ system, result: 'unchanged' }, run.unchanged);
     this.rows.inc({ system, result: 'dead_lettered' }, run.deadLettered);
+    this.rows.inc({ system, result: 'skipped' }, run.skipped);
     this.requests.inc({ system, result: 'ok' }, run.requests - run.failures);
     this.requests.inc({ system, result: 'failed' }, run.failures);
   }

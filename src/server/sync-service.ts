@@ -73,6 +73,7 @@ export async function startSyncService(sync: OpenSync, log: Logger): Promise<Syn
           updated: 0,
           unchanged: 0,
           deadLettered: 0,
+          skipped: 0,
           requests: 0,
           failures: 0,
         });

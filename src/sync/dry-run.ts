@@ -86,6 +86,7 @@ export class DryRunTally {
       updated,
       unchanged: valid.length - inserted - updated,
       deadLettered,
+      skipped: 0,
     };
   }
 

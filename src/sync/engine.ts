@@ -39,7 +39,7 @@ import type { Logger } from 'pino';
 import { isKeelError, KeelError } from '../errors.js';
 import type { SyncDatabase } from './database.js';
 import { type DryRunReport, DryRunTally } from './dry-run.js';
-import { checkListing } from './listing.js';
+import { checkListing, keyOfRaw } from './listing.js';
 import { type Batch, type BatchCounts, type Cursor, ListingSink } from './pg-sink.js';
 import { RateLimiter } from './rate-limiter.js';
 import { type ListingSource, SourceError } from './rest-source.js';
@@ -67,6 +67,11 @@ export interface SyncEngineOptions {
   breakerThreshold: number;
   breakerTimeoutMs: number;
   log: Logger;
+  /**
+   * Whether this runner writes the listing of a property number (the migration's per-listing
+   * flag); the others are read, counted as skipped and left to the other system. All by default.
+   */
+  owns?: (propertyNumber: string) => boolean;
 }
 
 export interface RunOptions {
@@ -181,7 +186,9 @@ export class SyncEngine {
         );
         const batchCursor = lastPosition(rows);
         if (rows.length === 0 || batchCursor === undefined) break;
-        await this.writeCounted(run, rows, batchCursor, tally);
+        const { owns } = this.options;
+        const mine = owns === undefined ? rows : rows.filter((raw) => owns(keyOfRaw(raw)));
+        await this.writeCounted(run, mine, batchCursor, tally, rows.length - mine.length);
         run.cursor = batchCursor;
         options.onBatch?.({ runId: run.runId, counts: { ...run.counts }, cursor: run.cursor });
       }
@@ -276,12 +283,14 @@ export class SyncEngine {
     rows: unknown[],
     cursor: Cursor | undefined,
     tally: { requests: number; failures: number },
+    skipped = 0,
   ): Promise<void> {
     const batch: Batch = {
       runId: run.runId,
       checked: rows.map((raw) => ({ checked: checkListing(raw), raw })),
       cursor,
       ...tally,
+      skipped,
     };
     addCounts(run.counts, await this.writeBatch(batch));
     run.counts.batches++;
@@ -511,6 +520,7 @@ function emptyCounts(): RunCounts {
     updated: 0,
     unchanged: 0,
     deadLettered: 0,
+    skipped: 0,
     batches: 0,
     requests: 0,
     failures: 0,
@@ -523,6 +533,7 @@ function addCounts(total: RunCounts, batch: BatchCounts): void {
   total.updated += batch.updated;
   total.unchanged += batch.unchanged;
   total.deadLettered += batch.deadLettered;
+  total.skipped += batch.skipped;
 }
 
 /**

@@ -24,8 +24,9 @@ export {
   type SyncEngineOptions,
 } from './engine.js';
 export { checkListing, LISTING_COLUMNS, type ListingRow, type SourceListing } from './listing.js';
-export { type OpenSync, openSync } from './open.js';
+export { type OpenSync, type OpenSyncOptions, openSync } from './open.js';
 export { type Cursor, ListingSink } from './pg-sink.js';
+export { PgTableListingSource, type PgTableSourceOptions } from './pg-source.js';
 export { RateLimiter } from './rate-limiter.js';
 export { type ListingSource, RestListingSource, SourceError } from './rest-source.js';
 export {

@@ -1,7 +1,7 @@
 /**
  * A sync put together from its configuration: the database (DATABASE_URL, else embedded
- * PostgreSQL in KEEL_SYNC_DATA_DIR), the source (SUPABASE_REST_URL / SUPABASE_URL, else the bundled
- * sample listings origin, started in this process), its tables created when missing, the engine
+ * PostgreSQL in KEEL_SYNC_DATA_DIR), the source (KEEL_SYNC_SOURCE_DATABASE_URL's table, else
+ * SUPABASE_REST_URL / SUPABASE_URL, else the bundled sample listings origin, started in this process), its tables created when missing, the engine
  * and the state manager. What `keel sync …` and `keel sync serve` run; `close()` ends all of it.
  */
 import type { Logger } from 'pino';
@@ -9,7 +9,8 @@ import { type ListingsOrigin, startListingsOrigin } from '../sample-origin/listi
 import { restSourceConfig, type SyncConfig } from './config.js';
 import { embeddedDatabase, postgresDatabase, type SyncDatabase } from './database.js';
 import { SyncEngine } from './engine.js';
-import { RestListingSource } from './rest-source.js';
+import { PgTableListingSource } from './pg-source.js';
+import { type ListingSource, RestListingSource } from './rest-source.js';
 import { ensureSchema } from './schema.js';
 import { SyncStateManager } from './state.js';
 
@@ -26,24 +27,40 @@ export interface OpenSync {
 /** Listings the bundled sample origin serves when it is the source. */
 const SAMPLE_LISTINGS = 1_000;
 
-export async function openSync(config: SyncConfig, log: Logger): Promise<OpenSync> {
+export interface OpenSyncOptions {
+  /** Whether this runner writes a listing (the migration's flag, read by the caller). */
+  owns?: (propertyNumber: string) => boolean;
+}
+
+export async function openSync(
+  config: SyncConfig,
+  log: Logger,
+  options: OpenSyncOptions = {},
+): Promise<OpenSync> {
   const db =
     config.databaseUrl === undefined
       ? await embeddedDatabase(config.dataDir)
       : postgresDatabase({ url: config.databaseUrl, poolMin: config.poolMin, poolMax: config.poolMax });
   let sample: ListingsOrigin | undefined;
+  let tableSource: PgTableListingSource | undefined;
   try {
     await ensureSchema(db, config.table, config.name);
-    let rest = restSourceConfig(config);
-    if (rest === undefined) {
-      sample = await startListingsOrigin({ listings: SAMPLE_LISTINGS });
-      log.info(
-        { source: sample.restUrl },
-        'no SUPABASE_REST_URL: reading the bundled sample listings origin',
-      );
-      rest = { url: new URL(sample.restUrl), headers: {}, credentialSettings: [] };
+    let source: ListingSource;
+    if (config.sourceDatabaseUrl !== undefined) {
+      tableSource = new PgTableListingSource({ url: config.sourceDatabaseUrl, table: config.sourceTable });
+      source = tableSource;
+    } else {
+      let rest = restSourceConfig(config);
+      if (rest === undefined) {
+        sample = await startListingsOrigin({ listings: SAMPLE_LISTINGS });
+        log.info(
+          { source: sample.restUrl },
+          'no SUPABASE_REST_URL: reading the bundled sample listings origin',
+        );
+        rest = { url: new URL(sample.restUrl), headers: {}, credentialSettings: [] };
+      }
+      source = new RestListingSource({ ...rest, table: config.resource });
     }
-    const source = new RestListingSource({ ...rest, table: config.resource });
     const engine = new SyncEngine({
       db,
       source,
@@ -55,6 +72,7 @@ export async function openSync(config: SyncConfig, log: Logger): Promise<OpenSyn
       breakerThreshold: config.breakerThreshold,
       breakerTimeoutMs: config.breakerTimeout,
       log,
+      owns: options.owns,
     });
     const state = new SyncStateManager(db, { syncName: config.name, system: config.system, engine });
     return {
@@ -65,11 +83,13 @@ export async function openSync(config: SyncConfig, log: Logger): Promise<OpenSyn
       sample,
       async close() {
         await sample?.close();
+        await tableSource?.close();
         await db.close();
       },
     };
   } catch (error) {
     await sample?.close();
+    await tableSource?.close();
     await db.close();
     throw error;
   }

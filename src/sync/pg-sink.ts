@@ -53,6 +53,8 @@ export interface Batch {
   /** Requests and failed requests it took to read the batch. */
   requests: number;
   failures: number;
+  /** Rows read but left to another system (the migration's flag): counted, not written. */
+  skipped?: number;
 }
 
 export interface BatchCounts {
@@ -62,6 +64,8 @@ export interface BatchCounts {
   /** Rows already as read (or older than stored), and older copies of a listing in the same batch. */
   unchanged: number;
   deadLettered: number;
+  /** Rows read but left to another system. */
+  skipped: number;
 }
 
 export interface SinkOptions {
@@ -200,7 +204,7 @@ export class ListingSink {
       batch.cursor?.id ?? null,
       batch.cursor !== undefined,
       batch.cursor === undefined ? null : JSON.stringify(batch.cursor),
-      batch.checked.length,
+      batch.checked.length + (batch.skipped ?? 0),
       write.validCount - alreadyWritten.refused,
       deadLetters.length,
       batch.requests,
@@ -210,6 +214,7 @@ export class ListingSink {
       deadLetters.map((letter) => JSON.stringify(letter.raw ?? null)),
       alreadyWritten.inserted,
       alreadyWritten.updated,
+      batch.skipped ?? 0,
     );
     const { rows: outcome } = await on.query<{
       stopped: boolean | null;
@@ -233,11 +238,12 @@ export class ListingSink {
     const inserted = Number(result.inserted);
     const updated = Number(result.updated);
     return {
-      read: batch.checked.length,
+      read: batch.checked.length + (batch.skipped ?? 0),
       inserted,
       updated,
       unchanged: write.validCount - alreadyWritten.refused - inserted - updated,
       deadLettered: deadLetters.length,
+      skipped: batch.skipped ?? 0,
     };
   }
 
@@ -335,7 +341,7 @@ function upsertStatement(table: string): string {
  * $15, $16 the cursor's updated_at and id, $17 whether there is one, $18 it as JSON; $19 rows read,
  * $20 valid rows (less any refused), $21 dead letters, $22 requests, $23 failed requests; $24…$26
  * the dead letters' keys, reasons and raw rows; $27, $28 rows inserted and updated before, in the
- * same transaction.
+ * same transaction; $29 rows read but left to another system.
  */
 function batchStatementSql(table: string, onConflict: boolean): string {
   return `WITH control AS (
@@ -359,7 +365,7 @@ function batchStatementSql(table: string, onConflict: boolean): string {
       inserted = inserted + $27 + (SELECT inserted FROM figures),
       updated = updated + $28 + (SELECT updated FROM figures),
       unchanged = unchanged + $20 - $27 - $28 - (SELECT inserted + updated FROM figures),
-      dead_lettered = dead_lettered + $21, batches = batches + 1,
+      dead_lettered = dead_lettered + $21, skipped = skipped + $29, batches = batches + 1,
       requests = requests + $22, failures = failures + $23, cursor_to = coalesce($18::jsonb, cursor_to)
     WHERE id = $13 AND (SELECT ok FROM go)
   )

@@ -63,6 +63,7 @@ const CONTROL_TABLES = [
     updated         bigint NOT NULL DEFAULT 0,
     unchanged       bigint NOT NULL DEFAULT 0,
     dead_lettered   bigint NOT NULL DEFAULT 0,
+    skipped         bigint NOT NULL DEFAULT 0,
     batches         bigint NOT NULL DEFAULT 0,
     requests        bigint NOT NULL DEFAULT 0,
     failures        bigint NOT NULL DEFAULT 0,
@@ -71,6 +72,8 @@ const CONTROL_TABLES = [
     error           text
   )`,
   'CREATE INDEX IF NOT EXISTS keel_sync_runs_by_sync ON keel_sync_runs (sync_name, id DESC)',
+  // Added after the table's first version: databases created by it gain the column.
+  'ALTER TABLE keel_sync_runs ADD COLUMN IF NOT EXISTS skipped bigint NOT NULL DEFAULT 0',
   `CREATE TABLE IF NOT EXISTS keel_sync_cursors (
     sync_name   text NOT NULL,
     system      text NOT NULL,

@@ -35,6 +35,7 @@ export interface RunRecord {
   updated: number;
   unchanged: number;
   deadLettered: number;
+  skipped: number;
   batches: number;
   requests: number;
   failures: number;
@@ -151,7 +152,8 @@ export class SyncStateManager {
   async getMetrics(): Promise<SyncMetrics> {
     const { rows } = await this.db.query<Record<string, string | null>>(
       `SELECT count(*) AS runs, coalesce(sum(rows_read), 0) AS rows_read,
-              coalesce(sum(inserted + updated), 0) AS written, coalesce(sum(unchanged), 0) AS unchanged,
+              coalesce(sum(inserted + updated), 0) AS written,
+              coalesce(sum(unchanged + skipped), 0) AS unchanged,
               coalesce(sum(dead_lettered), 0) AS dead_lettered, coalesce(sum(requests), 0) AS requests,
               coalesce(sum(failures), 0) AS failures
        FROM keel_sync_runs WHERE sync_name = $1 AND NOT dry_run AND started_at > now() - interval '${METRICS_WINDOW}'`,
@@ -208,7 +210,7 @@ export class SyncStateManager {
     const { rows } = await this.db.query<Record<string, unknown>>(
       `SELECT id, system, status, started_at, finished_at,
               (extract(epoch FROM (coalesce(finished_at, now()) - started_at)) * 1000)::float8 AS duration_ms,
-              rows_read, inserted, updated, unchanged, dead_lettered, batches, requests, failures,
+              rows_read, inserted, updated, unchanged, dead_lettered, skipped, batches, requests, failures,
               cursor_from, cursor_to, error
        FROM keel_sync_runs WHERE sync_name = $1 AND NOT dry_run ORDER BY id DESC LIMIT $2`,
       [this.options.syncName, limit],
@@ -225,6 +227,7 @@ export class SyncStateManager {
       updated: Number(row.updated),
       unchanged: Number(row.unchanged),
       deadLettered: Number(row.dead_lettered),
+      skipped: Number(row.skipped),
       batches: Number(row.batches),
       requests: Number(row.requests),
       failures: Number(row.failures),
