@@ -82,6 +82,32 @@ async function dropTables(db: SyncDatabase, names: Tables): Promise<void> {
     await db.query(`DELETE FROM ${control} WHERE sync_name = $1`, [names.syncName]);
 }
 
+/** An engine reading `origin`'s sample listings into the tables `names`, with no pause on failure. */
+function benchEngine(
+  db: SyncDatabase,
+  origin: { restUrl: string },
+  names: Tables,
+  batchSize: number,
+  rateLimit: number,
+): SyncEngine {
+  return new SyncEngine({
+    db,
+    source: new RestListingSource({
+      url: new URL(origin.restUrl),
+      table: 'property_listings',
+      headers: {},
+      credentialSettings: [],
+    }),
+    ...names,
+    system: 'new',
+    batchSize,
+    rateLimit,
+    breakerThreshold: 5,
+    breakerTimeoutMs: 60_000,
+    log,
+  });
+}
+
 /** The whole run of `listings` listings: its duration in ms. */
 async function wholeRun(
   db: SyncDatabase,
@@ -93,22 +119,7 @@ async function wholeRun(
   const names = freshNames();
   try {
     await ensureSchema(db, names.table, names.syncName);
-    const engine = new SyncEngine({
-      db,
-      source: new RestListingSource({
-        url: new URL(origin.restUrl),
-        table: 'property_listings',
-        headers: {},
-        credentialSettings: [],
-      }),
-      ...names,
-      system: 'new',
-      batchSize,
-      rateLimit,
-      breakerThreshold: 5,
-      breakerTimeoutMs: 60_000,
-      log,
-    });
+    const engine = benchEngine(db, origin, names, batchSize, rateLimit);
     const result = await engine.run();
     if (result.status !== 'completed' || result.counts.inserted !== listings)
       throw new Error(`the run ${result.status} with ${result.counts.inserted} of ${listings} inserted`);
@@ -330,22 +341,7 @@ async function memoryFigure(db: SyncDatabase, listings: number): Promise<number[
   const heaps: number[] = [];
   try {
     await ensureSchema(db, names.table, names.syncName);
-    const engine = new SyncEngine({
-      db,
-      source: new RestListingSource({
-        url: new URL(origin.restUrl),
-        table: 'property_listings',
-        headers: {},
-        credentialSettings: [],
-      }),
-      ...names,
-      system: 'new',
-      batchSize: LARGE_BATCH,
-      rateLimit: 0,
-      breakerThreshold: 5,
-      breakerTimeoutMs: 60_000,
-      log,
-    });
+    const engine = benchEngine(db, origin, names, LARGE_BATCH, 0);
     let next = listings / 10;
     await engine.run({
       onBatch: (progress) => {

@@ -116,7 +116,7 @@ const connections: Reader<number | 'auto'> = (value) => (value === 'auto' ? 'aut
 /** A file path for the log: not a directory name (a trailing slash) and no NUL byte. */
 export const filePath: Reader<string> = (value) =>
   value.endsWith('/') || value.includes('\0') ? undefined : value;
-export const logLevel: Reader<string> = (value) =>
+const logLevel: Reader<string> = (value) =>
   ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(value) ? value : undefined;
 
 /** Keeps the fallback's type, so settings with a default are typed as always present. */

@@ -59,20 +59,11 @@ const TEXT_FIELDS: readonly [keyof SourceListing, number, number][] = [
 ];
 
 /** A row as written: the listing's values under the sink's column names. */
-export interface ListingRow {
-  property_number: string;
+export type ListingRow = Omit<SourceListing, 'id' | 'updated_at'> & {
   source_id: number;
-  title: string;
-  prefecture: string;
-  city: string;
-  address: string;
-  price: number;
-  area_sqm: number;
-  layout: string;
-  status: string;
   /** The source's `updated_at`, as it sent it. */
   source_updated_at: string;
-}
+};
 
 /** What checking one source row gave: the row to write, or why it cannot be written. */
 export type Checked = { ok: true; row: ListingRow } | { ok: false; key: string; reason: string };
