@@ -269,6 +269,7 @@ export function syncCommand(program: Command): Command {
       const report = await withSync(options, async (open) => {
         const verified = await verifySync(open.db, open.state, {
           table: open.config.table,
+          syncName: open.config.name,
           against: options.against === undefined ? undefined : String(options.against),
           reportDir: String(options.reportDir),
         });
@@ -356,7 +357,7 @@ function verifySummary(report: VerifyReport): string {
   const comparison = report.comparison;
   if (comparison !== undefined) {
     lines.push(
-      `  against ${comparison.against} (${comparison.againstRows} rows): ${comparison.missing} missing, ${comparison.extra} extra, ${comparison.changed} changed${comparison.truncated ? ' (stopped at the first 1,000)' : ''} in ${(comparison.durationMs / 1000).toFixed(2)} s`,
+      `  against ${comparison.against} (${comparison.againstRows} rows): ${comparison.missing} missing, ${comparison.extra} extra, ${comparison.changed} changed, match rate ${(100 * comparison.matchRate).toFixed(2)} %${comparison.truncated ? ' (stopped at the first 1,000)' : ''} in ${(comparison.durationMs / 1000).toFixed(2)} s`,
     );
     for (const difference of comparison.differences.slice(0, 10))
       lines.push(

@@ -23,6 +23,12 @@ export {
   SyncEngine,
   type SyncEngineOptions,
 } from './engine.js';
+export {
+  SYNC_GAUGES,
+  type SyncGaugeName,
+  SyncGuardFigures,
+  type SyncGuardFiguresOptions,
+} from './guard-figures.js';
 export { checkListing, LISTING_COLUMNS, type ListingRow, type SourceListing } from './listing.js';
 export { type OpenSync, type OpenSyncOptions, openSync } from './open.js';
 export { type Cursor, ListingSink } from './pg-sink.js';

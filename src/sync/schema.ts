@@ -11,6 +11,8 @@
  *   keel_sync_runs           one row per run: status, counts (updated in each batch's transaction,
  *                            so they are exact even after a crash), cursor from/to, error
  *   keel_sync_dead_letters   rows that could not be written: key, reason, the raw row
+ *   keel_sync_verifications  each `verify --against`: the rows missing, extra and changed, and the
+ *                            match rate (the migration's shadow-phase guard reads the latest)
  *   keel_sync_control        (sync) → the emergency stop: who set it, why, when
  *
  * The listings' own checks (price ≥ 0, area > 0, a known status) are constraints, so a row that
@@ -96,6 +98,20 @@ const CONTROL_TABLES = [
     redriven_in_run bigint
   )`,
   'CREATE INDEX IF NOT EXISTS keel_sync_dead_letters_open ON keel_sync_dead_letters (sync_name, id) WHERE redriven_at IS NULL',
+  `CREATE TABLE IF NOT EXISTS keel_sync_verifications (
+    id            bigserial PRIMARY KEY,
+    sync_name     text NOT NULL,
+    at            timestamptz NOT NULL DEFAULT now(),
+    table_name    text NOT NULL,
+    against       text NOT NULL,
+    rows          bigint NOT NULL,
+    against_rows  bigint NOT NULL,
+    missing       bigint NOT NULL,
+    extra         bigint NOT NULL,
+    changed       bigint NOT NULL,
+    match_rate    float8 NOT NULL,
+    truncated     boolean NOT NULL
+  )`,
   `CREATE TABLE IF NOT EXISTS keel_sync_control (
     sync_name       text PRIMARY KEY,
     emergency_stop  boolean NOT NULL DEFAULT false,

@@ -27,6 +27,8 @@ const DIFFERENCES_REPORTED = 1_000;
 
 export interface VerifyOptions {
   table: string;
+  /** The sync the verification is recorded under (none recorded without it). */
+  syncName?: string;
   /** A table to compare `table` with: what it should hold. */
   against?: string;
   /** Folder the report is written to (none when undefined). */
@@ -46,6 +48,11 @@ export interface VerifyReport {
     missing: number;
     extra: number;
     changed: number;
+    /**
+     * Rows of `against` found alike in the table ÷ rows of `against` (1 when it is empty); an
+     * upper bound when `truncated`.
+     */
+    matchRate: number;
     differences: RowDifference[];
     truncated: boolean;
     durationMs: number;
@@ -135,16 +142,20 @@ export async function verifySync(
     });
     const count = (kind: RowDifference['kind']) =>
       diff.differences.filter((difference) => difference.kind === kind).length;
+    const againstRows = await countRows(db, options.against);
+    const [missing, changed] = [count('missing'), count('changed')];
     report.comparison = {
       against: options.against,
-      againstRows: await countRows(db, options.against),
-      missing: count('missing'),
+      againstRows,
+      missing,
       extra: count('extra'),
-      changed: count('changed'),
+      changed,
+      matchRate: againstRows === 0 ? 1 : (againstRows - missing - changed) / againstRows,
       differences: diff.differences,
       truncated: diff.truncated,
       durationMs: performance.now() - started,
     };
+    await recordVerification(db, options, report);
   }
   report.clean =
     duplicates.length === 0 &&
@@ -156,6 +167,34 @@ export async function verifySync(
     writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
   }
   return report;
+}
+
+/** Keeps the comparison's figures (keel_sync_verifications), for the rollout's guards. */
+async function recordVerification(
+  db: SyncDatabase,
+  options: VerifyOptions,
+  report: VerifyReport,
+): Promise<void> {
+  const comparison = report.comparison;
+  if (comparison === undefined || options.syncName === undefined) return;
+  await db.query(
+    `INSERT INTO keel_sync_verifications
+       (sync_name, at, table_name, against, rows, against_rows, missing, extra, changed, match_rate, truncated)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+    [
+      options.syncName,
+      report.at,
+      options.table,
+      comparison.against,
+      report.rows,
+      comparison.againstRows,
+      comparison.missing,
+      comparison.extra,
+      comparison.changed,
+      comparison.matchRate,
+      comparison.truncated,
+    ],
+  );
 }
 
 async function countRows(db: SyncDatabase, table: string): Promise<number> {
