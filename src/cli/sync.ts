@@ -51,13 +51,15 @@ const DEFAULT_BACKUP_DIR = 'backups';
 type Options = Record<string, unknown>;
 
 /** Opens the sync from the environment and the command's flags, runs `work`, closes it. */
-async function withSync<T>(options: Options, work: (sync: OpenSync) => Promise<T>): Promise<T> {
+async function withSync<T>(options: Options, work: (sync: OpenSync, log: Logger) => Promise<T>): Promise<T> {
   const config = loadSyncConfig(process.env, settingFlags(options, SYNC_SETTING_NAMES, SYNC_SETTINGS));
-  const sync = await openFlaggedSync(config, stderrLog(config.logLevel));
+  const log = commandLog(config);
+  const sync = await openFlaggedSync(config, log);
   try {
-    return await work(sync);
+    return await work(sync, log);
   } finally {
     await sync.close();
+    log.flush();
   }
 }
 
@@ -92,10 +94,23 @@ async function openFlaggedSync(config: SyncConfig, log: Logger): Promise<OpenSyn
   }
 }
 
-function stderrLog(level: string): Logger {
+/**
+ * A command's log: JSON lines on stderr (stdout carries its result), and appended to LOG_FILE_PATH
+ * when set, so `tail -f` on that file follows a rollback as the guide's procedure does.
+ */
+function commandLog(config: SyncConfig): Logger {
+  const streams: pino.StreamEntry[] = [{ stream: pino.destination(2) }];
+  if (config.logFile !== undefined)
+    streams.push({
+      stream: pino.destination({ dest: config.logFile, append: true, mkdir: true, sync: true }),
+    });
   return pino(
-    { level, base: undefined, redact: { paths: ['headers.apikey', 'headers.Authorization'], censor: '***' } },
-    pino.destination(2),
+    {
+      level: config.logLevel,
+      base: undefined,
+      redact: { paths: ['headers.apikey', 'headers.Authorization'], censor: '***' },
+    },
+    pino.multistream(streams),
   );
 }
 
@@ -326,7 +341,7 @@ export function syncCommand(program: Command): Command {
       const since = options.since === undefined ? undefined : new Date(String(options.since));
       if (since !== undefined && Number.isNaN(since.getTime()))
         throw new Error(`--since must be an ISO time, got "${String(options.since)}"`);
-      const report = await withSync(options, (open) =>
+      const report = await withSync(options, (open, log) =>
         rollbackSync(open.db, {
           table: open.config.table,
           syncName: open.config.name,
@@ -335,7 +350,10 @@ export function syncCommand(program: Command): Command {
           since,
           dryRun: options.dryRun === true,
           backupDir: options.backupCheck === false ? undefined : String(options.backupDir),
-          step: options.verbose === true ? (message) => console.log(pc.dim(`  ${message}`)) : undefined,
+          step: (message) => {
+            log.info({ step: 'rollback' }, message);
+            if (options.verbose === true) console.log(pc.dim(`  ${message}`));
+          },
         }),
       );
       console.log(

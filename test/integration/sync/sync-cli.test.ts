@@ -4,7 +4,9 @@
  * at random moments of a run, which must leave the table equal to the source in the end.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { join } from 'node:path';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { differences, type SyncUnderTest, syncUnderTest } from './support.js';
 
@@ -102,6 +104,23 @@ describe('keel sync', () => {
     expect(JSON.parse(resumed.stdout).counts).toMatchObject({ read: 10, inserted: 10 });
     const history = await keelSync(['history'], env).finished;
     expect(history.stdout.split('\n').filter((line) => line.startsWith('#'))).toHaveLength(3);
+
+    // A rollback's steps go to LOG_FILE_PATH too, for `tail -f` as the guide follows one.
+    const logFile = join(mkdtempSync(join(tmpdir(), 'keel-sync-log-')), 'logs', 'rollback.log');
+    const rollback = await keelSync(['rollback', '--dry-run', '--no-backup-check'], {
+      ...env,
+      LOG_FILE_PATH: logFile,
+      LOG_LEVEL: 'info',
+    }).finished;
+    expect(rollback.code).toBe(0);
+    expect(rollback.stdout).toMatch(/dry run: would delete 310 rows of 3 runs/);
+    const logged = readFileSync(logFile, 'utf8')
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line).msg);
+    expect(logged).toContain('backup check skipped');
+    expect(logged.some((message: string) => /310 rows created by it to delete/.test(message))).toBe(true);
+    rmSync(dirname(dirname(logFile)), { recursive: true, force: true });
   });
 
   it('names the setting of a bad value and exits 2', async () => {
