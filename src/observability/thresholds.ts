@@ -384,6 +384,53 @@ export function levelOf(row: ThresholdRow, value: number): Level | undefined {
  * - `canary`, a generic canary (no source document): 5 % → 25 % → 50 % → 100 %, each stage held
  *   for 30 minutes and judged against the stable side.
  */
+/** Seed 003's migration of a service to a new system (ROLLOUT_GUARDS.migration). */
+const MIGRATION_GUARDS = {
+  /** Phase 1, shadow: the new system answers a copy of every request; nothing of it reaches users. */
+  shadow: {
+    /** Every request copied to the new system; none answered by it. */
+    shadowWeight: 100,
+    trafficWeight: 0,
+    minDuration: '7d',
+    matchRateMin: 0.99,
+    /** "Runs without errors", read as the monitoring target for the error rate. */
+    errorRateMax: 0.005,
+    /** "Performance meets the requirements": the p95 target. */
+    p95Max: target('KeelLatencyP95'),
+    /** The data-consistency check runs hourly: a match rate below matchRateMin for this long rolls back. */
+    matchFor: '1h',
+  },
+  /** Phases 2–4: the new system answers this share of the requests; `rollback` is the phase's own conditions. */
+  smallTraffic: {
+    weight: 10,
+    /** The comparison of phase 1 ends once users are answered by the new system. */
+    shadowWeight: 0,
+    minDuration: '3d',
+    errorRateMax: 0.01,
+    /** "Sync time no longer than the old system's": p95 at most 1× stable's. */
+    latencyVsStableMax: 1,
+    rollback: { errorRateAbove: 0.05, latencyVsStable: 2 },
+  },
+  mediumTraffic: {
+    weight: 50,
+    minDuration: '3d',
+    errorRateMax: 0.01,
+    resourceMax: 0.8,
+    rollback: { errorRateAbove: 0.03, resourceAbove: 0.9 },
+  },
+  fullTraffic: { weight: 100, minDuration: '7d', errorRateMax: 0.005, rollback: { errorRateAbove: 0.02 } },
+  /** The severity tiers, throughout: critical rolls back at once, high within the hour, medium is decided within a day. */
+  severities: {
+    critical: { errorRateAbove: 0.1 },
+    high: { errorRateAbove: 0.05, latencyVsStable: 3, resourceAbove: 0.95 },
+    medium: { errorRateAbove: 0.02, latencyVsStable: 2, resourceAbove: 0.85 },
+  },
+  /** A critical breach must last one check of the error rate (checked every minute). */
+  criticalFor: '1m',
+  /** Other breaches must last as long as the error-rate alert's (KeelErrorRate critical). */
+  breachFor: level('KeelErrorRate', 'critical').for,
+} as const;
+
 export const ROLLOUT_GUARDS = {
   /** Significance level of the relative judgements (candidate significantly worse than stable?). */
   significance: 0.05,
@@ -420,50 +467,35 @@ export const ROLLOUT_GUARDS = {
       consistencyFor: '15m',
     },
   },
-  migration: {
-    /** Phase 1, shadow: the new system answers a copy of every request; nothing of it reaches users. */
-    shadow: {
-      /** Every request copied to the new system; none answered by it. */
-      shadowWeight: 100,
-      trafficWeight: 0,
-      minDuration: '7d',
-      matchRateMin: 0.99,
-      /** "Runs without errors", read as the monitoring target for the error rate. */
-      errorRateMax: 0.005,
-      /** "Performance meets the requirements": the p95 target. */
-      p95Max: target('KeelLatencyP95'),
-      /** The data-consistency check runs hourly: a match rate below matchRateMin for this long rolls back. */
-      matchFor: '1h',
+  migration: MIGRATION_GUARDS,
+  /**
+   * The listing sync's migration (seed 003's phases applied to the sync): the new system syncs
+   * the share of listings inside the flag, the old one the rest. The guide's error rates are read
+   * as the sync's success rate (1 − error rate), its "sync time against the old system" as the
+   * new system's time per 1,000 rows over the old one's, and any listing lost as critical.
+   */
+  syncMigration: {
+    flag: 'sync.rest',
+    /** Rows a verification may find missing: none (data loss is critical). */
+    missingRowsMax: 0,
+    successRateMin: {
+      shadow: 1 - MIGRATION_GUARDS.shadow.errorRateMax,
+      small: 1 - MIGRATION_GUARDS.smallTraffic.errorRateMax,
+      medium: 1 - MIGRATION_GUARDS.mediumTraffic.errorRateMax,
+      full: 1 - MIGRATION_GUARDS.fullTraffic.errorRateMax,
     },
-    /** Phases 2–4: the new system answers this share of the requests; `rollback` is the phase's own conditions. */
-    smallTraffic: {
-      weight: 10,
-      /** The comparison of phase 1 ends once users are answered by the new system. */
-      shadowWeight: 0,
-      minDuration: '3d',
-      errorRateMax: 0.01,
-      /** "Sync time no longer than the old system's": p95 at most 1× stable's. */
-      latencyVsStableMax: 1,
-      rollback: { errorRateAbove: 0.05, latencyVsStable: 2 },
+    /** Below these, a phase's own rollback condition (high). */
+    rollbackSuccessBelow: {
+      small: 1 - MIGRATION_GUARDS.smallTraffic.rollback.errorRateAbove,
+      medium: 1 - MIGRATION_GUARDS.mediumTraffic.rollback.errorRateAbove,
+      full: 1 - MIGRATION_GUARDS.fullTraffic.rollback.errorRateAbove,
     },
-    mediumTraffic: {
-      weight: 50,
-      minDuration: '3d',
-      errorRateMax: 0.01,
-      resourceMax: 0.8,
-      rollback: { errorRateAbove: 0.03, resourceAbove: 0.9 },
+    /** The severity tiers, throughout, on the success rate. */
+    severitySuccessBelow: {
+      critical: 1 - MIGRATION_GUARDS.severities.critical.errorRateAbove,
+      high: 1 - MIGRATION_GUARDS.severities.high.errorRateAbove,
+      medium: 1 - MIGRATION_GUARDS.severities.medium.errorRateAbove,
     },
-    fullTraffic: { weight: 100, minDuration: '7d', errorRateMax: 0.005, rollback: { errorRateAbove: 0.02 } },
-    /** The severity tiers, throughout: critical rolls back at once, high within the hour, medium is decided within a day. */
-    severities: {
-      critical: { errorRateAbove: 0.1 },
-      high: { errorRateAbove: 0.05, latencyVsStable: 3, resourceAbove: 0.95 },
-      medium: { errorRateAbove: 0.02, latencyVsStable: 2, resourceAbove: 0.85 },
-    },
-    /** A critical breach must last one check of the error rate (checked every minute). */
-    criticalFor: '1m',
-    /** Other breaches must last as long as the error-rate alert's (KeelErrorRate critical). */
-    breachFor: level('KeelErrorRate', 'critical').for,
   },
   blueGreen: {
     /** All traffic moves at once. */

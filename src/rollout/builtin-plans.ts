@@ -14,6 +14,9 @@
  *   which high does within the hour unless an operator acknowledges); the plan carries the severity
  *   tiers that apply throughout (critical error > 10 %; high and medium on error, latency against
  *   the old system, and resources).
+ * - `sync-migration`: the same phases for the listing sync, moving `flag:sync.rest` (which system
+ *   writes each listing) and judged on the sync's gauges: success rate, time per 1,000 rows
+ *   against the old system, the shadow table's match rate, and rows lost (critical).
  * - `blue-green`: all traffic to the candidate at once; 30 health checks 10 s apart that must all
  *   pass, then 30 minutes of watch; automatic (critical) rollback on 5xx > 5 % or p99 > 10 s for
  *   5 minutes, or 3 failed health checks in a row.
@@ -257,6 +260,85 @@ function severityTiers(): Trigger[] {
   ];
 }
 
+/**
+ * The listing sync moved to its new system by seed 003's phases: `flag:<flag>` shares the listings
+ * out (0 % in the shadow phase, while the new system fills a shadow table that `keel sync verify
+ * --against` compares; then 10, 50 and 100 % of the listings written by it). The guards read the
+ * sync's gauges (sync/guard-figures.ts), registered in the process that evaluates them.
+ */
+export function syncMigration(options: { flag?: string; gate?: Gate } = {}): Plan {
+  const { shadow, smallTraffic, mediumTraffic, fullTraffic, criticalFor, breachFor } =
+    ROLLOUT_GUARDS.migration;
+  const figures = ROLLOUT_GUARDS.syncMigration;
+  const key: SwitchKey = `flag:${options.flag ?? figures.flag}`;
+  const succeeds = (min: number) => rule('sync_success_rate', '>=', min);
+  const fails = (below: number, severity: Severity, duration = breachFor) =>
+    after(rule('sync_success_rate', '<', below), duration, severity);
+  const slower = (ratio: number, severity: Severity) =>
+    after(rule('sync_duration_vs_old', '>=', ratio), breachFor, severity);
+  const stages = stagesOf(options.gate ?? 'manual', [
+    {
+      name: 'shadow',
+      description: 'the new system syncs into its shadow table; verify compares it with the old one’s',
+      switches: { [key]: shadow.trafficWeight },
+      minDuration: shadow.minDuration,
+      success: [rule('sync_match_rate', '>=', shadow.matchRateMin), succeeds(figures.successRateMin.shadow)],
+      rollback: [after(rule('sync_match_rate', '<', shadow.matchRateMin), shadow.matchFor, 'high')],
+    },
+    {
+      name: `sync-${smallTraffic.weight}`,
+      description: 'the new system writes a small share of the listings',
+      switches: { [key]: smallTraffic.weight },
+      minDuration: smallTraffic.minDuration,
+      success: [
+        succeeds(figures.successRateMin.small),
+        rule('sync_duration_vs_old', '<=', smallTraffic.latencyVsStableMax),
+      ],
+      rollback: [
+        fails(figures.rollbackSuccessBelow.small, 'high'),
+        slower(smallTraffic.rollback.latencyVsStable, 'high'),
+      ],
+    },
+    {
+      name: `sync-${mediumTraffic.weight}`,
+      description: 'the new system writes half the listings; watch the database’s load',
+      switches: { [key]: mediumTraffic.weight },
+      minDuration: mediumTraffic.minDuration,
+      success: [succeeds(figures.successRateMin.medium)],
+      rollback: [fails(figures.rollbackSuccessBelow.medium, 'high')],
+    },
+    {
+      name: `sync-${fullTraffic.weight}`,
+      description: 'the new system writes every listing, the old one standing by',
+      switches: { [key]: fullTraffic.weight },
+      minDuration: fullTraffic.minDuration,
+      success: [succeeds(figures.successRateMin.full)],
+      rollback: [fails(figures.rollbackSuccessBelow.full, 'high')],
+    },
+  ]);
+  const { severitySuccessBelow: tiers } = figures;
+  const { severities } = ROLLOUT_GUARDS.migration;
+  return plan({
+    name: 'sync-migration',
+    description: `The listing sync moved to its new system by ${key}: shadow, then ${[smallTraffic, mediumTraffic, fullTraffic].map((phase) => `${phase.weight} %`).join(', ')} of the listings`,
+    metrics: {
+      sync_success_rate: { gauge: 'sync.success_rate' },
+      sync_duration_vs_old: { gauge: 'sync.duration_vs_old' },
+      sync_match_rate: { gauge: 'sync.match_rate' },
+      sync_missing_rows: { gauge: 'sync.missing_rows' },
+    },
+    stages,
+    rollback: [
+      after(rule('sync_missing_rows', '>', figures.missingRowsMax), criticalFor, 'critical'),
+      fails(tiers.critical, 'critical', criticalFor),
+      fails(tiers.high, 'high'),
+      slower(severities.high.latencyVsStable, 'high'),
+      fails(tiers.medium, 'medium'),
+      slower(severities.medium.latencyVsStable, 'medium'),
+    ],
+  });
+}
+
 /** All traffic to the candidate at once, held while its health checks pass. */
 export function blueGreen({
   route,
@@ -345,6 +427,11 @@ export const BUILTIN_PLANS: Readonly<Record<string, BuiltinPlan>> = {
     summary: 'a route moved to a new system: shadow, then growing shares of its traffic, then complete',
     needsRoute: true,
     build: (route) => migration({ route }),
+  },
+  'sync-migration': {
+    summary: 'the listing sync moved to its new system: shadow table, then growing shares of the listings',
+    needsRoute: false,
+    build: () => syncMigration(),
   },
   'blue-green': {
     summary: 'all traffic to the candidate at once, health-checked, rolled back automatically',

@@ -8,6 +8,7 @@ export {
   canary,
   migration,
   type PlanOptions,
+  syncMigration,
 } from './builtin-plans.js';
 export { type RolloutClock, realClock, scaledClock } from './clock.js';
 export {

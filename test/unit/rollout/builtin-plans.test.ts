@@ -13,6 +13,7 @@ import {
   cacheEnable,
   canary,
   migration,
+  syncMigration,
 } from '../../../src/rollout/builtin-plans.js';
 import {
   type Criterion,
@@ -39,6 +40,7 @@ describe('built-in plans', () => {
   const all: Record<string, Plan> = {
     'cache-enable': cacheEnable(),
     migration: migration({ route: 'listing' }),
+    'sync-migration': syncMigration(),
     'blue-green': blueGreen({ route: 'listing' }),
     canary: canary({ route: 'listing' }),
   };
@@ -49,7 +51,13 @@ describe('built-in plans', () => {
   });
 
   it('are listed for the CLI, built from a route name where they need one', () => {
-    expect(Object.keys(BUILTIN_PLANS)).toEqual(['cache-enable', 'migration', 'blue-green', 'canary']);
+    expect(Object.keys(BUILTIN_PLANS)).toEqual([
+      'cache-enable',
+      'migration',
+      'sync-migration',
+      'blue-green',
+      'canary',
+    ]);
     for (const builtin of Object.values(BUILTIN_PLANS)) {
       const plan = builtin.needsRoute ? builtin.build('orders') : builtin.build();
       expect(parsePlan(planToYaml(plan), 'p')).toEqual(plan);
@@ -239,5 +247,50 @@ describe('canary', () => {
         severity: 'high',
       },
     ]);
+  });
+});
+
+describe('sync-migration', () => {
+  const plan = syncMigration();
+  const [shadow, small, medium, full] = plan.stages;
+
+  it('moves flag:sync.rest through the phases: 0 % (shadow table), 10, 50, 100 % of the listings', () => {
+    expect(plan.stages.map((_, index) => stageWeights(plan, index)['flag:sync.rest'])).toEqual([
+      0, 10, 50, 100,
+    ]);
+    expect(plan.stages.map((stage) => stage.minDurationMs)).toEqual([7 * DAY, 3 * DAY, 3 * DAY, 7 * DAY]);
+    expect(plan.safe).toEqual({ 'flag:sync.rest': 0 });
+    expect(Object.values(plan.metrics)).toEqual([
+      { gauge: 'sync.success_rate' },
+      { gauge: 'sync.duration_vs_old' },
+      { gauge: 'sync.match_rate' },
+      { gauge: 'sync.missing_rows' },
+    ]);
+  });
+
+  it('promotes on the guide’s criteria, read as the sync’s success rate and pace', () => {
+    expect(thresholds(shadow?.success ?? [], 'sync_match_rate')).toEqual([0.99]);
+    expect(thresholds(shadow?.success ?? [], 'sync_success_rate')).toEqual([0.995]);
+    expect(thresholds(small?.success ?? [], 'sync_success_rate')).toEqual([0.99]);
+    expect(thresholds(small?.success ?? [], 'sync_duration_vs_old')).toEqual([1]);
+    expect(thresholds(medium?.success ?? [], 'sync_success_rate')).toEqual([0.99]);
+    expect(thresholds(full?.success ?? [], 'sync_success_rate')).toEqual([0.995]);
+  });
+
+  it('rolls back on each phase’s conditions and the severity tiers; a lost listing is critical', () => {
+    expect(thresholds(small?.rollback ?? [], 'sync_success_rate')).toEqual([0.95]);
+    expect(thresholds(small?.rollback ?? [], 'sync_duration_vs_old')).toEqual([2]);
+    expect(thresholds(medium?.rollback ?? [], 'sync_success_rate')).toEqual([0.97]);
+    expect(thresholds(full?.rollback ?? [], 'sync_success_rate')).toEqual([0.98]);
+    const lost = plan.rollback.find(
+      (trigger) => 'metric' in trigger && trigger.metric === 'sync_missing_rows',
+    );
+    expect(lost).toMatchObject({ op: '>', threshold: 0, severity: 'critical' });
+    expect(
+      severities(
+        plan.rollback.filter((trigger) => 'metric' in trigger && trigger.metric === 'sync_success_rate'),
+      ),
+    ).toEqual(['critical', 'high', 'medium']);
+    expect(thresholds(plan.rollback, 'sync_duration_vs_old')).toEqual([3, 2]);
   });
 });
