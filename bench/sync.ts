@@ -41,6 +41,7 @@ import {
   ListingSink,
   postgresDatabase,
   RestListingSource,
+  removeSync,
   type SyncDatabase,
   SyncEngine,
 } from '../src/sync/index.js';
@@ -69,17 +70,6 @@ interface Tables {
 function freshNames(): Tables {
   const suffix = randomBytes(4).toString('hex');
   return { table: `bench_listings_${suffix}`, syncName: `bench_${suffix}` };
-}
-
-async function dropTables(db: SyncDatabase, names: Tables): Promise<void> {
-  await db.query(`DROP TABLE IF EXISTS ${names.table}`);
-  for (const control of [
-    'keel_sync_runs',
-    'keel_sync_cursors',
-    'keel_sync_dead_letters',
-    'keel_sync_control',
-  ])
-    await db.query(`DELETE FROM ${control} WHERE sync_name = $1`, [names.syncName]);
 }
 
 /** An engine reading `origin`'s sample listings into the tables `names`, with no pause on failure. */
@@ -125,7 +115,7 @@ async function wholeRun(
       throw new Error(`the run ${result.status} with ${result.counts.inserted} of ${listings} inserted`);
     return result.durationMs;
   } finally {
-    await dropTables(db, names);
+    await removeSync(db, names.table, names.syncName);
     await origin.close();
   }
 }
@@ -177,7 +167,7 @@ async function sinkRate(
     await writeAll(rows);
     return (rows.length * 1_000) / (performance.now() - started);
   } finally {
-    await dropTables(db, names);
+    await removeSync(db, names.table, names.syncName);
   }
 }
 
@@ -209,7 +199,7 @@ async function copyRate(url: string, db: SyncDatabase, rows: ListingRow[]): Prom
     return (rows.length * 1_000) / (performance.now() - started);
   } finally {
     await client.end();
-    await dropTables(db, names);
+    await removeSync(db, names.table, names.syncName);
   }
 }
 
@@ -260,7 +250,7 @@ async function verifyFigure(db: SyncDatabase, rows: number): Promise<{ ms: numbe
     return { ms: performance.now() - started, found: diff.differences.length };
   } finally {
     await db.query(`DROP TABLE IF EXISTS ${copy}`);
-    await dropTables(db, names);
+    await removeSync(db, names.table, names.syncName);
   }
 }
 
@@ -328,7 +318,7 @@ async function crashFigure(
       problems.push(`${counted.rows[0]?.inserted} inserts counted for ${listings} listings`);
     return { killed, problems: problems.slice(0, 10) };
   } finally {
-    await dropTables(db, names);
+    await removeSync(db, names.table, names.syncName);
     await origin.close();
   }
 }
@@ -353,7 +343,7 @@ async function memoryFigure(db: SyncDatabase, listings: number): Promise<number[
     });
     return heaps;
   } finally {
-    await dropTables(db, names);
+    await removeSync(db, names.table, names.syncName);
     await origin.close();
   }
 }

@@ -11,8 +11,7 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import { KeelError } from '../errors.js';
-
-const SYNC_TABLES = ['keel_sync_runs', 'keel_sync_cursors', 'keel_sync_dead_letters', 'keel_sync_control'];
+import { SYNC_TABLES } from './schema.js';
 
 export interface BackupOptions {
   databaseUrl: URL;

@@ -42,7 +42,7 @@ export {
   recentBackup,
   rollbackSync,
 } from './rollback.js';
-export { ensureSchema, lockKey } from './schema.js';
+export { ensureSchema, lockKey, removeSync, SYNC_TABLES } from './schema.js';
 export { type RunRecord, type SyncMetrics, type SyncState, SyncStateManager } from './state.js';
 export { diffTables, type RowDifference, type TableDiff, type TableDiffOptions } from './table-diff.js';
 export {

@@ -29,6 +29,15 @@ export function lockKey(name: string): bigint {
 
 const SCHEMA_LOCK = lockKey('(schema)');
 
+/** The sync's own tables, shared by every sync (each row carries its `sync_name`). */
+export const SYNC_TABLES = [
+  'keel_sync_runs',
+  'keel_sync_cursors',
+  'keel_sync_dead_letters',
+  'keel_sync_verifications',
+  'keel_sync_control',
+] as const;
+
 function listingTable(table: string): string {
   const statuses = LISTING_STATUSES.map((status) => `'${status}'`).join(', ');
   return `CREATE TABLE IF NOT EXISTS ${table} (
@@ -131,4 +140,11 @@ export async function ensureSchema(db: SyncDatabase, table: string, syncName: st
       syncName,
     ]);
   });
+}
+
+/** Drops a sync's listing table and deletes its rows from the sync's tables (tests, benchmarks). */
+export async function removeSync(db: SyncDatabase, table: string, syncName: string): Promise<void> {
+  await db.query(`DROP TABLE IF EXISTS ${table}`);
+  for (const control of SYNC_TABLES)
+    await db.query(`DELETE FROM ${control} WHERE sync_name = $1`, [syncName]);
 }

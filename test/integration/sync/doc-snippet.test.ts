@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pino from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
-import { loadSyncConfig, openSync, postgresDatabase } from '../../../src/sync/index.js';
+import { loadSyncConfig, openSync, postgresDatabase, removeSync } from '../../../src/sync/index.js';
 import { databaseUrl } from '../../support/postgres.js';
 
 const DOC = readFileSync(join(import.meta.dirname, '..', '..', '..', 'docs', 'sync.md'), 'utf8');
@@ -16,9 +16,7 @@ const names = { table: `doc_listings_${suffix}`, syncName: `doc_${suffix}` };
 
 afterAll(async () => {
   const db = postgresDatabase({ url: new URL(await databaseUrl()), poolMin: 0, poolMax: 1 });
-  await db.query(`DROP TABLE IF EXISTS ${names.table}`);
-  for (const table of ['keel_sync_runs', 'keel_sync_cursors', 'keel_sync_dead_letters', 'keel_sync_control'])
-    await db.query(`DELETE FROM ${table} WHERE sync_name = $1`, [names.syncName]);
+  await removeSync(db, names.table, names.syncName);
   await db.close();
 });
 

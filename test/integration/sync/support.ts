@@ -18,6 +18,7 @@ import {
   ensureSchema,
   postgresDatabase,
   RestListingSource,
+  removeSync,
   type SyncDatabase,
   SyncEngine,
   type SyncEngineOptions,
@@ -89,14 +90,7 @@ export async function syncUnderTest(setup: SyncSetup = {}): Promise<SyncUnderTes
     async close() {
       await origin.close();
       if (folder === undefined) {
-        await db.query(`DROP TABLE IF EXISTS ${table}`);
-        for (const control of [
-          'keel_sync_runs',
-          'keel_sync_cursors',
-          'keel_sync_dead_letters',
-          'keel_sync_control',
-        ])
-          await db.query(`DELETE FROM ${control} WHERE sync_name = $1`, [syncName]);
+        await removeSync(db, table, syncName);
       }
       await db.close();
       if (folder !== undefined) rmSync(folder, { recursive: true, force: true });
