@@ -36,22 +36,19 @@ const MAX_BATCH_SIZE = 10_000;
 /** Largest pool: PostgreSQL's default max_connections is 100, shared with everything else. */
 const MAX_POOL = 100;
 
-const httpUrl: Reader<URL> = (value) => {
-  try {
-    const url = new URL(value);
-    return url.protocol === 'http:' || url.protocol === 'https:' ? url : undefined;
-  } catch {
-    return undefined;
-  }
-};
-const postgresUrl: Reader<URL> = (value) => {
-  try {
-    const url = new URL(value);
-    return url.protocol === 'postgres:' || url.protocol === 'postgresql:' ? url : undefined;
-  } catch {
-    return undefined;
-  }
-};
+/** A URL of one of `protocols` (`http:`…). */
+const urlOf =
+  (...protocols: string[]): Reader<URL> =>
+  (value) => {
+    try {
+      const url = new URL(value);
+      return protocols.includes(url.protocol) ? url : undefined;
+    } catch {
+      return undefined;
+    }
+  };
+const httpUrl = urlOf('http:', 'https:');
+const postgresUrl = urlOf('postgres:', 'postgresql:');
 const wholeWithin =
   (min: number, max: number): Reader<number> =>
   (value) => {

@@ -132,3 +132,12 @@ export async function embeddedDatabase(folder: string): Promise<SyncDatabase> {
     close: () => db.close(),
   };
 }
+
+/**
+ * Whether a SQLSTATE (or a Node error code) says the database could not be reached, rather than
+ * that it refused a statement: class 08 (connection exception), 57P (the server shutting down),
+ * or a system error such as ECONNREFUSED.
+ */
+export function isConnectionState(code: string): boolean {
+  return code.startsWith('08') || code.startsWith('57P') || /^E[A-Z]+$/.test(code);
+}

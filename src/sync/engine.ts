@@ -37,7 +37,7 @@ import {
 } from 'cockatiel';
 import type { Logger } from 'pino';
 import { isKeelError, KeelError } from '../errors.js';
-import type { SyncDatabase } from './database.js';
+import { isConnectionState, type SyncDatabase } from './database.js';
 import { type DryRunReport, DryRunTally } from './dry-run.js';
 import { checkListing, keyOfRaw } from './listing.js';
 import { type Batch, type BatchCounts, type Cursor, ListingSink } from './pg-sink.js';
@@ -557,7 +557,7 @@ function lastPosition(rows: unknown[]): Cursor | undefined {
 function isConnectionFailure(error: unknown): boolean {
   const code = (error as { code?: unknown }).code;
   if (typeof code !== 'string') return /connect|terminated|timeout/i.test((error as Error).message ?? '');
-  return code.startsWith('08') || code.startsWith('57P') || /^E[A-Z]+$/.test(code);
+  return isConnectionState(code);
 }
 
 function describeError(error: unknown): { code: string; message: string } {

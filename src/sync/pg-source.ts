@@ -14,6 +14,7 @@
  * SOURCE_INVALID_RESPONSE.
  */
 import pg from 'pg';
+import { isConnectionState } from './database.js';
 import type { Cursor } from './pg-sink.js';
 import { type ListingSource, SourceError } from './rest-source.js';
 
@@ -89,7 +90,7 @@ export class PgTableListingSource implements ListingSource {
         undefined,
         { cause: error },
       );
-    if (typeof code !== 'string' || code.startsWith('08') || code.startsWith('57P') || /^E[A-Z]+$/.test(code))
+    if (typeof code !== 'string' || isConnectionState(code))
       return new SourceError(
         'SOURCE_UNAVAILABLE',
         `${this.description} did not answer (${message})`,
