@@ -87,6 +87,7 @@ function benchEngine(
       table: 'property_listings',
       headers: {},
       credentialSettings: [],
+      maxPageBytes: 32 * 1024 * 1024,
     }),
     ...names,
     system: 'new',

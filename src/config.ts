@@ -86,7 +86,8 @@ export const durationWithin =
  * A size with its unit: a bare number would be bytes, and `--memory 256` meant as MiB would give
  * the cache 256 bytes. `256b` says bytes when bytes are meant.
  */
-const bytes: Reader<number> = (value) => (/^\d+(\.\d+)?$/.test(value.trim()) ? undefined : parseBytes(value));
+export const bytes: Reader<number> = (value) =>
+  /^\d+(\.\d+)?$/.test(value.trim()) ? undefined : parseBytes(value);
 const memory: Reader<number | 'auto'> = (value) => (value === 'auto' ? 'auto' : bytes(value));
 /** Visible ASCII (what an Authorization header carries intact), long enough, and not one character repeated. */
 export const adminToken: Reader<string> = (value) =>

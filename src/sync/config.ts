@@ -16,6 +16,7 @@ import {
   ADMIN_TOKEN_MIN_LENGTH,
   adminToken,
   boolean,
+  bytes,
   durationWithin,
   filePath,
   loadSettings,
@@ -122,6 +123,15 @@ export const SYNC_SETTINGS = {
     fallback: '100',
     expected: `a whole number from 1 to ${MAX_BATCH_SIZE}`,
     read: wholeWithin(1, MAX_BATCH_SIZE),
+  }),
+  maxPageBytes: setting({
+    env: 'KEEL_SYNC_MAX_PAGE_BYTES',
+    flag: 'max-page-bytes',
+    description:
+      'largest answer read from the REST API; a larger page fails the run instead of filling memory',
+    fallback: '32mb',
+    expected: 'a size with its unit, like 32mb (b, kb, mb, gb)',
+    read: bytes,
   }),
   rateLimit: setting({
     env: 'SYNC_RATE_LIMIT_PER_SECOND',

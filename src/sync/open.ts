@@ -59,7 +59,7 @@ export async function openSync(
         );
         rest = { url: new URL(sample.restUrl), headers: {}, credentialSettings: [] };
       }
-      source = new RestListingSource({ ...rest, table: config.resource });
+      source = new RestListingSource({ ...rest, table: config.resource, maxPageBytes: config.maxPageBytes });
     }
     const engine = new SyncEngine({
       db,

@@ -16,8 +16,12 @@
  *     the deployment guide's troubleshooting calls it);
  *   - 429, 5xx, a network failure, a timeout → SOURCE_UNAVAILABLE, transient, with the server's
  *     Retry-After when it gave one;
- *   - any other failure, or a body that is not a JSON array → SOURCE_INVALID_RESPONSE (not retried:
- *     asking again would get the same answer).
+ *   - any other failure, a body that is not a JSON array, or one larger than `maxPageBytes` →
+ *     SOURCE_INVALID_RESPONSE (not retried: asking again would get the same answer).
+ *
+ * postgrest-js reads a whole answer into memory before parsing it, so a broken or hostile source
+ * could fill the process with one endless page. The fetch handed to it counts the body's bytes as
+ * they arrive and cuts the answer (closing the connection) past `maxPageBytes`.
  */
 import { PostgrestClient } from '@supabase/postgrest-js';
 import { KeelError } from '../errors.js';
@@ -62,13 +66,20 @@ export interface RestSourceOptions {
   headers: Record<string, string>;
   /** The settings the credentials came from, named in an authentication error. */
   credentialSettings: string[];
+  /** Largest answer read (KEEL_SYNC_MAX_PAGE_BYTES); a larger one fails with SOURCE_INVALID_RESPONSE. */
+  maxPageBytes: number;
 }
+
+/** The name of the setting bounding a page, for the error a larger page gets. */
+const MAX_PAGE_SETTING = 'KEEL_SYNC_MAX_PAGE_BYTES';
 
 export class RestListingSource implements ListingSource {
   readonly description: string;
   private readonly client: PostgrestClient;
   /** What the last request answered (status and headers), for errors postgrest-js flattens. */
   private lastResponse: Response | undefined;
+  /** Whether the last answer was cut for being larger than maxPageBytes. */
+  private lastTooLarge = false;
 
   constructor(private readonly options: RestSourceOptions) {
     this.description = `${options.url.origin}${options.url.pathname.replace(/\/$/, '')}/${options.table}`;
@@ -77,9 +88,10 @@ export class RestListingSource implements ListingSource {
       retry: false,
       fetch: async (input, init) => {
         this.lastResponse = undefined;
+        this.lastTooLarge = false;
         const response = await fetch(input, init);
         this.lastResponse = response;
-        return response;
+        return this.bounded(response);
       },
     });
   }
@@ -123,12 +135,47 @@ export class RestListingSource implements ListingSource {
     if (result.error !== null) throw this.failure(result.status, result.error.message);
   }
 
+  /** The response with a body that fails once more than maxPageBytes have arrived. */
+  private bounded(response: Response): Response {
+    const limit = this.options.maxPageBytes;
+    const tooLarge = (): Error => {
+      this.lastTooLarge = true;
+      return new Error(`the answer is larger than ${limit} bytes`);
+    };
+    const declared = Number(response.headers.get('content-length') ?? Number.NaN);
+    if (declared > limit) {
+      void response.body?.cancel();
+      throw tooLarge();
+    }
+    if (response.body === null) return response;
+    let received = 0;
+    const counter = new TransformStream<Uint8Array, Uint8Array>({
+      transform(chunk, controller) {
+        received += chunk.byteLength;
+        if (received > limit) controller.error(tooLarge());
+        else controller.enqueue(chunk);
+      },
+    });
+    return new Response(response.body.pipeThrough(counter), {
+      status: response.status,
+      statusText: response.statusText,
+      headers: response.headers,
+    });
+  }
+
   private failure(status: number, message: string, signal?: AbortSignal): SourceError {
     if (signal?.aborted)
       return new SourceError('SOURCE_UNAVAILABLE', 'the read was cancelled', undefined, undefined);
+    const where = this.description;
+    if (this.lastTooLarge)
+      return new SourceError(
+        'SOURCE_INVALID_RESPONSE',
+        `${where} sent an answer larger than ${MAX_PAGE_SETTING} (${this.options.maxPageBytes} bytes): lower SYNC_BATCH_SIZE or raise ${MAX_PAGE_SETTING}`,
+        this.lastResponse?.status,
+        undefined,
+      );
     const response = this.lastResponse;
     const code = response?.status ?? status;
-    const where = this.description;
     if (code === 401 || code === 403) {
       const settings = this.options.credentialSettings.join(' and ') || 'SUPABASE_REST_HEADERS_APIKEY';
       return new SourceError(

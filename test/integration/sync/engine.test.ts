@@ -1,5 +1,9 @@
+import { once } from 'node:events';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { isKeelError } from '../../../src/errors.js';
+import { RestListingSource } from '../../../src/sync/index.js';
 import { differences, type SyncUnderTest, storedListings, syncUnderTest } from './support.js';
 
 let sync: SyncUnderTest | undefined;
@@ -287,6 +291,69 @@ describe('a sync run against a failing source', () => {
     expect(result.counts.requests).toBe(1);
     expect((await sync.state.history(1))[0]?.status).toBe('failed');
   });
+});
+
+describe('a sync run against a source sending an endless page', () => {
+  const MAX_PAGE_BYTES = 1024 * 1024;
+  /** A source answering 200 with a JSON array that never ends, sending as fast as it is read. */
+  async function endlessSource(
+    declaredLength?: number,
+  ): Promise<{ server: Server; url: string; sent: () => number }> {
+    let sent = 0;
+    const chunk = Buffer.from(`${'{"id":1,"property_number":"P-1"},'.repeat(2_000)}`);
+    const server = createServer((_request, response) => {
+      response.writeHead(200, {
+        'content-type': 'application/json',
+        ...(declaredLength === undefined ? {} : { 'content-length': String(declaredLength) }),
+      });
+      response.write('[');
+      const pump = (): void => {
+        while (!response.destroyed && sent < 512 * 1024 * 1024) {
+          sent += chunk.length;
+          if (!response.write(chunk)) return void response.once('drain', pump);
+        }
+      };
+      pump();
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const { port } = server.address() as AddressInfo;
+    return { server, url: `http://127.0.0.1:${port}/rest/v1`, sent: () => sent };
+  }
+
+  it.each([
+    ['streamed without a length', undefined],
+    ['declaring a length past the bound', 1024 * 1024 * 1024],
+  ])(
+    'fails the run with SOURCE_INVALID_RESPONSE past KEEL_SYNC_MAX_PAGE_BYTES (%s)',
+    async (_case, length) => {
+      sync = await syncUnderTest({ origin: { listings: 10 } });
+      const hostile = await endlessSource(length);
+      try {
+        const engine = sync.engineAs({
+          source: new RestListingSource({
+            url: new URL(hostile.url),
+            table: 'property_listings',
+            headers: {},
+            credentialSettings: [],
+            maxPageBytes: MAX_PAGE_BYTES,
+          }),
+        });
+        const result = await engine.run();
+        expect(result.status).toBe('failed');
+        expect(result.error?.code).toBe('SOURCE_INVALID_RESPONSE');
+        expect(result.error?.message).toMatch(/KEEL_SYNC_MAX_PAGE_BYTES/);
+        expect(result.counts.requests).toBe(1);
+        // The connection was closed: the source stopped well short of its 512 MiB.
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        expect(hostile.sent()).toBeLessThan(32 * MAX_PAGE_BYTES);
+        expect((await storedListings(sync.db, sync.table)).size).toBe(0);
+      } finally {
+        hostile.server.closeAllConnections();
+        hostile.server.close();
+      }
+    },
+  );
 });
 
 describe('a sync run against the embedded PostgreSQL', () => {

@@ -64,6 +64,7 @@ export async function syncUnderTest(setup: SyncSetup = {}): Promise<SyncUnderTes
     table: 'property_listings',
     headers: setup.headers ?? {},
     credentialSettings: ['SUPABASE_REST_HEADERS_APIKEY'],
+    maxPageBytes: 32 * 1024 * 1024,
   });
   const base: SyncEngineOptions = {
     db,
