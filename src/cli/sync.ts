@@ -80,7 +80,15 @@ async function openFlaggedSync(config: SyncConfig, log: Logger): Promise<OpenSyn
   });
   const isNew = config.system === 'new';
   try {
-    const sync = await openSync(config, log, { owns: (key) => rollout.isEnabled(flag, { key }) === isNew });
+    const sync = await openSync(config, log, {
+      ownership: {
+        owns: (key) => rollout.isEnabled(flag, { key }) === isNew,
+        share: () => {
+          const weight = rollout.flags.weight(flag) ?? 0;
+          return isNew ? weight : 100 - weight;
+        },
+      },
+    });
     return {
       ...sync,
       async close() {

@@ -20,6 +20,16 @@
  *   - stops before its next write when the emergency stop is set (the sink checks it inside each
  *     batch's transaction), or when its `signal` is aborted; the run is recorded `stopped`.
  *
+ * Shared listings (the migration's flag, `ownership`): every system reads every page and writes
+ * only the listings it owns, skipping the rest. A skipped listing is the other system's to write,
+ * but the two read a page at different moments: when the flag moves between them, a listing can
+ * be skipped by both (the gainer read it before the move, the loser after). So the cursor keeps
+ * the share its position was reached with (the smallest since it last started over), and a runner
+ * whose share has grown beyond it starts again from the beginning of the source: it reads every
+ * listing once more and writes those it now owns and lacks or differ (the others are unchanged,
+ * not written). The sets owned are nested (Unleash's bucketing: a larger weight keeps the keys of
+ * a smaller one), so a larger share means no listing is lost.
+ *
  * Dry-run (`syncBatch({ limit, dryRun: true })`, `keel sync run --dry-run`) reads the same pages
  * from the stored cursor and reports what a run would do (dry-run.ts); it takes no lock and
  * writes nothing, not even a run record.
@@ -40,7 +50,7 @@ import { isKeelError, KeelError } from '../errors.js';
 import { isConnectionState, type SyncDatabase } from './database.js';
 import { type DryRunReport, DryRunTally } from './dry-run.js';
 import { checkListing, keyOfRaw } from './listing.js';
-import { type Batch, type BatchCounts, type Cursor, ListingSink } from './pg-sink.js';
+import { type Batch, type BatchCounts, type Cursor, cursorOf, ListingSink, WHOLE_SHARE } from './pg-sink.js';
 import { RateLimiter } from './rate-limiter.js';
 import { type ListingSource, SourceError } from './rest-source.js';
 import { lockKey } from './schema.js';
@@ -67,11 +77,18 @@ export interface SyncEngineOptions {
   breakerThreshold: number;
   breakerTimeoutMs: number;
   log: Logger;
-  /**
-   * Whether this runner writes the listing of a property number (the migration's per-listing
-   * flag); the others are read, counted as skipped and left to the other system. All by default.
-   */
-  owns?: (propertyNumber: string) => boolean;
+  /** Which listings this runner writes (the migration's per-listing flag); all when undefined. */
+  ownership?: Ownership;
+}
+
+/**
+ * The listings a runner writes when systems share them out: the others are read, counted as
+ * skipped and left to the other system.
+ */
+export interface Ownership {
+  owns(propertyNumber: string): boolean;
+  /** The share of the listings owned now, 0–100; the listings of a smaller share are kept by a larger one. */
+  share(): number;
 }
 
 export interface RunOptions {
@@ -102,6 +119,8 @@ interface ActiveRun {
   counts: RunCounts;
   cursor: Cursor | undefined;
   cursorFrom: Cursor | undefined;
+  /** The share of the listings owned all the way to `cursor` (see the file's note). */
+  coveredShare: number;
   signal: AbortSignal | undefined;
 }
 
@@ -171,13 +190,16 @@ export class SyncEngine {
   async run(options: RunOptions = {}): Promise<RunResult> {
     if (options.dryRun === true) return this.dryRun(options);
     return this.recordedRun(options, async (run) => {
-      run.cursorFrom = await this.sink.claimCursor(run.runId);
-      run.cursor = run.cursorFrom;
+      const claimed = await this.sink.claimCursor(run.runId);
+      run.cursorFrom = claimed.cursor;
+      run.cursor = claimed.cursor;
+      run.coveredShare = claimed.ownedShare;
       await this.options.db.query('UPDATE keel_sync_runs SET cursor_from = $2 WHERE id = $1', [
         run.runId,
         JSON.stringify(run.cursorFrom ?? null),
       ]);
       for (;;) {
+        await this.startOverIfShareGrew(run);
         const wanted = this.pageSize(options.limit, run.counts.read);
         if (wanted <= 0) break;
         const after = run.cursor;
@@ -186,13 +208,37 @@ export class SyncEngine {
         );
         const batchCursor = lastPosition(rows);
         if (rows.length === 0 || batchCursor === undefined) break;
-        const { owns } = this.options;
+        // The share and the rows' owners are read in one turn: the flag cannot move in between.
+        if (await this.startOverIfShareGrew(run)) continue;
+        run.coveredShare = Math.min(run.coveredShare, this.options.ownership?.share() ?? WHOLE_SHARE);
+        const owns = this.options.ownership?.owns.bind(this.options.ownership);
         const mine = owns === undefined ? rows : rows.filter((raw) => owns(keyOfRaw(raw)));
-        await this.writeCounted(run, mine, batchCursor, tally, rows.length - mine.length);
+        await this.writeCounted(run, mine, batchCursor, tally, rows.length - mine.length, run.coveredShare);
         run.cursor = batchCursor;
         options.onBatch?.({ runId: run.runId, counts: { ...run.counts }, cursor: run.cursor });
       }
     });
+  }
+
+  /**
+   * Moves the run's cursor back to the source's beginning when its share of the listings has grown
+   * (see the file's note); whether it did.
+   */
+  private async startOverIfShareGrew(run: ActiveRun): Promise<boolean> {
+    const share = this.options.ownership?.share() ?? WHOLE_SHARE;
+    if (run.cursor === undefined) {
+      run.coveredShare = share; // nothing read yet: nothing to read again
+      return false;
+    }
+    if (share <= run.coveredShare) return false;
+    this.options.log.info(
+      { runId: run.runId, from: run.coveredShare, to: share },
+      `this system's share of the listings grew from ${run.coveredShare} to ${share} %: it reads every listing again from the start to write those it now owns`,
+    );
+    await this.sink.startOver(run.runId, share);
+    run.cursor = undefined;
+    run.coveredShare = share;
+    return true;
   }
 
   /**
@@ -284,11 +330,13 @@ export class SyncEngine {
     cursor: Cursor | undefined,
     tally: { requests: number; failures: number },
     skipped = 0,
+    ownedShare = WHOLE_SHARE,
   ): Promise<void> {
     const batch: Batch = {
       runId: run.runId,
       checked: rows.map((raw) => ({ checked: checkListing(raw), raw })),
       cursor,
+      ownedShare,
       ...tally,
       skipped,
     };
@@ -325,6 +373,7 @@ export class SyncEngine {
         counts,
         cursor: undefined,
         cursorFrom: undefined,
+        coveredShare: WHOLE_SHARE,
         signal: options.signal,
       };
       await body(run);
@@ -500,10 +549,7 @@ export class SyncEngine {
       'SELECT updated_at, id FROM keel_sync_cursors WHERE sync_name = $1 AND system = $2',
       [this.options.syncName, this.options.system],
     );
-    const row = rows[0];
-    return row?.updated_at == null || row.id == null
-      ? undefined
-      : { updatedAt: row.updated_at, id: Number(row.id) };
+    return cursorOf(rows[0]);
   }
 }
 

@@ -15,6 +15,7 @@ export { embeddedDatabase, postgresDatabase, type Queryable, type SyncDatabase }
 export type { DryRunExample, DryRunReport } from './dry-run.js';
 export {
   type EngineState,
+  type Ownership,
   type RunCounts,
   type RunOptions,
   type RunProgress,

@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import { type ListingsOrigin, startListingsOrigin } from '../sample-origin/listings/index.js';
 import { restSourceConfig, type SyncConfig } from './config.js';
 import { embeddedDatabase, postgresDatabase, type SyncDatabase } from './database.js';
-import { SyncEngine } from './engine.js';
+import { type Ownership, SyncEngine } from './engine.js';
 import { PgTableListingSource } from './pg-source.js';
 import { type ListingSource, RestListingSource } from './rest-source.js';
 import { ensureSchema } from './schema.js';
@@ -28,8 +28,8 @@ export interface OpenSync {
 const SAMPLE_LISTINGS = 1_000;
 
 export interface OpenSyncOptions {
-  /** Whether this runner writes a listing (the migration's flag, read by the caller). */
-  owns?: (propertyNumber: string) => boolean;
+  /** The listings this runner writes (the migration's flag, read by the caller). */
+  ownership?: Ownership;
 }
 
 export async function openSync(
@@ -72,7 +72,7 @@ export async function openSync(
       breakerThreshold: config.breakerThreshold,
       breakerTimeoutMs: config.breakerTimeout,
       log,
-      owns: options.owns,
+      ownership: options.ownership,
     });
     const state = new SyncStateManager(db, { syncName: config.name, system: config.system, engine });
     return {

@@ -38,6 +38,18 @@ export interface Cursor {
   id: number;
 }
 
+/** The share of the listings a cursor holds when every listing was owned. */
+export const WHOLE_SHARE = 100;
+
+/** The position a keel_sync_cursors row holds (undefined: the source's beginning). */
+export function cursorOf(
+  row: { updated_at: string | null; id: string | number | null } | undefined,
+): Cursor | undefined {
+  return row?.updated_at == null || row.id == null
+    ? undefined
+    : { updatedAt: row.updated_at, id: Number(row.id) };
+}
+
 export interface DeadLetter {
   key: string;
   reason: string;
@@ -55,6 +67,8 @@ export interface Batch {
   failures: number;
   /** Rows read but left to another system (the migration's flag): counted, not written. */
   skipped?: number;
+  /** The share of the listings owned all the way to `cursor`, kept with it (engine.ts). */
+  ownedShare?: number;
 }
 
 export interface BatchCounts {
@@ -118,17 +132,35 @@ export class ListingSink {
   }
 
   /** Makes `runId` the owner of this system's cursor; the position it holds (undefined: from the start). */
-  async claimCursor(runId: number): Promise<Cursor | undefined> {
-    const { rows } = await this.db.query<{ updated_at: string | null; id: string | null }>(
+  async claimCursor(runId: number): Promise<{ cursor: Cursor | undefined; ownedShare: number }> {
+    const { rows } = await this.db.query<{
+      updated_at: string | null;
+      id: string | null;
+      owned_share: number | null;
+    }>(
       `INSERT INTO keel_sync_cursors (sync_name, system, run_id) VALUES ($1, $2, $3)
        ON CONFLICT (sync_name, system) DO UPDATE SET run_id = EXCLUDED.run_id, changed_at = now()
-       RETURNING updated_at, id`,
+       RETURNING updated_at, id, owned_share`,
       [this.options.syncName, this.options.system, runId],
     );
     const row = rows[0];
-    return row?.updated_at == null || row.id == null
-      ? undefined
-      : { updatedAt: row.updated_at, id: Number(row.id) };
+    return {
+      cursor: cursorOf(row),
+      ownedShare: row?.owned_share == null ? WHOLE_SHARE : Number(row.owned_share),
+    };
+  }
+
+  /**
+   * Moves the cursor of `runId` back to the beginning, owning `ownedShare` % from there. Throws
+   * SYNC_FENCED when a newer run took the cursor over.
+   */
+  async startOver(runId: number, ownedShare: number): Promise<void> {
+    const { rowCount } = await this.db.query(
+      `UPDATE keel_sync_cursors SET updated_at = NULL, id = NULL, owned_share = $4, changed_at = now()
+       WHERE sync_name = $1 AND system = $2 AND run_id = $3`,
+      [this.options.syncName, this.options.system, runId, ownedShare],
+    );
+    if (rowCount !== 1) throw this.fenced(runId);
   }
 
   /** Writes one batch (see the file's note). */
@@ -215,6 +247,7 @@ export class ListingSink {
       alreadyWritten.inserted,
       alreadyWritten.updated,
       batch.skipped ?? 0,
+      batch.ownedShare ?? WHOLE_SHARE,
     );
     const { rows: outcome } = await on.query<{
       stopped: boolean | null;
@@ -230,11 +263,7 @@ export class ListingSink {
         'SYNC_STOPPED',
         `the emergency stop of sync ${this.options.syncName} is set (by ${result.stopped_by ?? 'unknown'}: ${result.reason ?? 'no reason given'}); clear it with \`keel sync resume\``,
       );
-    if (result?.owned !== true)
-      throw new KeelError(
-        'SYNC_FENCED',
-        `run ${batch.runId} of sync ${this.options.syncName} no longer owns its cursor: a newer run took it over; this one stops`,
-      );
+    if (result?.owned !== true) throw this.fenced(batch.runId);
     const inserted = Number(result.inserted);
     const updated = Number(result.updated);
     return {
@@ -245,6 +274,13 @@ export class ListingSink {
       deadLettered: deadLetters.length,
       skipped: batch.skipped ?? 0,
     };
+  }
+
+  private fenced(runId: number): KeelError {
+    return new KeelError(
+      'SYNC_FENCED',
+      `run ${runId} of sync ${this.options.syncName} no longer owns its cursor: a newer run took it over; this one stops`,
+    );
   }
 
   /** Upserts `rows` a row at a time under savepoints; refused rows are added to `deadLetters`. */
@@ -341,7 +377,7 @@ function upsertStatement(table: string): string {
  * $15, $16 the cursor's updated_at and id, $17 whether there is one, $18 it as JSON; $19 rows read,
  * $20 valid rows (less any refused), $21 dead letters, $22 requests, $23 failed requests; $24…$26
  * the dead letters' keys, reasons and raw rows; $27, $28 rows inserted and updated before, in the
- * same transaction; $29 rows read but left to another system.
+ * same transaction; $29 rows read but left to another system; $30 the share owned to the cursor.
  */
 function batchStatementSql(table: string, onConflict: boolean): string {
   return `WITH control AS (
@@ -358,7 +394,7 @@ function batchStatementSql(table: string, onConflict: boolean): string {
     SELECT $14, $12, $13, d.key, d.reason, d.raw::jsonb
     FROM unnest($24::text[], $25::text[], $26::text[]) AS d(key, reason, raw) WHERE (SELECT ok FROM go)
   ), moved AS (
-    UPDATE keel_sync_cursors SET updated_at = $15, id = $16, changed_at = now()
+    UPDATE keel_sync_cursors SET updated_at = $15, id = $16, owned_share = $30, changed_at = now()
     WHERE $17::boolean AND sync_name = $14 AND system = $12 AND run_id = $13 AND (SELECT ok FROM go)
   ), counted AS (
     UPDATE keel_sync_runs SET rows_read = rows_read + $19,

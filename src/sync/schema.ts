@@ -94,6 +94,8 @@ const CONTROL_TABLES = [
     changed_at  timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (sync_name, system)
   )`,
+  // The share of the listings owned all the way to the position (NULL: all of them).
+  'ALTER TABLE keel_sync_cursors ADD COLUMN IF NOT EXISTS owned_share real',
   `CREATE TABLE IF NOT EXISTS keel_sync_dead_letters (
     id           bigserial PRIMARY KEY,
     sync_name    text NOT NULL,

@@ -18,7 +18,7 @@
  */
 import type { SyncDatabase } from './database.js';
 import type { SyncEngine } from './engine.js';
-import type { Cursor } from './pg-sink.js';
+import { type Cursor, cursorOf, WHOLE_SHARE } from './pg-sink.js';
 
 /** The window getMetrics reads. */
 const METRICS_WINDOW = '1 hour';
@@ -58,7 +58,14 @@ export interface SyncState {
   /** `idle`, `running` or `paused`, of this process's engine; from the runs table otherwise. */
   state: string;
   emergencyStop: EmergencyStopState;
-  cursors: { system: string; cursor: Cursor | null; runId: number | null; changedAt: string }[];
+  cursors: {
+    system: string;
+    cursor: Cursor | null;
+    /** The share of the listings (%) the system owned all the way to the cursor. */
+    ownedShare: number;
+    runId: number | null;
+    changedAt: string;
+  }[];
   lastRun: RunRecord | null;
   openDeadLetters: number;
 }
@@ -112,9 +119,10 @@ export class SyncStateManager {
         updated_at: string | null;
         id: string | null;
         run_id: string | null;
+        owned_share: number | null;
         changed_at: Date | string;
       }>(
-        'SELECT system, updated_at, id, run_id, changed_at FROM keel_sync_cursors WHERE sync_name = $1 ORDER BY system',
+        'SELECT system, updated_at, id, run_id, owned_share, changed_at FROM keel_sync_cursors WHERE sync_name = $1 ORDER BY system',
         [syncName],
       ),
       this.history(1),
@@ -137,10 +145,8 @@ export class SyncStateManager {
       },
       cursors: cursors.rows.map((row) => ({
         system: row.system,
-        cursor:
-          row.updated_at === null || row.id === null
-            ? null
-            : { updatedAt: row.updated_at, id: Number(row.id) },
+        cursor: cursorOf(row) ?? null,
+        ownedShare: row.owned_share === null ? WHOLE_SHARE : Number(row.owned_share),
         runId: row.run_id === null ? null : Number(row.run_id),
         changedAt: iso(row.changed_at),
       })),

@@ -111,7 +111,7 @@ export class ListingCatalog {
     return this.rows.length;
   }
 
-  /** Every listing, in (updated_at, id) order (a copy of the list, the same objects). */
+  /** Every listing, in (updated_at, id) order: the catalog's own list, which `update` reorders. */
   all(): readonly Listing[] {
     return this.rows;
   }

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { isInRollout } from '../../../src/rollout/index.js';
-import { countBySystem, PgTableListingSource } from '../../../src/sync/index.js';
+import { countBySystem, type Ownership, PgTableListingSource } from '../../../src/sync/index.js';
 import { databaseUrl } from '../../support/postgres.js';
 import { differences, type SyncUnderTest, syncUnderTest } from './support.js';
 
@@ -60,12 +60,24 @@ describe('the old system’s PostgreSQL table as the source', () => {
   });
 });
 
+/** A flag at `weight` % sharing the listings out: the new system owns the keys inside it. */
+function sharedFlag(weight: number) {
+  const flag = {
+    weight,
+    of: (system: 'new' | 'old'): Ownership => ({
+      owns: (key) => isInRollout(key, 'sync.rest', flag.weight) === (system === 'new'),
+      share: () => (system === 'new' ? flag.weight : 100 - flag.weight),
+    }),
+  };
+  return flag;
+}
+
 describe('listings shared out between two systems by a flag', () => {
   it('has each system write only its share; together they write every listing once', async () => {
     sync = await syncUnderTest({ origin: { listings: 2_000 } });
-    const inNew = (key: string) => isInRollout(key, 'sync.rest', 30);
-    const newSystem = sync.engineAs({ system: 'new', owns: inNew });
-    const oldSystem = sync.engineAs({ system: 'old', owns: (key) => !inNew(key) });
+    const flag = sharedFlag(30);
+    const newSystem = sync.engineAs({ system: 'new', ownership: flag.of('new') });
+    const oldSystem = sync.engineAs({ system: 'old', ownership: flag.of('old') });
     const [byNew, byOld] = [await newSystem.run(), await oldSystem.run()];
     expect(byNew.counts.read).toBe(2_000);
     expect(byNew.counts.inserted + byNew.counts.skipped).toBe(2_000);
@@ -81,5 +93,38 @@ describe('listings shared out between two systems by a flag', () => {
     expect(history.map((run) => run.skipped).sort((a, b) => a - b)).toEqual(
       [byOld.counts.skipped, byNew.counts.skipped].sort((a, b) => a - b),
     );
+  });
+
+  it('loses no listing when the flag moves between the two systems’ reads', async () => {
+    sync = await syncUnderTest({ origin: { listings: 1_000 } });
+    const flag = sharedFlag(10);
+    const newSystem = sync.engineAs({ system: 'new', ownership: flag.of('new') });
+    const oldSystem = sync.engineAs({ system: 'old', ownership: flag.of('old') });
+    await newSystem.run();
+    await oldSystem.run();
+    expect(await differences(sync)).toEqual([]);
+    // Every listing changes; the new system reads the changes at 10 %, skipping 90 % of them…
+    for (const listing of [...sync.origin.catalog.all()])
+      sync.origin.catalog.update(listing.property_number, { price: listing.price + 1 });
+    await newSystem.run();
+    // …then the flag moves to 50 % and the old system reads them, skipping the half now the new one's.
+    flag.weight = 50;
+    await oldSystem.run();
+    const missed = await differences(sync);
+    // The listings between 10 and 50 % were skipped by both.
+    expect(missed.length).toBeGreaterThan(300);
+    // The new system's share grew: its next run reads every listing again and writes those.
+    const catchUp = await newSystem.run();
+    expect(catchUp.counts.read).toBe(1_000);
+    expect(catchUp.counts.updated).toBe(missed.length);
+    expect(await differences(sync)).toEqual([]);
+    expect((await sync.state.getCurrentState()).cursors.find((c) => c.system === 'new')?.ownedShare).toBe(50);
+    // Back to 10 %: a share that shrinks needs no catch-up; the old one's grows, it reads again.
+    flag.weight = 10;
+    expect((await newSystem.run()).counts.read).toBe(0);
+    const oldCatchUp = await oldSystem.run();
+    expect(oldCatchUp.counts.read).toBe(1_000);
+    expect(oldCatchUp.counts.inserted + oldCatchUp.counts.updated).toBe(0);
+    expect(await differences(sync)).toEqual([]);
   });
 });
