@@ -23,13 +23,13 @@
 import type { Command } from 'commander';
 import pc from 'picocolors';
 import pino, { type Logger } from 'pino';
-import { Rollout } from '../rollout/index.js';
-import { gatewayLog, startSyncService } from '../server/index.js';
+import { ConfigError } from '../errors.js';
+import { runSyncDemo } from '../operations/sync-demo.js';
+import { gatewayLog, openSyncWithRollout, startSyncService } from '../server/index.js';
 import {
   backupSync,
   loadSyncConfig,
   type OpenSync,
-  openSync,
   type RunRecord,
   type RunResult,
   removeDuplicates,
@@ -47,6 +47,8 @@ const SYNC_SETTING_NAMES = Object.keys(SYNC_SETTINGS) as SyncSettingName[];
 const EXIT_STOPPED = 3;
 const DEFAULT_LIST = 20;
 const DEFAULT_BACKUP_DIR = 'backups';
+/** The demo's plan time per real time: the guide's 20 days of phases in about 35 s. */
+const DEMO_SPEED = 50_000;
 
 type Options = Record<string, unknown>;
 
@@ -54,51 +56,12 @@ type Options = Record<string, unknown>;
 async function withSync<T>(options: Options, work: (sync: OpenSync, log: Logger) => Promise<T>): Promise<T> {
   const config = loadSyncConfig(process.env, settingFlags(options, SYNC_SETTING_NAMES, SYNC_SETTINGS));
   const log = commandLog(config);
-  const sync = await openFlaggedSync(config, log);
+  const sync = await openSyncWithRollout(config, log);
   try {
     return await work(sync, log);
   } finally {
     await sync.close();
     log.flush();
-  }
-}
-
-/**
- * The sync, and with KEEL_SYNC_FLAG the rollout flag that shares the listings out between the
- * systems (sticky by property number): the new system writes those inside the flag's weight, the
- * others the rest. The flag is read from the rollout store of REDIS_URL, else DATABASE_URL, else
- * the data folder `.keel` (where `keel serve` and `keel rollout` keep it on one machine).
- */
-async function openFlaggedSync(config: SyncConfig, log: Logger): Promise<OpenSync> {
-  const { flag } = config;
-  if (flag === undefined) return openSync(config, log);
-  const rollout = await Rollout.open({
-    redisUrl: config.redisUrl,
-    databaseUrl: config.databaseUrl?.href,
-    dataDir: '.keel',
-    controller: false,
-  });
-  const isNew = config.system === 'new';
-  try {
-    const sync = await openSync(config, log, {
-      ownership: {
-        owns: (key) => rollout.isEnabled(flag, { key }) === isNew,
-        share: () => {
-          const weight = rollout.flags.weight(flag) ?? 0;
-          return isNew ? weight : 100 - weight;
-        },
-      },
-    });
-    return {
-      ...sync,
-      async close() {
-        await sync.close();
-        await rollout.close();
-      },
-    };
-  } catch (error) {
-    await rollout.close();
-    throw error;
   }
 }
 
@@ -138,7 +101,7 @@ export function syncCommand(program: Command): Command {
     .action(async (options: Options) => {
       const limit = options.limit === undefined ? undefined : positiveCount(String(options.limit), '--limit');
       const result = await withSync(options, (open) =>
-        open.engine.run({
+        open.runOnce({
           limit,
           dryRun: options.dryRun === true,
           signal: interruptSignal(),
@@ -251,6 +214,25 @@ export function syncCommand(program: Command): Command {
     },
   );
 
+  sync
+    .command('demo')
+    .description(
+      'the migration from the old system to the new one, carried out by the rollout controller on embedded defaults',
+    )
+    .option('--no-regression', 'let the new system behave: the migration completes')
+    .option('--speed <n>', 'how many times faster than real time the plan runs', String(DEMO_SPEED))
+    .action(async (options: { regression: boolean; speed: string }) => {
+      const speed = Number(options.speed);
+      if (!Number.isFinite(speed) || speed < 1)
+        throw new ConfigError('--speed', `expected a number of at least 1 (got "${options.speed}")`);
+      const result = await runSyncDemo({
+        regression: options.regression,
+        speed,
+        print: (line) => console.log(line),
+      });
+      process.exitCode = result.differences === 0 ? 0 : 1;
+    });
+
   syncSubcommand(
     sync,
     'serve',
@@ -261,8 +243,8 @@ export function syncCommand(program: Command): Command {
       config.logLevel,
       config.logFile === undefined ? undefined : { path: config.logFile, setting: 'LOG_FILE_PATH' },
     );
-    const open = await openSync(config, log.logger);
-    const service = await startSyncService(open, log.logger);
+    const open = await openSyncWithRollout(config, log.logger, { controller: true });
+    const service = await startSyncService(open, log.logger, open.rollout);
     console.log(
       `keel sync serve: ${service.url}/api/property-listings/sync/status (system ${config.system}), a run every ${config.monitoringInterval / 1000} s`,
     );

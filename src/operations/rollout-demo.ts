@@ -181,7 +181,7 @@ function startLoad(base: string): () => Promise<void> {
 }
 
 /** Prints each audit record of the rollout as it appears, with the metrics behind it; resolves when it ends. */
-async function watch(
+export async function watch(
   id: string,
   store: RolloutStore,
   print: (line: string) => void,

@@ -77,7 +77,8 @@ const shadowQuerySchema = {
 
 export async function rolloutAdminRoutes(
   app: FastifyInstance,
-  options: { rollout: Rollout; shadow: ShadowTraffic },
+  /** `shadow`: the gateway's shadow traffic (GET /shadow); a service without it has no such route. */
+  options: { rollout: Rollout; shadow?: ShadowTraffic },
 ): Promise<void> {
   const { rollout, shadow } = options;
   app.setErrorHandler((error, _request, reply) => answerError(error as KeelError, reply));
@@ -89,14 +90,15 @@ export async function rolloutAdminRoutes(
     leader: rollout.controller.isLeader,
   }));
 
-  app.get<{ Querystring: { route?: string; limit?: number } }>(
-    '/shadow',
-    { schema: { querystring: shadowQuerySchema } },
-    async (request) => {
-      const { route, limit = MISMATCHES_KEPT } = request.query;
-      return { counts: shadow.counts, mismatches: shadow.mismatches(route).slice(-limit) };
-    },
-  );
+  if (shadow !== undefined)
+    app.get<{ Querystring: { route?: string; limit?: number } }>(
+      '/shadow',
+      { schema: { querystring: shadowQuerySchema } },
+      async (request) => {
+        const { route, limit = MISMATCHES_KEPT } = request.query;
+        return { counts: shadow.counts, mismatches: shadow.mismatches(route).slice(-limit) };
+      },
+    );
 
   app.get<{ Params: { id: string } }>('/rollouts/:id', async (request, reply) => {
     const record = await rollout.store.rollout(request.params.id);

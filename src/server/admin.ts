@@ -16,12 +16,12 @@
  * gateway's error body, `{ error: { code, message } }` (code INVALID_ARGUMENT or INVALID_KEY); any
  * other failure is left to Fastify's handler (500).
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
 import type { OptimizedCacheManager } from '../cache/index.js';
 import { isKeelError } from '../errors.js';
 import type { Rollout } from '../rollout/index.js';
 import { actorOf, rolloutAdminRoutes } from './admin-rollouts.js';
+import { bearerCheck } from './bearer-token.js';
 import { baseKey, keyedTarget } from './cache-key.js';
 import { parseTarget, type RequestTarget } from './request-target.js';
 import type { RouteTable } from './route-table.js';
@@ -49,11 +49,9 @@ const invalidateBody = {
 } as const;
 
 export async function adminRoutes(app: FastifyInstance, options: AdminOptions): Promise<void> {
-  const expected = digest(options.token);
+  const bearsToken = bearerCheck(options.token);
   app.addHook('onRequest', async (request, reply) => {
-    const header = request.headers.authorization;
-    const given = typeof header === 'string' && header.startsWith('Bearer ') ? header.slice(7) : '';
-    if (!timingSafeEqual(digest(given), expected)) {
+    if (!bearsToken(request.headers.authorization)) {
       reply.code(401).send({ error: { code: 'UNAUTHORIZED', message: 'Unauthorized.' } });
     }
   });
@@ -150,10 +148,6 @@ function refuseBadRequests(error: FastifyError, _request: unknown, reply: Fastif
     return reply.code(status).send({ error: { code: 'INVALID_ARGUMENT', message: error.message } });
   }
   throw error;
-}
-
-function digest(text: string): Buffer {
-  return createHash('sha256').update(text).digest();
 }
 
 /** The key as a glob that matches only itself. */

@@ -13,16 +13,28 @@
  *   POST /api/property-listings/sync/emergency-stop { reason, by }   (Bearer KEEL_ADMIN_TOKEN)
  *   DELETE the same                                 clears it
  *   POST /api/property-listings/sync/run            a run now, unless one is going on (409)
+ *   …/admin/rollouts, /admin/audit, /admin/emergency-stop   with a rollout (KEEL_SYNC_FLAG): the
+ *                                                   rollouts, as on the gateway (admin-rollouts.ts),
+ *                                                   so `keel rollout start sync-migration
+ *                                                   --base-url <this service>` and the other
+ *                                                   `keel rollout` commands work here
  *
- * Without KEEL_ADMIN_TOKEN the three writing endpoints answer 403: a stop reachable by anyone on
- * the network would be a way to stop the sync. `close()` aborts the run in flight after its
- * batch and waits for it.
+ * Without KEEL_ADMIN_TOKEN the writing endpoints answer 403 (and /admin is not served): a stop
+ * reachable by anyone on the network would be a way to stop the sync. `close()` aborts the run in
+ * flight after its batch and waits for it.
+ *
+ * With a rollout, the service also serves the sync's guard figures (SyncGuardFigures: success
+ * rate, pace against the old system, the shadow's match rate and missing rows) as the rollout's
+ * gauges, renewed after each run and every FIGURES_REFRESH_MS; its controller, if it holds the
+ * lease, evaluates the `sync-migration` plan against them.
  */
-import { timingSafeEqual } from 'node:crypto';
 import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { SyncMetricsRegistry } from '../observability/sync-metrics.js';
-import type { OpenSync, RunResult } from '../sync/index.js';
+import type { Rollout } from '../rollout/index.js';
+import { type OpenSync, type RunResult, SyncGuardFigures } from '../sync/index.js';
+import { rolloutAdminRoutes } from './admin-rollouts.js';
+import { bearerCheck } from './bearer-token.js';
 
 export interface SyncService {
   url: string;
@@ -35,8 +47,12 @@ export interface SyncService {
 
 const API = '/api/property-listings';
 
-export async function startSyncService(sync: OpenSync, log: Logger): Promise<SyncService> {
+/** How often the guard figures are read again between runs. */
+const FIGURES_REFRESH_MS = 10_000;
+
+export async function startSyncService(sync: OpenSync, log: Logger, rollout?: Rollout): Promise<SyncService> {
   const { config, engine, state, db } = sync;
+  const figures = rollout === undefined ? undefined : await guardFigures(sync, rollout, log);
   const metrics = new SyncMetricsRegistry(config.system, async () => {
     const [now, figures, rows] = await Promise.all([
       state.getCurrentState(),
@@ -59,11 +75,14 @@ export async function startSyncService(sync: OpenSync, log: Logger): Promise<Syn
 
   const runNow = (): Promise<RunResult | undefined> => {
     if (running !== undefined) return Promise.resolve(undefined);
-    running = engine
-      .run({ signal: stopping.signal })
-      .then((result) => {
+    running = sync
+      .runOnce({ signal: stopping.signal })
+      .then(async (result) => {
         metrics.runEnded({ status: result.status, ...result.counts });
         log.info({ runId: result.runId, status: result.status, counts: result.counts }, 'sync run ended');
+        await figures
+          ?.refresh()
+          .catch((error: unknown) => log.warn({ err: error }, 'guard figures not read'));
         return result;
       })
       .catch((error: unknown) => {
@@ -137,6 +156,23 @@ export async function startSyncService(sync: OpenSync, log: Logger): Promise<Syn
     return runNow();
   });
 
+  if (rollout !== undefined && config.adminToken !== undefined) {
+    const bearsToken = bearerCheck(config.adminToken);
+    await app.register(
+      async (admin) => {
+        admin.addHook('onRequest', async (request, reply) => {
+          if (!bearsToken(request.headers.authorization))
+            return reply.code(401).send({
+              code: 'UNAUTHORIZED',
+              message: 'a Bearer token equal to KEEL_ADMIN_TOKEN is required',
+            });
+        });
+        await rolloutAdminRoutes(admin, { rollout });
+      },
+      { prefix: '/admin' },
+    );
+  }
+
   const url = await app.listen({ host: config.host, port: config.port });
   void runNow();
   return {
@@ -151,10 +187,19 @@ export async function startSyncService(sync: OpenSync, log: Logger): Promise<Syn
     async close() {
       stopping.abort();
       clearTimeout(timer);
+      figures?.stop();
       await running;
       await app.close();
     },
   };
+}
+
+/** The sync's figures, registered as the rollout's gauges and kept fresh. */
+async function guardFigures(sync: OpenSync, rollout: Rollout, log: Logger): Promise<SyncGuardFigures> {
+  const figures = new SyncGuardFigures(sync.db, { syncName: sync.config.name });
+  for (const [name, read] of figures.gauges()) rollout.gauges.register(name, read);
+  await figures.start(FIGURES_REFRESH_MS, (error) => log.warn({ err: error }, 'guard figures not read'));
+  return figures;
 }
 
 function authorized(request: FastifyRequest, reply: FastifyReply, token: string | undefined): boolean {
@@ -164,10 +209,7 @@ function authorized(request: FastifyRequest, reply: FastifyReply, token: string 
       .send({ code: 'UNAUTHORIZED', message: 'set KEEL_ADMIN_TOKEN to enable this endpoint' });
     return false;
   }
-  const given = /^Bearer (.+)$/.exec(request.headers.authorization ?? '')?.[1] ?? '';
-  const a = Buffer.from(given);
-  const b = Buffer.from(token);
-  if (a.length !== b.length || !timingSafeEqual(a, b)) {
+  if (!bearerCheck(token)(request.headers.authorization)) {
     void reply
       .code(401)
       .send({ code: 'UNAUTHORIZED', message: 'a Bearer token equal to KEEL_ADMIN_TOKEN is required' });

@@ -248,6 +248,15 @@ export const SYNC_SETTINGS = {
     expected: 'lower-case letters, digits and underscores',
     read: identifier,
   }),
+  shadowTable: setting({
+    env: 'KEEL_SYNC_SHADOW_TABLE',
+    flag: 'shadow-table',
+    description:
+      'the new system’s table for the shadow phase (KEEL_SYNC_FLAG at 0 %): written there, then verified against KEEL_SYNC_TABLE',
+    fallback: undefined,
+    expected: 'lower-case letters, digits and underscores',
+    read: identifier,
+  }),
   system: setting({
     env: 'KEEL_SYNC_SYSTEM',
     flag: 'system',
@@ -282,6 +291,9 @@ export const SYNC_SETTINGS = {
     read: adminToken,
     secret: true,
   }),
+  alertWebhookUrl: SETTINGS.alertWebhookUrl,
+  /** The gateway's: the flag is read where `keel serve` keeps its rollouts. */
+  namespace: SETTINGS.namespace,
   monitoringEnabled: setting({
     env: 'MONITORING_ENABLED',
     flag: 'monitoring-enabled',

@@ -5,9 +5,12 @@
  * A figure the tables cannot give yet (no run of a system, no verification) is undefined: the
  * guard cannot judge it, and neither promotes nor rolls back on it.
  *
- *   sync.success_rate     the new system's rows written or unchanged ÷ rows read, last hour
- *   sync.duration_vs_old  the new system's time per 1,000 rows ÷ the old system's (latest completed
- *                         run of each): the guide rolls back at 2× (medium) and 3× (high)
+ *   sync.success_rate     the new system's rows written or unchanged ÷ the rows it owned among
+ *                         those read (skipped ones, the other system's, count for neither), over
+ *                         the last `windowMs` (an hour)
+ *   sync.duration_vs_old  the new system's time per 1,000 rows ÷ the old system's, over the
+ *                         completed runs of each in the same window: the guide rolls back at 2×
+ *                         (medium) and 3× (high)
  *   sync.match_rate       the latest `verify --against`'s share of rows alike (the shadow phase's
  *                         ≥ 99 % to promote)
  *   sync.missing_rows     rows that verification found missing: data loss, critical above 0
@@ -29,7 +32,11 @@ export interface SyncGuardFiguresOptions {
   syncName: string;
   newSystem?: string;
   oldSystem?: string;
+  /** The runs the success rate is taken over: those started in the last `windowMs` (default 1 h). */
+  windowMs?: number;
 }
+
+const HOUR_MS = 3_600_000;
 
 export class SyncGuardFigures {
   private values: Partial<Record<SyncGaugeName, number>> = {};
@@ -47,20 +54,21 @@ export class SyncGuardFigures {
 
   /** Reads the figures again from the sync's tables. */
   async refresh(): Promise<void> {
-    const { syncName, newSystem = 'new', oldSystem = 'old' } = this.options;
+    const { syncName, newSystem = 'new', oldSystem = 'old', windowMs = HOUR_MS } = this.options;
     const [window, paces, verification] = await Promise.all([
       this.db.query<{ read: string | null; ok: string | null }>(
-        `SELECT sum(rows_read) AS read, sum(inserted + updated + unchanged + skipped) AS ok FROM keel_sync_runs
-         WHERE sync_name = $1 AND system = $2 AND NOT dry_run AND started_at > now() - interval '1 hour'`,
-        [syncName, newSystem],
+        `SELECT sum(rows_read - skipped) AS read, sum(inserted + updated + unchanged) AS ok FROM keel_sync_runs
+         WHERE sync_name = $1 AND system = $2 AND NOT dry_run AND started_at > now() - make_interval(secs => $3)`,
+        [syncName, newSystem, windowMs / 1000],
       ),
       this.db.query<{ system: string; ms_per_1000: number }>(
-        `SELECT DISTINCT ON (system) system,
-                extract(epoch FROM (finished_at - started_at)) * 1000 * 1000 / rows_read AS ms_per_1000
+        `SELECT system,
+                sum(extract(epoch FROM (finished_at - started_at))) * 1000 * 1000 / sum(rows_read) AS ms_per_1000
          FROM keel_sync_runs
-         WHERE sync_name = $1 AND system = ANY($2::text[]) AND status = 'completed' AND rows_read > 0
-         ORDER BY system, id DESC`,
-        [syncName, [newSystem, oldSystem]],
+         WHERE sync_name = $1 AND system = ANY($2::text[]) AND status = 'completed' AND NOT dry_run
+           AND rows_read > 0 AND started_at > now() - make_interval(secs => $3)
+         GROUP BY system`,
+        [syncName, [newSystem, oldSystem], windowMs / 1000],
       ),
       this.db.query<{ match_rate: number; missing: string }>(
         'SELECT match_rate, missing FROM keel_sync_verifications WHERE sync_name = $1 ORDER BY id DESC LIMIT 1',

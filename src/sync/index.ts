@@ -31,6 +31,7 @@ export {
   type SyncGuardFiguresOptions,
 } from './guard-figures.js';
 export { checkListing, LISTING_COLUMNS, type ListingRow, type SourceListing } from './listing.js';
+export { type MigrationRunParts, migrationRun, SHADOW_OWNERSHIP } from './migration-run.js';
 export { type OpenSync, type OpenSyncOptions, openSync } from './open.js';
 export { type Cursor, ListingSink } from './pg-sink.js';
 export { PgTableListingSource, type PgTableSourceOptions } from './pg-source.js';

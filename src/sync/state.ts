@@ -75,7 +75,7 @@ export interface SyncMetrics {
   rowsRead: number;
   rowsWritten: number;
   deadLettered: number;
-  /** Rows written or found unchanged ÷ rows read (1 when nothing was read). */
+  /** Rows written or found unchanged ÷ rows read and owned (1 when none were). */
   successRate: number;
   /** Duration per 1,000 rows of the latest completed run, in ms. */
   msPer1000Rows: number | null;
@@ -159,7 +159,7 @@ export class SyncStateManager {
     const { rows } = await this.db.query<Record<string, string | null>>(
       `SELECT count(*) AS runs, coalesce(sum(rows_read), 0) AS rows_read,
               coalesce(sum(inserted + updated), 0) AS written,
-              coalesce(sum(unchanged + skipped), 0) AS unchanged,
+              coalesce(sum(unchanged), 0) AS unchanged, coalesce(sum(skipped), 0) AS skipped,
               coalesce(sum(dead_lettered), 0) AS dead_lettered, coalesce(sum(requests), 0) AS requests,
               coalesce(sum(failures), 0) AS failures
        FROM keel_sync_runs WHERE sync_name = $1 AND NOT dry_run AND started_at > now() - interval '${METRICS_WINDOW}'`,
@@ -169,6 +169,8 @@ export class SyncStateManager {
     const completed = (await this.history(10)).filter((run) => run.status === 'completed');
     const latest = completed[0];
     const rowsRead = Number(window.rows_read ?? 0);
+    // Of the rows this sync's runners owned (those left to another system count for neither).
+    const owned = rowsRead - Number(window.skipped ?? 0);
     const ok = Number(window.written ?? 0) + Number(window.unchanged ?? 0);
     const { engine } = this.options;
     return {
@@ -176,7 +178,7 @@ export class SyncStateManager {
       rowsRead,
       rowsWritten: Number(window.written ?? 0),
       deadLettered: Number(window.dead_lettered ?? 0),
-      successRate: rowsRead === 0 ? 1 : ok / rowsRead,
+      successRate: owned === 0 ? 1 : ok / owned,
       msPer1000Rows:
         latest === undefined || latest.durationMs === null || latest.rowsRead === 0
           ? null

@@ -1,6 +1,6 @@
 import { request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type SyncService, startSyncService } from '../../../src/server/index.js';
+import { openSyncWithRollout, type SyncService, startSyncService } from '../../../src/server/index.js';
 import { loadSyncConfig, type OpenSync, openSync } from '../../../src/sync/index.js';
 import { databaseUrl } from '../../support/postgres.js';
 import { differences, quietLog, type SyncUnderTest, syncUnderTest } from './support.js';
@@ -44,6 +44,13 @@ async function call(url: string, method: 'GET' | 'POST' | 'DELETE' = 'GET', body
   });
   const text = await response.body.text();
   return { status: response.statusCode, text, json: () => JSON.parse(text) };
+}
+
+async function until(condition: () => boolean): Promise<void> {
+  for (let waited = 0; !condition(); waited += 20) {
+    if (waited > 5_000) throw new Error('waited 5 s in vain');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
 }
 
 describe('keel sync serve', () => {
@@ -119,5 +126,71 @@ describe('keel sync serve', () => {
     });
     expect(refused.status).toBe(403);
     expect(refused.json().message).toMatch(/KEEL_ADMIN_TOKEN/);
+  });
+
+  it('carries a rollout of the sync-migration plan: shadow table verified, then the flag’s share', async () => {
+    sync = await syncUnderTest({ origin: { listings: 400 } });
+    const shadow = `${sync.table}_shadow`;
+    // The old system has synced every listing into the real table.
+    await sync.engineAs({ system: 'old' }).run();
+    const config = loadSyncConfig({
+      DATABASE_URL: await databaseUrl(),
+      DB_POOL_MIN: '0',
+      SUPABASE_REST_URL: sync.origin.restUrl,
+      SUPABASE_REST_HEADERS_APIKEY: 'sample-key',
+      KEEL_SYNC_TABLE: sync.table,
+      KEEL_SYNC_SHADOW_TABLE: shadow,
+      KEEL_SYNC_NAME: sync.syncName,
+      KEEL_SYNC_FLAG: 'sync.rest',
+      KEEL_NAMESPACE: `test-${sync.syncName}`,
+      KEEL_SYNC_PORT: '0',
+      KEEL_ADMIN_TOKEN: TOKEN,
+      SYNC_RATE_LIMIT_PER_SECOND: '0',
+    });
+    const withRollout = await openSyncWithRollout(config, quietLog, { controller: true });
+    open = withRollout;
+    const rollout = withRollout.rollout;
+    if (rollout === undefined) throw new Error('KEEL_SYNC_FLAG opens a rollout');
+    try {
+      service = await startSyncService(withRollout, quietLog, rollout);
+      await service.idle();
+      // The flag at 0 %: the shadow phase wrote the shadow table and verified it against the real one.
+      expect((await sync.db.query(`SELECT count(*)::int AS n FROM ${shadow}`)).rows[0]).toEqual({ n: 400 });
+      expect(rollout.gauges.read('sync.match_rate')).toBe(1);
+      expect(rollout.gauges.read('sync.success_rate')).toBe(1);
+      expect(rollout.gauges.read('sync.missing_rows')).toBe(0);
+
+      expect(
+        (await call(`${service.url}/admin/rollouts`, 'GET', undefined, 'not-the-token-000000000')).status,
+      ).toBe(401);
+      const started = await call(`${service.url}/admin/rollouts`, 'POST', {
+        builtin: 'sync-migration',
+        by: 'ana',
+      });
+      expect(started.status).toBe(201);
+      const id = started.json().id as string;
+      expect((await call(`${service.url}/admin/rollouts`)).json().switches).toEqual({ 'flag:sync.rest': 0 });
+
+      // Past the shadow phase's manual gate: the new system owns 10 % of the listings and reads
+      // the source again from the beginning to take them up (the old system wrote them alike).
+      expect((await call(`${service.url}/admin/rollouts/${id}/promote`, 'POST', { by: 'ana' })).status).toBe(
+        200,
+      );
+      await until(() => rollout.flags.weight('sync.rest') === 10);
+      const atTen = await service.runNow();
+      expect(atTen?.counts).toMatchObject({ read: 400, inserted: 0, updated: 0 });
+      expect(atTen?.counts.skipped).toBeGreaterThan(300);
+      expect(atTen?.counts.unchanged).toBe(400 - (atTen?.counts.skipped ?? 0));
+
+      // Rolled back: 0 % again, the shadow phase's table written again.
+      sync.origin.catalog.add(5);
+      await call(`${service.url}/admin/rollouts/${id}/rollback`, 'POST', { by: 'ana', reason: 'test' });
+      expect((await call(`${service.url}/admin/rollouts`)).json().switches).toEqual({ 'flag:sync.rest': 0 });
+      await until(() => rollout.flags.weight('sync.rest') === 0);
+      await service.runNow();
+      expect((await sync.db.query(`SELECT count(*)::int AS n FROM ${shadow}`)).rows[0]).toEqual({ n: 405 });
+    } finally {
+      await sync.db.query(`DROP TABLE IF EXISTS ${shadow}`);
+    }
   });
 });
