@@ -28,6 +28,7 @@ import { runSyncDemo } from '../operations/sync-demo.js';
 import { gatewayLog, openSyncWithRollout, startSyncService } from '../server/index.js';
 import {
   backupSync,
+  cancelSplit,
   loadSyncConfig,
   type OpenSync,
   type RunRecord,
@@ -134,11 +135,59 @@ export function syncCommand(program: Command): Command {
         );
       if (state.lastRun !== null) console.log(`  latest run: ${runLine(state.lastRun)}`);
       console.log(`  open dead letters: ${state.openDeadLetters}`);
+      if (state.split !== null)
+        console.log(
+          `  split ${state.split.id} open: ${state.split.done} of ${state.split.ranges} ranges done`,
+        );
       console.log(
         `  last hour: ${metrics.windowRuns} runs, ${metrics.rowsRead} rows read, success rate ${(100 * metrics.successRate).toFixed(2)} %, ${metrics.failedRequests} failed requests`,
       );
       if (metrics.msPer1000Rows !== null)
         console.log(`  time per 1,000 rows (latest run): ${(metrics.msPer1000Rows / 1000).toFixed(2)} s`);
+    });
+
+  syncSubcommand(
+    sync,
+    'split',
+    'split the listings after the cursor into key ranges for `keel sync work` workers',
+  )
+    .option('--ranges <n>', 'how many ranges', '4')
+    .option('--cancel', 'abandon the open split (its rows stay; the next run reads them again)')
+    .action(async (options: Options) => {
+      const ranges = positiveCount(String(options.ranges), '--ranges');
+      await withSync(options, async (open) => {
+        const { db, config } = open;
+        if (options.cancel === true) {
+          const cancelled = await cancelSplit(db, config.name, config.system);
+          return console.log(cancelled ? 'split cancelled' : 'no split open');
+        }
+        const split = await open.engine.split(ranges, interruptSignal());
+        if (split === undefined) return console.log('nothing after the cursor: no split');
+        console.log(
+          `split ${split.id}: ${split.ranges.length} ranges; run \`keel sync work\` on each worker`,
+        );
+        for (const range of split.ranges)
+          console.log(
+            `  ${range.rangeNo}. after ${range.lower === undefined ? 'the beginning' : positionText(range.lower)} to ${positionText(range.upper)}`,
+          );
+      });
+    });
+
+  syncSubcommand(sync, 'work', 'a worker of the open split: runs the ranges no other worker holds')
+    .option('--json', 'print the results as JSON')
+    .action(async (options: Options) => {
+      const { results, closed } = await withSync(options, (open) =>
+        open.engine.work({ signal: interruptSignal() }),
+      );
+      if (options.json === true) console.log(JSON.stringify({ results, closed }, null, 2));
+      else {
+        console.log(
+          results.length === 0 ? 'no range left to this worker' : results.map(runSummary).join('\n'),
+        );
+        if (closed) console.log('every range done: the split is closed and the cursor at its end');
+      }
+      const last = results.at(-1);
+      process.exitCode = last?.status === 'failed' ? 1 : last?.status === 'stopped' ? EXIT_STOPPED : 0;
     });
 
   syncSubcommand(sync, 'history', 'the latest runs, newest first')
@@ -398,6 +447,10 @@ function interruptSignal(): AbortSignal {
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
   return controller.signal;
+}
+
+function positionText(cursor: { updatedAt: string; id: number }): string {
+  return `${cursor.updatedAt} #${cursor.id}`;
 }
 
 function runSummary(result: RunResult): string {

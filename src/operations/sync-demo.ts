@@ -219,6 +219,14 @@ class RegressingSource implements ListingSource {
     return this.broken ? rows.map(spoiled) : rows;
   }
 
+  count(...args: Parameters<ListingSource['count']>): Promise<number> {
+    return this.inner.count(...args);
+  }
+
+  positionAt(...args: Parameters<ListingSource['positionAt']>): ReturnType<ListingSource['positionAt']> {
+    return this.inner.positionAt(...args);
+  }
+
   validateAuth(): Promise<void> {
     return this.inner.validateAuth();
   }

@@ -54,6 +54,17 @@ import { type Batch, type BatchCounts, type Cursor, cursorOf, ListingSink, WHOLE
 import { RateLimiter } from './rate-limiter.js';
 import { type ListingSource, SourceError } from './rest-source.js';
 import { lockKey } from './schema.js';
+import {
+  completeSplit,
+  isAfter,
+  isRangeDone,
+  markRangeDone,
+  openSplit,
+  rangeName,
+  type Split,
+  saveSplit,
+  splitOpen,
+} from './split.js';
 
 /** First pause after a failed request; it doubles (with jitter) up to MAX_RETRY_DELAY_MS. */
 const FIRST_RETRY_DELAY_MS = 200;
@@ -122,6 +133,21 @@ interface ActiveRun {
   /** The share of the listings owned all the way to `cursor` (see the file's note). */
   coveredShare: number;
   signal: AbortSignal | undefined;
+  /** The cursor moved: the system's own, or a key range's (split.ts). */
+  cursorName: string;
+  /** Where the cursor starts, and starts over: the source's beginning, or a range's lower bound. */
+  startAt: Cursor | undefined;
+  /** The last position the run covers (a range's end); none: until the source has nothing newer. */
+  upper: Cursor | undefined;
+}
+
+/** Which lock a recorded run holds, and which runs a crash of its holder left `running`. */
+interface RunScope {
+  lockName: string;
+  /** A range's name (split.ts); undefined for the system's own cursor. */
+  rangeKey: string | undefined;
+  /** Checked once the lock is held: false ends it at once, as if locked (a range done meanwhile). */
+  claimable?: () => Promise<boolean>;
 }
 
 export interface RunResult extends RunProgress {
@@ -189,44 +215,121 @@ export class SyncEngine {
   /** One run (see the file's note). */
   async run(options: RunOptions = {}): Promise<RunResult> {
     if (options.dryRun === true) return this.dryRun(options);
+    // And again under the lock: a split may have opened in between.
+    if (await openSplit(this.options.db, this.options.syncName, this.options.system))
+      throw splitOpen(this.options.syncName, this.options.system);
     return this.recordedRun(options, async (run) => {
-      const claimed = await this.sink.claimCursor(run.runId);
-      run.cursorFrom = claimed.cursor;
-      run.cursor = claimed.cursor;
-      run.coveredShare = claimed.ownedShare;
-      await this.options.db.query('UPDATE keel_sync_runs SET cursor_from = $2 WHERE id = $1', [
-        run.runId,
-        JSON.stringify(run.cursorFrom ?? null),
-      ]);
-      for (;;) {
-        await this.startOverIfShareGrew(run);
-        const wanted = this.pageSize(options.limit, run.counts.read);
-        if (wanted <= 0) break;
-        const after = run.cursor;
-        const { rows, tally } = await this.read(run, () =>
-          this.options.source.page(after, wanted, options.signal),
-        );
-        const batchCursor = lastPosition(rows);
-        if (rows.length === 0 || batchCursor === undefined) break;
-        // The share and the rows' owners are read in one turn: the flag cannot move in between.
-        if (await this.startOverIfShareGrew(run)) continue;
-        run.coveredShare = Math.min(run.coveredShare, this.options.ownership?.share() ?? WHOLE_SHARE);
-        const owns = this.options.ownership?.owns.bind(this.options.ownership);
-        const mine = owns === undefined ? rows : rows.filter((raw) => owns(keyOfRaw(raw)));
-        await this.writeCounted(run, mine, batchCursor, tally, rows.length - mine.length, run.coveredShare);
-        run.cursor = batchCursor;
-        options.onBatch?.({ runId: run.runId, counts: { ...run.counts }, cursor: run.cursor });
-      }
+      if (await openSplit(this.options.db, this.options.syncName, this.options.system))
+        throw splitOpen(this.options.syncName, this.options.system);
+      await this.syncPages(run, options);
     });
   }
 
   /**
-   * Moves the run's cursor back to the source's beginning when its share of the listings has grown
-   * (see the file's note); whether it did.
+   * Splits the listings after the system's cursor into `ranges` key ranges of about equal counts,
+   * for workers to run (`work`); undefined when there is nothing after the cursor. Throws
+   * SYNC_LOCKED while a run of the system goes on or a split is open.
+   */
+  async split(ranges: number, signal?: AbortSignal): Promise<Split | undefined> {
+    const { db, syncName, system, source } = this.options;
+    const release = await db.lockSession(lockKey(`${syncName}:${system}`));
+    if (release === undefined) throw this.locked();
+    try {
+      if (await openSplit(db, syncName, system)) throw splitOpen(syncName, system);
+      const lower = await this.storedCursor();
+      const total = await source.count(lower, signal);
+      const parts = Math.min(ranges, total);
+      const uppers: Cursor[] = [];
+      for (let n = 1; n <= parts; n++) {
+        const upper = await source.positionAt(lower, Math.ceil((n * total) / parts) - 1, signal);
+        if (upper !== undefined) uppers.push(upper);
+      }
+      return uppers.length === 0 ? undefined : await saveSplit(db, { syncName, system }, lower, uppers);
+    } finally {
+      await release();
+    }
+  }
+
+  /**
+   * A worker of the open split: runs each range no other worker holds and that is not done, then
+   * closes the split when every range is (split.ts). Its runs' results; `closed` when it closed it.
+   */
+  async work(
+    options: Pick<RunOptions, 'signal' | 'onBatch'> = {},
+  ): Promise<{ results: RunResult[]; closed: boolean }> {
+    const { db, syncName, system } = this.options;
+    const split = await openSplit(db, syncName, system);
+    if (split === undefined) return { results: [], closed: false };
+    const results: RunResult[] = [];
+    for (const range of split.ranges.filter((candidate) => !candidate.done)) {
+      const name = rangeName(system, range);
+      const result = await this.recordedRun(
+        options,
+        async (run) => {
+          run.cursorName = name;
+          run.startAt = range.lower;
+          run.upper = range.upper;
+          await this.syncPages(run, options);
+          await markRangeDone(db, syncName, system, range, run.runId);
+        },
+        {
+          lockName: `${syncName}:${name}`,
+          rangeKey: name,
+          claimable: async () => !(await isRangeDone(db, range)),
+        },
+      ).catch((error: unknown) => {
+        if (isKeelError(error, 'SYNC_LOCKED')) return undefined; // another worker holds it
+        throw error;
+      });
+      if (result === undefined) continue;
+      results.push(result);
+      if (result.status !== 'completed') return { results, closed: false };
+    }
+    return { results, closed: await completeSplit(db, syncName, split) };
+  }
+
+  /** Claims the run's cursor and writes page after page from it (see the file's note). */
+  private async syncPages(run: ActiveRun, options: RunOptions): Promise<void> {
+    const claimed = await this.sink.claimCursor(run.runId, run);
+    run.cursorFrom = claimed.cursor;
+    run.cursor = claimed.cursor;
+    run.coveredShare = claimed.ownedShare;
+    await this.options.db.query('UPDATE keel_sync_runs SET cursor_from = $2 WHERE id = $1', [
+      run.runId,
+      JSON.stringify(run.cursorFrom ?? null),
+    ]);
+    for (;;) {
+      await this.startOverIfShareGrew(run);
+      const wanted = this.pageSize(options.limit, run.counts.read);
+      if (wanted <= 0) break;
+      const after = run.cursor;
+      const { rows: page, tally } = await this.read(run, () =>
+        this.options.source.page(after, wanted, options.signal),
+      );
+      const { upper } = run;
+      const rows =
+        upper === undefined ? page : page.filter((raw) => !isAfter(positionOf(raw) ?? upper, upper));
+      const batchCursor = lastPosition(rows);
+      if (rows.length === 0 || batchCursor === undefined) break;
+      // The share and the rows' owners are read in one turn: the flag cannot move in between.
+      if (await this.startOverIfShareGrew(run)) continue;
+      run.coveredShare = Math.min(run.coveredShare, this.options.ownership?.share() ?? WHOLE_SHARE);
+      const owns = this.options.ownership?.owns.bind(this.options.ownership);
+      const mine = owns === undefined ? rows : rows.filter((raw) => owns(keyOfRaw(raw)));
+      await this.writeCounted(run, mine, batchCursor, tally, rows.length - mine.length, run.coveredShare);
+      run.cursor = batchCursor;
+      options.onBatch?.({ runId: run.runId, counts: { ...run.counts }, cursor: run.cursor });
+      if (rows.length < page.length) break; // past the range's end
+    }
+  }
+
+  /**
+   * Moves the run's cursor back to where it starts when its share of the listings has grown (see
+   * the file's note); whether it did.
    */
   private async startOverIfShareGrew(run: ActiveRun): Promise<boolean> {
     const share = this.options.ownership?.share() ?? WHOLE_SHARE;
-    if (run.cursor === undefined) {
+    if (samePosition(run.cursor, run.startAt)) {
       run.coveredShare = share; // nothing read yet: nothing to read again
       return false;
     }
@@ -235,8 +338,8 @@ export class SyncEngine {
       { runId: run.runId, from: run.coveredShare, to: share },
       `this system's share of the listings grew from ${run.coveredShare} to ${share} %: it reads every listing again from the start to write those it now owns`,
     );
-    await this.sink.startOver(run.runId, share);
-    run.cursor = undefined;
+    await this.sink.startOver(run.runId, share, run);
+    run.cursor = run.startAt;
     run.coveredShare = share;
     return true;
   }
@@ -337,6 +440,7 @@ export class SyncEngine {
       checked: rows.map((raw) => ({ checked: checkListing(raw), raw })),
       cursor,
       ownedShare,
+      cursorName: run.cursorName,
       ...tally,
       skipped,
     };
@@ -351,14 +455,19 @@ export class SyncEngine {
   private async recordedRun(
     options: Pick<RunOptions, 'signal'>,
     body: (run: ActiveRun) => Promise<void>,
+    scope: RunScope = { lockName: `${this.options.syncName}:${this.options.system}`, rangeKey: undefined },
   ): Promise<RunResult> {
-    const { db, syncName, system } = this.options;
-    const release = await db.lockSession(lockKey(`${syncName}:${system}`));
-    if (release === undefined)
-      throw new KeelError(
-        'SYNC_LOCKED',
-        `another runner of sync ${syncName} (system ${system}) is running; wait for it, or stop it with \`keel sync stop\``,
-      );
+    const { system } = this.options;
+    const release = await this.options.db.lockSession(lockKey(scope.lockName));
+    if (release === undefined) throw this.locked();
+    const claimable = await Promise.resolve(scope.claimable?.() ?? true).catch(async (error: unknown) => {
+      await release();
+      throw error;
+    });
+    if (!claimable) {
+      await release();
+      throw this.locked();
+    }
     this.running = true;
     const started = performance.now();
     let run: ActiveRun | undefined;
@@ -367,14 +476,17 @@ export class SyncEngine {
     let error: RunResult['error'];
     let failure: unknown;
     try {
-      await this.markCrashedRuns();
+      await this.markCrashedRuns(scope.rangeKey);
       run = {
-        runId: await this.startRun(),
+        runId: await this.startRun(scope.rangeKey),
         counts,
         cursor: undefined,
         cursorFrom: undefined,
         coveredShare: WHOLE_SHARE,
         signal: options.signal,
+        cursorName: system,
+        startAt: undefined,
+        upper: undefined,
       };
       await body(run);
     } catch (caught) {
@@ -491,7 +603,7 @@ export class SyncEngine {
       try {
         return await this.sink.write(batch);
       } catch (error) {
-        if (isKeelError(error) || !isConnectionFailure(error) || attempt >= WRITE_ATTEMPTS) throw error;
+        if (isKeelError(error) || !isTransientWriteFailure(error) || attempt >= WRITE_ATTEMPTS) throw error;
         backoff = (backoff ?? RETRY_BACKOFF).next({
           attempt,
           result: { error: error as Error },
@@ -506,21 +618,30 @@ export class SyncEngine {
     }
   }
 
-  private async markCrashedRuns(): Promise<void> {
+  /** Runs of the same lock left `running`: their runner died (it held the lock this one now has). */
+  private async markCrashedRuns(rangeKey: string | undefined): Promise<void> {
     await this.options.db.query(
       `UPDATE keel_sync_runs SET status = 'crashed', finished_at = now(),
          error = 'the runner ended without finishing (killed, or its connection was lost)'
-       WHERE sync_name = $1 AND system = $2 AND status = 'running'`,
-      [this.options.syncName, this.options.system],
+       WHERE sync_name = $1 AND system = $2 AND status = 'running' AND range_key IS NOT DISTINCT FROM $3`,
+      [this.options.syncName, this.options.system, rangeKey ?? null],
     );
   }
 
-  private async startRun(): Promise<number> {
+  private async startRun(rangeKey: string | undefined): Promise<number> {
     const { rows } = await this.options.db.query<{ id: string }>(
-      `INSERT INTO keel_sync_runs (sync_name, system, status) VALUES ($1, $2, 'running') RETURNING id`,
-      [this.options.syncName, this.options.system],
+      `INSERT INTO keel_sync_runs (sync_name, system, status, range_key) VALUES ($1, $2, 'running', $3) RETURNING id`,
+      [this.options.syncName, this.options.system, rangeKey ?? null],
     );
     return Number(rows[0]?.id);
+  }
+
+  private locked(): KeelError {
+    const { syncName, system } = this.options;
+    return new KeelError(
+      'SYNC_LOCKED',
+      `another runner of sync ${syncName} (system ${system}) is running; wait for it, or stop it with \`keel sync stop\``,
+    );
   }
 
   /** Ends the run's record; its requests include those of a page that was never written. */
@@ -586,6 +707,15 @@ function addCounts(total: RunCounts, batch: BatchCounts): void {
  * The keyset position of the page's last row that has one (a row without a readable updated_at
  * and id is still written or dead-lettered, but cannot be a position to resume from).
  */
+/** A raw row's keyset position, when it has a readable one. */
+function positionOf(raw: unknown): Cursor | undefined {
+  return lastPosition([raw]);
+}
+
+function samePosition(a: Cursor | undefined, b: Cursor | undefined): boolean {
+  return a === undefined || b === undefined ? a === b : a.updatedAt === b.updatedAt && a.id === b.id;
+}
+
 function lastPosition(rows: unknown[]): Cursor | undefined {
   for (let i = rows.length - 1; i >= 0; i--) {
     const row = rows[i] as { updated_at?: unknown; id?: unknown } | null;
@@ -599,11 +729,12 @@ function lastPosition(rows: unknown[]): Cursor | undefined {
   return undefined;
 }
 
-/** A failure to reach the database (not one of a statement): no SQLSTATE, or class 08 / 57P. */
-function isConnectionFailure(error: unknown): boolean {
+/** A failure the batch can be written again after: the database unreachable (no SQLSTATE, class 08 / 57P), a deadlock or serialization failure. */
+function isTransientWriteFailure(error: unknown): boolean {
   const code = (error as { code?: unknown }).code;
   if (typeof code !== 'string') return /connect|terminated|timeout/i.test((error as Error).message ?? '');
-  return isConnectionState(code);
+  // Class 40: a deadlock or serialization failure rolled the batch back whole; writing it again is safe.
+  return isConnectionState(code) || code.startsWith('40');
 }
 
 function describeError(error: unknown): { code: string; message: string } {

@@ -45,6 +45,7 @@ export {
   rollbackSync,
 } from './rollback.js';
 export { ensureSchema, lockKey, removeSync, SYNC_TABLES } from './schema.js';
+export { cancelSplit, type KeyRange, openSplit, type Split } from './split.js';
 export { type RunRecord, type SyncMetrics, type SyncState, SyncStateManager } from './state.js';
 export { diffTables, type RowDifference, type TableDiff, type TableDiffOptions } from './table-diff.js';
 export {

@@ -69,6 +69,8 @@ export interface Batch {
   skipped?: number;
   /** The share of the listings owned all the way to `cursor`, kept with it (engine.ts). */
   ownedShare?: number;
+  /** The cursor moved: the system's own (default), or a key range's (split.ts). */
+  cursorName?: string;
 }
 
 export interface BatchCounts {
@@ -132,16 +134,25 @@ export class ListingSink {
   }
 
   /** Makes `runId` the owner of this system's cursor; the position it holds (undefined: from the start). */
-  async claimCursor(runId: number): Promise<{ cursor: Cursor | undefined; ownedShare: number }> {
+  async claimCursor(
+    runId: number,
+    at: { cursorName?: string; startAt?: Cursor } = {},
+  ): Promise<{ cursor: Cursor | undefined; ownedShare: number }> {
     const { rows } = await this.db.query<{
       updated_at: string | null;
       id: string | null;
       owned_share: number | null;
     }>(
-      `INSERT INTO keel_sync_cursors (sync_name, system, run_id) VALUES ($1, $2, $3)
+      `INSERT INTO keel_sync_cursors (sync_name, system, run_id, updated_at, id) VALUES ($1, $2, $3, $4, $5)
        ON CONFLICT (sync_name, system) DO UPDATE SET run_id = EXCLUDED.run_id, changed_at = now()
        RETURNING updated_at, id, owned_share`,
-      [this.options.syncName, this.options.system, runId],
+      [
+        this.options.syncName,
+        at.cursorName ?? this.options.system,
+        runId,
+        at.startAt?.updatedAt ?? null,
+        at.startAt?.id ?? null,
+      ],
     );
     const row = rows[0];
     return {
@@ -151,14 +162,25 @@ export class ListingSink {
   }
 
   /**
-   * Moves the cursor of `runId` back to the beginning, owning `ownedShare` % from there. Throws
-   * SYNC_FENCED when a newer run took the cursor over.
+   * Moves the cursor of `runId` back to `startAt` (the source's beginning when undefined), owning
+   * `ownedShare` % from there. Throws SYNC_FENCED when a newer run took the cursor over.
    */
-  async startOver(runId: number, ownedShare: number): Promise<void> {
+  async startOver(
+    runId: number,
+    ownedShare: number,
+    at: { cursorName?: string; startAt?: Cursor } = {},
+  ): Promise<void> {
     const { rowCount } = await this.db.query(
-      `UPDATE keel_sync_cursors SET updated_at = NULL, id = NULL, owned_share = $4, changed_at = now()
+      `UPDATE keel_sync_cursors SET updated_at = $5, id = $6, owned_share = $4, changed_at = now()
        WHERE sync_name = $1 AND system = $2 AND run_id = $3`,
-      [this.options.syncName, this.options.system, runId, ownedShare],
+      [
+        this.options.syncName,
+        at.cursorName ?? this.options.system,
+        runId,
+        ownedShare,
+        at.startAt?.updatedAt ?? null,
+        at.startAt?.id ?? null,
+      ],
     );
     if (rowCount !== 1) throw this.fenced(runId);
   }
@@ -248,6 +270,7 @@ export class ListingSink {
       alreadyWritten.updated,
       batch.skipped ?? 0,
       batch.ownedShare ?? WHOLE_SHARE,
+      batch.cursorName ?? this.options.system,
     );
     const { rows: outcome } = await on.query<{
       stopped: boolean | null;
@@ -377,13 +400,14 @@ function upsertStatement(table: string): string {
  * $15, $16 the cursor's updated_at and id, $17 whether there is one, $18 it as JSON; $19 rows read,
  * $20 valid rows (less any refused), $21 dead letters, $22 requests, $23 failed requests; $24…$26
  * the dead letters' keys, reasons and raw rows; $27, $28 rows inserted and updated before, in the
- * same transaction; $29 rows read but left to another system; $30 the share owned to the cursor.
+ * same transaction; $29 rows read but left to another system; $30 the share owned to the cursor;
+ * $31 the cursor's name (the system's, or a key range's).
  */
 function batchStatementSql(table: string, onConflict: boolean): string {
   return `WITH control AS (
     SELECT emergency_stop, stopped_by, reason FROM keel_sync_control WHERE sync_name = $14 FOR SHARE
   ), owner AS (
-    SELECT 1 FROM keel_sync_cursors WHERE sync_name = $14 AND system = $12 AND run_id = $13 FOR UPDATE
+    SELECT 1 FROM keel_sync_cursors WHERE sync_name = $14 AND system = $31 AND run_id = $13 FOR UPDATE
   ), go AS (
     SELECT NOT coalesce((SELECT emergency_stop FROM control), false)
        AND (NOT $17::boolean OR EXISTS (SELECT 1 FROM owner)) AS ok
@@ -395,7 +419,7 @@ function batchStatementSql(table: string, onConflict: boolean): string {
     FROM unnest($24::text[], $25::text[], $26::text[]) AS d(key, reason, raw) WHERE (SELECT ok FROM go)
   ), moved AS (
     UPDATE keel_sync_cursors SET updated_at = $15, id = $16, owned_share = $30, changed_at = now()
-    WHERE $17::boolean AND sync_name = $14 AND system = $12 AND run_id = $13 AND (SELECT ok FROM go)
+    WHERE $17::boolean AND sync_name = $14 AND system = $31 AND run_id = $13 AND (SELECT ok FROM go)
   ), counted AS (
     UPDATE keel_sync_runs SET rows_read = rows_read + $19,
       inserted = inserted + $27 + (SELECT inserted FROM figures),

@@ -56,6 +56,28 @@ export class PgTableListingSource implements ListingSource {
     );
   }
 
+  async count(after: Cursor | undefined): Promise<number> {
+    const rows = (await this.query(
+      after === undefined
+        ? `SELECT count(*)::float8 AS n FROM ${this.options.table}`
+        : `SELECT count(*)::float8 AS n FROM ${this.options.table} WHERE (updated_at, id) > ($1::timestamptz, $2)`,
+      after === undefined ? [] : [after.updatedAt, after.id],
+    )) as { n: number }[];
+    return rows[0]?.n ?? 0;
+  }
+
+  async positionAt(after: Cursor | undefined, offset: number): Promise<Cursor | undefined> {
+    const rows = (await this.query(
+      `SELECT to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS updated_at, id::float8 AS id
+       FROM ${this.options.table}
+       ${after === undefined ? '' : 'WHERE (updated_at, id) > ($2::timestamptz, $3)'}
+       ORDER BY updated_at, id OFFSET $1 LIMIT 1`,
+      after === undefined ? [offset] : [offset, after.updatedAt, after.id],
+    )) as { updated_at: string; id: number }[];
+    const row = rows[0];
+    return row === undefined ? undefined : { updatedAt: row.updated_at, id: row.id };
+  }
+
   byKeys(keys: string[]): Promise<unknown[]> {
     return this.query(
       `SELECT ${this.columns} FROM ${this.options.table} WHERE property_number = ANY($1::text[])`,

@@ -53,6 +53,10 @@ export interface ListingSource {
   readonly description: string;
   /** Up to `limit` rows after `after` (from the start when undefined), as the source sent them. */
   page(after: Cursor | undefined, limit: number, signal?: AbortSignal): Promise<unknown[]>;
+  /** How many rows come after `after` (all when undefined). */
+  count(after: Cursor | undefined, signal?: AbortSignal): Promise<number>;
+  /** The keyset position of the row `offset` rows after `after` (0: the first); undefined past the end. */
+  positionAt(after: Cursor | undefined, offset: number, signal?: AbortSignal): Promise<Cursor | undefined>;
   /** The rows of these property numbers (those the source has). */
   byKeys(keys: string[], signal?: AbortSignal): Promise<unknown[]>;
   /** Resolves when the credentials are accepted; throws SYNC_AUTH_FAILED when not. */
@@ -97,31 +101,54 @@ export class RestListingSource implements ListingSource {
   }
 
   async page(after: Cursor | undefined, limit: number, signal?: AbortSignal): Promise<unknown[]> {
-    let query = this.client
+    const query = this.client
       .from(this.options.table)
       .select('*')
       .order('updated_at', { ascending: true })
       .order('id', { ascending: true })
       .limit(limit);
-    if (after !== undefined) {
-      const at = quoted(after.updatedAt);
-      query = query.or(`updated_at.gt.${at},and(updated_at.eq.${at},id.gt.${after.id})`);
-    }
-    const timeout = AbortSignal.timeout(PAGE_TIMEOUT_MS);
-    const result = await query.abortSignal(
-      signal === undefined ? timeout : AbortSignal.any([signal, timeout]),
-    );
+    const result = await bounded(after === undefined ? query : query.or(afterFilter(after)), signal);
     if (result.error === null && Array.isArray(result.data)) return result.data as unknown[];
     throw this.failure(result.status, result.error?.message ?? 'the answer is not a JSON array', signal);
   }
 
-  async byKeys(keys: string[], signal?: AbortSignal): Promise<unknown[]> {
-    const timeout = AbortSignal.timeout(PAGE_TIMEOUT_MS);
-    const result = await this.client
+  async count(after: Cursor | undefined, signal?: AbortSignal): Promise<number> {
+    const query = this.client.from(this.options.table).select('id', { count: 'exact', head: true });
+    const result = await bounded(after === undefined ? query : query.or(afterFilter(after)), signal);
+    if (result.error === null && typeof result.count === 'number') return result.count;
+    throw this.failure(
+      result.status,
+      result.error?.message ?? 'the answer has no count (Content-Range)',
+      signal,
+    );
+  }
+
+  async positionAt(
+    after: Cursor | undefined,
+    offset: number,
+    signal?: AbortSignal,
+  ): Promise<Cursor | undefined> {
+    const query = this.client
       .from(this.options.table)
-      .select('*')
-      .in('property_number', keys)
-      .abortSignal(signal === undefined ? timeout : AbortSignal.any([signal, timeout]));
+      .select('updated_at,id')
+      .order('updated_at', { ascending: true })
+      .order('id', { ascending: true })
+      .range(offset, offset);
+    const result = await bounded(after === undefined ? query : query.or(afterFilter(after)), signal);
+    if (result.error === null && Array.isArray(result.data)) {
+      const row = result.data[0] as { updated_at?: unknown; id?: unknown } | undefined;
+      if (row === undefined) return undefined;
+      if (typeof row.updated_at === 'string' && typeof row.id === 'number')
+        return { updatedAt: row.updated_at, id: row.id };
+    }
+    throw this.failure(result.status, result.error?.message ?? 'the answer is not a keyset position', signal);
+  }
+
+  async byKeys(keys: string[], signal?: AbortSignal): Promise<unknown[]> {
+    const result = await bounded(
+      this.client.from(this.options.table).select('*').in('property_number', keys),
+      signal,
+    );
     if (result.error === null && Array.isArray(result.data)) return result.data as unknown[];
     throw this.failure(result.status, result.error?.message ?? 'the answer is not a JSON array', signal);
   }
@@ -212,4 +239,19 @@ export function retryAfterMs(header: string | null, now = Date.now()): number | 
   if (/^\d+$/.test(header.trim())) return Number(header.trim()) * 1_000;
   const at = Date.parse(header);
   return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
+
+/** The keyset filter of the rows after `after`; the timestamp goes back exactly as the server sent it. */
+function afterFilter(after: Cursor): string {
+  const at = quoted(after.updatedAt);
+  return `updated_at.gt.${at},and(updated_at.eq.${at},id.gt.${after.id})`;
+}
+
+/** The request, cancelled by `signal` or after PAGE_TIMEOUT_MS. */
+function bounded<Query extends { abortSignal(signal: AbortSignal): Query }>(
+  query: Query,
+  signal?: AbortSignal,
+): Query {
+  const timeout = AbortSignal.timeout(PAGE_TIMEOUT_MS);
+  return query.abortSignal(signal === undefined ? timeout : AbortSignal.any([signal, timeout]));
 }

@@ -23,6 +23,7 @@ import { join } from 'node:path';
 import { KeelError } from '../errors.js';
 import type { SyncDatabase } from './database.js';
 import { lockKey } from './schema.js';
+import { openSplit, splitOpen } from './split.js';
 import { countBySystem, findDuplicates } from './verify.js';
 
 /** A backup older than this does not count as recent. */
@@ -73,6 +74,9 @@ export async function rollbackSync(db: SyncDatabase, options: RollbackOptions): 
       `a runner of system ${options.system} is writing: stop it first (\`keel sync stop\`, or stop its process)`,
     );
   try {
+    // A split's workers hold their ranges' locks, not the system's: refuse while one is open.
+    if (await openSplit(db, options.syncName, options.system))
+      throw splitOpen(options.syncName, options.system);
     step(`lock of system ${options.system} taken: none of its runners is writing`);
     const report = await db.transaction(async (tx) => {
       const runs = await tx.query<{ id: string }>(

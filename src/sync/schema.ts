@@ -14,6 +14,10 @@
  *   keel_sync_verifications  each `verify --against`: the rows missing, extra and changed, and the
  *                            match rate (the migration's shadow-phase guard reads the latest)
  *   keel_sync_control        (sync) → the emergency stop: who set it, why, when
+ *   keel_sync_splits         a system's run split into key ranges (split.ts): its bounds, open or
+ *                            done; at most one open per sync and system
+ *   keel_sync_ranges         the split's ranges, each done or not (its cursor is in
+ *                            keel_sync_cursors, named after the range)
  *
  * The listings' own checks (price ≥ 0, area > 0, a known status) are constraints, so a row that
  * slipped past the source's checks is refused by the database and dead-lettered, never stored.
@@ -36,6 +40,8 @@ export const SYNC_TABLES = [
   'keel_sync_dead_letters',
   'keel_sync_verifications',
   'keel_sync_control',
+  'keel_sync_splits',
+  'keel_sync_ranges',
 ] as const;
 
 function listingTable(table: string): string {
@@ -94,6 +100,33 @@ const CONTROL_TABLES = [
     changed_at  timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (sync_name, system)
   )`,
+  // Which key range of a split a run worked on (NULL: the system's own cursor).
+  'ALTER TABLE keel_sync_runs ADD COLUMN IF NOT EXISTS range_key text',
+  `CREATE TABLE IF NOT EXISTS keel_sync_splits (
+    id           bigserial PRIMARY KEY,
+    sync_name    text NOT NULL,
+    system       text NOT NULL,
+    lower_at     text,
+    lower_id     bigint,
+    upper_at     text NOT NULL,
+    upper_id     bigint NOT NULL,
+    status       text NOT NULL DEFAULT 'open',
+    created_at   timestamptz NOT NULL DEFAULT now(),
+    finished_at  timestamptz
+  )`,
+  `CREATE UNIQUE INDEX IF NOT EXISTS keel_sync_splits_one_open ON keel_sync_splits (sync_name, system)
+    WHERE status = 'open'`,
+  `CREATE TABLE IF NOT EXISTS keel_sync_ranges (
+    sync_name  text NOT NULL,
+    split_id   bigint NOT NULL,
+    range_no   int NOT NULL,
+    lower_at   text,
+    lower_id   bigint,
+    upper_at   text NOT NULL,
+    upper_id   bigint NOT NULL,
+    done_at    timestamptz,
+    PRIMARY KEY (split_id, range_no)
+  )`,
   // The share of the listings owned all the way to the position (NULL: all of them).
   'ALTER TABLE keel_sync_cursors ADD COLUMN IF NOT EXISTS owned_share real',
   `CREATE TABLE IF NOT EXISTS keel_sync_dead_letters (
@@ -134,14 +167,40 @@ const CONTROL_TABLES = [
 
 /** Creates the sync's tables where missing, and its control row. */
 export async function ensureSchema(db: SyncDatabase, table: string, syncName: string): Promise<void> {
+  // DDL takes exclusive locks even when it changes nothing (ALTER … ADD COLUMN IF NOT EXISTS), and
+  // a runner starting beside others writing would deadlock with their batches: none when current.
+  const current = await isSchemaCurrent(db, table);
   await db.transaction(async (tx: Queryable) => {
-    if (db.kind === 'postgres') await tx.query('SELECT pg_advisory_xact_lock($1)', [SCHEMA_LOCK.toString()]);
-    await tx.query(listingTable(table));
-    for (const statement of CONTROL_TABLES) await tx.query(statement);
+    if (!current) {
+      if (db.kind === 'postgres')
+        await tx.query('SELECT pg_advisory_xact_lock($1)', [SCHEMA_LOCK.toString()]);
+      await tx.query(listingTable(table));
+      for (const statement of CONTROL_TABLES) await tx.query(statement);
+    }
     await tx.query('INSERT INTO keel_sync_control (sync_name) VALUES ($1) ON CONFLICT DO NOTHING', [
       syncName,
     ]);
   });
+}
+
+/** Whether the listing table and the sync's tables exist with the newest columns of each. */
+async function isSchemaCurrent(db: SyncDatabase, table: string): Promise<boolean> {
+  const newest: [string, string][] = [
+    [table, 'updated_in_run'],
+    ['keel_sync_runs', 'range_key'],
+    ['keel_sync_cursors', 'owned_share'],
+    ['keel_sync_dead_letters', 'redriven_at'],
+    ['keel_sync_verifications', 'match_rate'],
+    ['keel_sync_control', 'emergency_stop'],
+    ['keel_sync_splits', 'upper_id'],
+    ['keel_sync_ranges', 'done_at'],
+  ];
+  const { rows } = await db.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM information_schema.columns
+     WHERE table_schema = current_schema() AND (table_name, column_name) IN (SELECT * FROM unnest($1::text[], $2::text[]))`,
+    [newest.map(([name]) => name), newest.map(([, column]) => column)],
+  );
+  return rows[0]?.n === newest.length;
 }
 
 /** Drops a sync's listing table and deletes its rows from the sync's tables (tests, benchmarks). */

@@ -19,6 +19,7 @@
 import type { SyncDatabase } from './database.js';
 import type { SyncEngine } from './engine.js';
 import { type Cursor, cursorOf, WHOLE_SHARE } from './pg-sink.js';
+import { openSplit, type Split } from './split.js';
 
 /** The window getMetrics reads. */
 const METRICS_WINDOW = '1 hour';
@@ -68,6 +69,8 @@ export interface SyncState {
   }[];
   lastRun: RunRecord | null;
   openDeadLetters: number;
+  /** The system's open split into key ranges (split.ts): its ranges, and how many are done. */
+  split: { id: number; ranges: number; done: number } | null;
 }
 
 export interface SyncMetrics {
@@ -152,6 +155,7 @@ export class SyncStateManager {
       })),
       lastRun: last,
       openDeadLetters: Number(deadLetters.rows[0]?.open ?? 0),
+      split: splitFigures(await openSplit(this.db, syncName, system)),
     };
   }
 
@@ -254,4 +258,13 @@ function iso(value: Date | string): string {
 function parseJson(value: unknown): Cursor | null {
   if (value == null) return null;
   return (typeof value === 'string' ? JSON.parse(value) : value) as Cursor | null;
+}
+
+function splitFigures(split: Split | undefined): SyncState['split'] {
+  if (split === undefined) return null;
+  return {
+    id: split.id,
+    ranges: split.ranges.length,
+    done: split.ranges.filter((range) => range.done).length,
+  };
 }

@@ -171,4 +171,27 @@ describe('keel sync', () => {
     expect(Number(rows[0]?.inserted)).toBe(listings);
     expect(Number(rows[0]?.crashed)).toBeGreaterThan(0);
   }, 60_000);
+
+  it('splits a run into key ranges that worker processes share', async () => {
+    sync = await syncUnderTest({ origin: { listings: 3_000 } });
+    const env = { ...(await settingsOf(sync)), SYNC_RATE_LIMIT_PER_SECOND: '0' };
+    const split = await keelSync(['split', '--ranges', '6'], env).finished;
+    expect(split.stdout).toMatch(/split \d+: 6 ranges/);
+    const workers = await Promise.all([1, 2, 3].map(() => keelSync(['work', '--json'], env).finished));
+    const logs = workers.map((worker) => `${worker.stdout}\n${worker.stderr}`).join('\n---\n');
+    expect(
+      workers.map((worker) => worker.code),
+      logs,
+    ).toEqual([0, 0, 0]);
+    const outcomes = workers.map(
+      (worker) =>
+        JSON.parse(worker.stdout) as { results: { counts: { inserted: number } }[]; closed: boolean },
+    );
+    expect(outcomes.flatMap((outcome) => outcome.results).length, logs).toBe(6);
+    expect(outcomes.filter((outcome) => outcome.closed).length, logs).toBe(1);
+    expect(
+      outcomes.flatMap((outcome) => outcome.results).reduce((sum, result) => sum + result.counts.inserted, 0),
+    ).toBe(3_000);
+    expect(await differences(sync)).toEqual([]);
+  }, 60_000);
 });

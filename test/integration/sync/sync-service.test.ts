@@ -169,6 +169,7 @@ describe('keel sync serve', () => {
       });
       expect(started.status).toBe(201);
       const id = started.json().id as string;
+      await until(() => rollout.flags.weight('sync.rest') === 0);
       expect((await call(`${service.url}/admin/rollouts`)).json().switches).toEqual({ 'flag:sync.rest': 0 });
 
       // Past the shadow phase's manual gate: the new system owns 10 % of the listings and reads
@@ -185,8 +186,8 @@ describe('keel sync serve', () => {
       // Rolled back: 0 % again, the shadow phase's table written again.
       sync.origin.catalog.add(5);
       await call(`${service.url}/admin/rollouts/${id}/rollback`, 'POST', { by: 'ana', reason: 'test' });
-      expect((await call(`${service.url}/admin/rollouts`)).json().switches).toEqual({ 'flag:sync.rest': 0 });
       await until(() => rollout.flags.weight('sync.rest') === 0);
+      expect((await call(`${service.url}/admin/rollouts`)).json().switches).toEqual({ 'flag:sync.rest': 0 });
       await service.runNow();
       expect((await sync.db.query(`SELECT count(*)::int AS n FROM ${shadow}`)).rows[0]).toEqual({ n: 405 });
     } finally {
