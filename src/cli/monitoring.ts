@@ -97,7 +97,7 @@ export function monitoringCommand(program: Command): void {
 
   monitoring
     .command('dashboards <dir>')
-    .description('the Grafana dashboards (real time, daily, weekly) as JSON files')
+    .description('the Grafana dashboards (real time, daily, weekly, listing sync) as JSON files')
     .action((dir: string) => {
       mkdirSync(dir, { recursive: true });
       for (const [name, model] of Object.entries(grafanaDashboards()))
@@ -109,18 +109,25 @@ export function monitoringCommand(program: Command): void {
     .command('setup <dir>')
     .description('prometheus.yml, rules, rule tests, alertmanager.yml and dashboards in one folder')
     .option('--target <host:port...>', 'gateway instances to scrape', ['127.0.0.1:8080'])
+    .option('--sync-target <host:port...>', '`keel sync serve` instances to scrape (job keel-sync)')
     .option('--alertmanager <host:port>', 'where Prometheus sends alerts', '127.0.0.1:9093')
     .option('--runbook-base <url>', 'base URL of the runbook anchors', DEFAULT_RUNBOOK_BASE)
-    .action((dir: string, options: { target: string[]; alertmanager: string; runbookBase: string }) => {
-      const files = writeMonitoringSetup(dir, {
-        targets: options.target,
-        alertmanager: options.alertmanager,
-        routing: alertRoutingFromEnv(process.env, warn),
-        runbookBase: options.runbookBase,
-      });
-      console.log(`wrote to ${dir}:\n${files.map((file) => `  ${file}`).join('\n')}`);
-      console.log(
-        `check with: promtool check config ${join(dir, 'prometheus.yml')} && promtool test rules ${join(dir, 'keel-rules.test.yml')} && amtool check-config ${join(dir, 'alertmanager.yml')}`,
-      );
-    });
+    .action(
+      (
+        dir: string,
+        options: { target: string[]; syncTarget?: string[]; alertmanager: string; runbookBase: string },
+      ) => {
+        const files = writeMonitoringSetup(dir, {
+          targets: options.target,
+          syncTargets: options.syncTarget,
+          alertmanager: options.alertmanager,
+          routing: alertRoutingFromEnv(process.env, warn),
+          runbookBase: options.runbookBase,
+        });
+        console.log(`wrote to ${dir}:\n${files.map((file) => `  ${file}`).join('\n')}`);
+        console.log(
+          `check with: promtool check config ${join(dir, 'prometheus.yml')} && promtool test rules ${join(dir, 'keel-rules.test.yml')} && amtool check-config ${join(dir, 'alertmanager.yml')}`,
+        );
+      },
+    );
 }

@@ -266,10 +266,13 @@ export function operationsCommands(program: Command): void {
       "the gateway's health and figures against the thresholds table (exit 1 when high or critical)",
     )
     .option('--base-url <url>', 'the gateway', DEFAULT_GATEWAY)
+    .option('--sync-url <url>', 'also the listing sync’s service (`keel sync serve`, port 3002)')
     .option('--allow-remote', 'allow targets other than this machine')
-    .action(async (options: { baseUrl: string; allowRemote?: boolean }) => {
+    .action(async (options: { baseUrl: string; syncUrl?: string; allowRemote?: boolean }) => {
+      const remote = options.allowRemote === true;
       const report = await checkStatus(
-        loadTarget(options.baseUrl, '--base-url', options.allowRemote === true),
+        loadTarget(options.baseUrl, '--base-url', remote),
+        options.syncUrl === undefined ? undefined : loadTarget(options.syncUrl, '--sync-url', remote),
       );
       console.log(
         `ready: ${report.ready ? pc.green('yes') : pc.red('no')}  ${Object.entries(report.readiness)

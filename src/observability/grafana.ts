@@ -1,6 +1,7 @@
 /**
  * Grafana dashboards (`keel monitoring dashboards`): real-time (last hour, refreshed every 10 s),
- * daily (last 24 h) and weekly (last 7 days), as JSON models to import or provision. Panels read
+ * daily (last 24 h) and weekly (last 7 days) for the gateway, and the listing sync's (last 6 h),
+ * as JSON models to import or provision. Panels read
  * Keel's metrics through a `DS_PROMETHEUS` data-source variable, and the panels of watched values
  * draw the thresholds table's levels as coloured steps, so a dashboard and the alerts agree.
  */
@@ -308,11 +309,55 @@ export function weeklyDashboard() {
   ]);
 }
 
-/** The three dashboards by file name. */
+/** `keel sync serve`'s figures: the listing sync's rows of the thresholds table, and its flow. */
+export function syncDashboard() {
+  return dashboard('keel-sync', 'Keel — listing sync', '6h', '30s', [
+    stat('Success rate (1h)', 'min(keel_sync_success_ratio)', 'percentunit', row('KeelSyncSuccessRate')),
+    stat('Seconds per 1,000 rows', 'max(keel_sync_seconds_per_1000_rows)', 's', row('KeelSyncDuration')),
+    stat('API usage', 'max(keel_sync_api_usage_ratio)', 'percentunit', row('KeelSyncApiUsage')),
+    stat(
+      'Verification mismatches',
+      'max(keel_sync_verification_differences)',
+      'short',
+      row('KeelSyncMismatch'),
+    ),
+    timeseries(
+      'Rows per minute by result',
+      [{ expr: 'sum by (result) (rate(keel_sync_rows_total[5m])) * 60', legend: '{{result}}' }],
+      'short',
+    ),
+    timeseries(
+      'Runs per hour by status',
+      [{ expr: 'sum by (status) (increase(keel_sync_runs_total[1h]))', legend: '{{status}}' }],
+      'short',
+    ),
+    timeseries(
+      'Listings in the table, change since the previous run',
+      [
+        { expr: 'max(keel_sync_table_rows)', legend: 'listings' },
+        { expr: 'max(keel_sync_table_rows_change_ratio)', legend: 'change (ratio)' },
+      ],
+      'short',
+      row('KeelSyncCountChange'),
+    ),
+    timeseries(
+      'Paused, stopped, dead letters',
+      [
+        { expr: 'max(keel_sync_breaker_open)', legend: 'circuit open' },
+        { expr: 'max(keel_sync_emergency_stop)', legend: 'emergency stop' },
+        { expr: 'max(keel_sync_dead_letters)', legend: 'open dead letters' },
+      ],
+      'short',
+    ),
+  ]);
+}
+
+/** The dashboards by file name. */
 export function grafanaDashboards(): Record<string, unknown> {
   return {
     'keel-realtime.json': realtimeDashboard(),
     'keel-daily.json': dailyDashboard(),
     'keel-weekly.json': weeklyDashboard(),
+    'keel-sync.json': syncDashboard(),
   };
 }

@@ -1,12 +1,15 @@
 /**
- * A prometheus.yml for Keel (`keel monitoring setup`): scrape the gateways every 15 s, load the
- * generated alerting rules, send alerts to Alertmanager.
+ * A prometheus.yml for Keel (`keel monitoring setup`): scrape the gateways (job `keel`) and the
+ * listing sync's services (job `keel-sync`, when given) every 15 s, load the generated alerting
+ * rules, send alerts to Alertmanager.
  */
 import { stringify } from 'yaml';
 
 export interface PrometheusSetup {
   /** host:port of each gateway instance. */
   targets: string[];
+  /** host:port of each `keel sync serve`. */
+  syncTargets?: string[];
   rulesFile: string;
   alertmanager: string;
   scrapeInterval?: string;
@@ -21,6 +24,15 @@ export function prometheusYaml(setup: PrometheusSetup): string {
       alerting: { alertmanagers: [{ static_configs: [{ targets: [setup.alertmanager] }] }] },
       scrape_configs: [
         { job_name: 'keel', metrics_path: '/metrics', static_configs: [{ targets: setup.targets }] },
+        ...(setup.syncTargets === undefined || setup.syncTargets.length === 0
+          ? []
+          : [
+              {
+                job_name: 'keel-sync',
+                metrics_path: '/metrics',
+                static_configs: [{ targets: setup.syncTargets }],
+              },
+            ]),
       ],
     },
     { lineWidth: 0 },

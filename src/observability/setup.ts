@@ -12,6 +12,7 @@ import { prometheusYaml } from './prometheus-config.js';
 
 export interface MonitoringSetup {
   targets: string[];
+  syncTargets?: string[];
   alertmanager: string;
   routing: AlertRouting;
   runbookBase?: string;
@@ -22,6 +23,7 @@ export function writeMonitoringSetup(dir: string, setup: MonitoringSetup): strin
   const files: Record<string, string> = {
     'prometheus.yml': prometheusYaml({
       targets: setup.targets,
+      syncTargets: setup.syncTargets,
       rulesFile: 'keel-rules.yml',
       alertmanager: setup.alertmanager,
     }),

@@ -18,6 +18,11 @@
  *   keel_sync_emergency_stop                   1 while the emergency stop is set
  *   keel_sync_table_rows                       listings in the table
  *   keel_sync_dead_letters                     dead letters not yet re-driven
+ *   keel_sync_table_rows_change_ratio          listings in the table after the latest run against
+ *                                              after the one before it, − 1 (the guide: ±20 % is
+ *                                              an anomaly)
+ *   keel_sync_verification_differences         listings the latest verification found missing or
+ *                                              different (the guide: one is an anomaly)
  */
 import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 
@@ -30,6 +35,10 @@ export interface SyncFigures {
   emergencyStop: boolean;
   tableRows: number;
   deadLetters: number;
+  /** Listings after the latest run ÷ after the run before it, − 1; undefined before two runs. */
+  tableRowsChange: number | undefined;
+  /** The latest verification's missing and differing listings; undefined before one. */
+  verificationDifferences: number | undefined;
 }
 
 /** A run's counts, as it ended. */
@@ -118,6 +127,16 @@ export class SyncMetricsRegistry {
     );
     gauge('keel_sync_table_rows', 'Listings in the sync’s table.', (f) => f.tableRows);
     gauge('keel_sync_dead_letters', 'Dead letters not yet re-driven.', (f) => f.deadLetters);
+    gauge(
+      'keel_sync_table_rows_change_ratio',
+      'Listings in the table after the latest run ÷ after the run before it, − 1.',
+      (f) => f.tableRowsChange,
+    );
+    gauge(
+      'keel_sync_verification_differences',
+      'Listings the latest verification found missing or different.',
+      (f) => f.verificationDifferences,
+    );
   }
 
   /** Counts a run that ended. */

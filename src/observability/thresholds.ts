@@ -8,7 +8,9 @@
  * 5 %, critical as an automatic-rollback trigger over 5 minutes), response time (p95 < 500 ms;
  * p99 > 10 s over 5 minutes is critical), resource use (CPU, memory, disk: target < 70 %, then
  * low / medium / high at 70 / 80 / 90 %), cache hit rate ≥ 60 %, cache memory < 70 % of its budget,
- * and the Redis tier's own health (the breaker, the invalidation bus's 50 ms lag target).
+ * the Redis tier's own health (the breaker, the invalidation bus's 50 ms lag target), and the
+ * listing sync's (success rate > 99 %, time per 1,000 rows < 5 minutes, API usage < 80 %, the
+ * listings synced within ±20 % of the previous run, no verification mismatch).
  *
  * Severities and what they ask of people: critical — act now (15 minutes); high — within the
  * hour; medium — within 4 hours; low — within a day (Alertmanager routes them: alertmanager.ts).
@@ -296,7 +298,7 @@ export const THRESHOLDS: readonly ThresholdRow[] = [
   },
   {
     name: 'KeelSyncSuccessRate',
-    title: 'Share of the rows the listing sync read that it wrote (not dead-lettered), last hour',
+    title: 'Share of the rows the listing sync read and owned that it wrote (not dead-lettered), last hour',
     unit: 'ratio',
     direction: 'below',
     target: 0.99,
@@ -348,6 +350,28 @@ export const THRESHOLDS: readonly ThresholdRow[] = [
     expr: 'max(keel_sync_breaker_open)',
     fixture: (value) => [gauge('keel_sync_breaker_open{job="keel-sync",instance="a"}', value)],
     runbook: 'sync-source',
+  },
+  {
+    name: 'KeelSyncCountChange',
+    title: 'Change in the listings synced since the previous run, either way',
+    unit: 'ratio',
+    direction: 'above',
+    target: 0.2,
+    levels: [{ severity: 'medium', threshold: 0.2, for: '1m' }],
+    expr: 'max(abs(keel_sync_table_rows_change_ratio))',
+    fixture: (value) => [gauge('keel_sync_table_rows_change_ratio{job="keel-sync",instance="a"}', -value)],
+    runbook: 'sync-count',
+  },
+  {
+    name: 'KeelSyncMismatch',
+    title: 'Listings the latest verification found missing or different',
+    unit: 'count',
+    direction: 'above',
+    target: 0,
+    levels: [{ severity: 'high', threshold: 0.5, for: '1m' }],
+    expr: 'max(keel_sync_verification_differences)',
+    fixture: (value) => [gauge('keel_sync_verification_differences{job="keel-sync",instance="a"}', value)],
+    runbook: 'sync-verify',
   },
 ];
 

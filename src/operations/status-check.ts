@@ -2,7 +2,8 @@
  * `keel status`: the gateway's health and its figures held against the thresholds table — a
  * deployment's "check the system status" step, in one table an operator reads at a glance.
  * Figures are cumulative since the gateway started (its /api/status); the alerting rules watch
- * the same rows over sliding windows.
+ * the same rows over sliding windows. With `syncUrl`, the listing sync's service is checked too:
+ * its health and the figures its status endpoint serves (those its /metrics exports).
  */
 import {
   formatValue,
@@ -11,6 +12,7 @@ import {
   THRESHOLDS,
   type ThresholdRow,
 } from '../observability/index.js';
+import type { SyncFigures } from '../observability/sync-metrics.js';
 import type { StatusSnapshot } from '../server/index.js';
 import { gatewayJson, gatewayRequest } from './gateway-client.js';
 
@@ -39,7 +41,23 @@ async function json<T>(url: URL): Promise<{ status: number; body: T }> {
   return { status: response.statusCode, body: (await response.body.json()) as T };
 }
 
-export async function checkStatus(baseUrl: URL): Promise<StatusReport> {
+export async function checkStatus(baseUrl: URL, syncUrl?: URL): Promise<StatusReport> {
+  const [gateway, sync] = await Promise.all([
+    checkGateway(baseUrl),
+    syncUrl === undefined ? undefined : checkSync(syncUrl),
+  ]);
+  if (sync === undefined) return gateway;
+  const rows = [...gateway.rows, ...sync.rows];
+  return {
+    ready: gateway.ready && sync.ready,
+    readiness: { ...gateway.readiness, ...sync.readiness },
+    rows,
+    healthy:
+      gateway.ready && sync.ready && rows.every((row) => row.level !== 'critical' && row.level !== 'high'),
+  };
+}
+
+async function checkGateway(baseUrl: URL): Promise<StatusReport> {
   const [ready, status] = await Promise.all([
     json<{ checks: Record<string, { ok: boolean; detail: string }> }>(new URL('/health/ready', baseUrl)),
     gatewayJson<StatusSnapshot>(new URL('/api/status', baseUrl)),
@@ -62,6 +80,31 @@ export async function checkStatus(baseUrl: URL): Promise<StatusReport> {
     readiness: ready.body.checks,
     rows,
     healthy: isReady && rows.every((row) => row.level !== 'critical' && row.level !== 'high'),
+  };
+}
+
+/** The listing sync's service: its health, and its figures against the sync's rows. */
+export async function checkSync(syncUrl: URL): Promise<StatusReport> {
+  const [health, status] = await Promise.all([
+    json<{ status: string; database: string }>(new URL('/api/property-listings/health', syncUrl)),
+    gatewayJson<{ figures: SyncFigures }>(new URL('/api/property-listings/sync/status', syncUrl)),
+  ]);
+  const f = status.figures;
+  const values: Record<string, number | undefined> = {
+    KeelSyncSuccessRate: f.successRatio,
+    KeelSyncDuration: f.secondsPer1000Rows,
+    KeelSyncApiUsage: f.apiUsageRatio,
+    KeelSyncPaused: Number(f.breakerOpen),
+    KeelSyncCountChange: f.tableRowsChange === undefined ? undefined : Math.abs(f.tableRowsChange),
+    KeelSyncMismatch: f.verificationDifferences,
+  };
+  const rows = THRESHOLDS.filter((row) => row.name in values).map((row) => statusRow(row, values[row.name]));
+  const ready = health.status === 200;
+  return {
+    ready,
+    readiness: { sync: { ok: ready, detail: `${health.body.status} (database ${health.body.database})` } },
+    rows,
+    healthy: ready && rows.every((row) => row.level !== 'critical' && row.level !== 'high'),
   };
 }
 

@@ -30,7 +30,7 @@
  */
 import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
-import { SyncMetricsRegistry } from '../observability/sync-metrics.js';
+import { type SyncFigures, SyncMetricsRegistry } from '../observability/sync-metrics.js';
 import type { Rollout } from '../rollout/index.js';
 import { type OpenSync, type RunResult, SyncGuardFigures } from '../sync/index.js';
 import { rolloutAdminRoutes } from './admin-rollouts.js';
@@ -52,23 +52,10 @@ const FIGURES_REFRESH_MS = 10_000;
 
 export async function startSyncService(sync: OpenSync, log: Logger, rollout?: Rollout): Promise<SyncService> {
   const { config, engine, state, db } = sync;
-  const figures = rollout === undefined ? undefined : await guardFigures(sync, rollout, log);
-  const metrics = new SyncMetricsRegistry(config.system, async () => {
-    const [now, figures, rows] = await Promise.all([
-      state.getCurrentState(),
-      state.getMetrics(),
-      db.query<{ n: string }>(`SELECT count(*) AS n FROM ${config.table}`),
-    ]);
-    return {
-      successRatio: figures.successRate,
-      secondsPer1000Rows: figures.msPer1000Rows === null ? undefined : figures.msPer1000Rows / 1_000,
-      apiUsageRatio: figures.apiUsage ?? undefined,
-      breakerOpen: engine.breakerState === 'open',
-      emergencyStop: now.emergencyStop.set,
-      tableRows: Number(rows.rows[0]?.n ?? 0),
-      deadLetters: now.openDeadLetters,
-    };
-  });
+  const guards = rollout === undefined ? undefined : await guardFigures(sync, rollout, log);
+  const rowsAfterRuns = new RowsAfterRuns();
+  const figures = (): Promise<SyncFigures> => readFigures(sync, rowsAfterRuns);
+  const metrics = new SyncMetricsRegistry(config.system, figures);
   const stopping = new AbortController();
   let running: Promise<RunResult | undefined> | undefined;
   let timer: NodeJS.Timeout | undefined;
@@ -80,9 +67,8 @@ export async function startSyncService(sync: OpenSync, log: Logger, rollout?: Ro
       .then(async (result) => {
         metrics.runEnded({ status: result.status, ...result.counts });
         log.info({ runId: result.runId, status: result.status, counts: result.counts }, 'sync run ended');
-        await figures
-          ?.refresh()
-          .catch((error: unknown) => log.warn({ err: error }, 'guard figures not read'));
+        if (result.status === 'completed') await rowsAfterRuns.count(db, config.table).catch(() => undefined);
+        await guards?.refresh().catch((error: unknown) => log.warn({ err: error }, 'guard figures not read'));
         return result;
       })
       .catch((error: unknown) => {
@@ -128,6 +114,7 @@ export async function startSyncService(sync: OpenSync, log: Logger, rollout?: Ro
   app.get(`${API}/sync/status`, async () => ({
     ...(await state.getCurrentState()),
     metrics: await state.getMetrics(),
+    figures: await figures(),
   }));
   if (config.monitoringEnabled)
     app.get('/metrics', async (_request, reply) => {
@@ -187,10 +174,52 @@ export async function startSyncService(sync: OpenSync, log: Logger, rollout?: Ro
     async close() {
       stopping.abort();
       clearTimeout(timer);
-      figures?.stop();
+      guards?.stop();
       await running;
       await app.close();
     },
+  };
+}
+
+/** The listings in the table after each of the last two completed runs. */
+class RowsAfterRuns {
+  private counts: number[] = [];
+
+  async count(db: OpenSync['db'], table: string): Promise<void> {
+    const { rows } = await db.query<{ n: string }>(`SELECT count(*) AS n FROM ${table}`);
+    this.counts = [...this.counts.slice(-1), Number(rows[0]?.n ?? 0)];
+  }
+
+  /** After the latest ÷ after the one before, − 1; undefined before two runs, or from none. */
+  get change(): number | undefined {
+    const [before, latest] = this.counts;
+    return before === undefined || latest === undefined || before === 0 ? undefined : latest / before - 1;
+  }
+}
+
+/** What the metrics, the status endpoint and `keel status` hold against the thresholds table. */
+async function readFigures(sync: OpenSync, rowsAfterRuns: RowsAfterRuns): Promise<SyncFigures> {
+  const { state, db, engine, config } = sync;
+  const [now, metrics, rows, verification] = await Promise.all([
+    state.getCurrentState(),
+    state.getMetrics(),
+    db.query<{ n: string }>(`SELECT count(*) AS n FROM ${config.table}`),
+    db.query<{ differences: string }>(
+      'SELECT missing + changed AS differences FROM keel_sync_verifications WHERE sync_name = $1 ORDER BY id DESC LIMIT 1',
+      [config.name],
+    ),
+  ]);
+  const differences = verification.rows[0]?.differences;
+  return {
+    successRatio: metrics.successRate,
+    secondsPer1000Rows: metrics.msPer1000Rows === null ? undefined : metrics.msPer1000Rows / 1_000,
+    apiUsageRatio: metrics.apiUsage ?? undefined,
+    breakerOpen: engine.breakerState === 'open',
+    emergencyStop: now.emergencyStop.set,
+    tableRows: Number(rows.rows[0]?.n ?? 0),
+    deadLetters: now.openDeadLetters,
+    tableRowsChange: rowsAfterRuns.change,
+    verificationDifferences: differences === undefined ? undefined : Number(differences),
   };
 }
 

@@ -40,6 +40,7 @@ beforeAll(async () => {
   gateway = await gateways.start(origin.url, 'routes:\n  - name: item\n    path: /items/:id\n    ttl: 1m\n');
   writeMonitoringSetup(dir, {
     targets: [new URL(gateway.url).host],
+    syncTargets: ['127.0.0.1:3002'],
     alertmanager: '127.0.0.1:9093',
     routing: ROUTING,
   });

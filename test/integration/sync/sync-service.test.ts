@@ -1,7 +1,8 @@
 import { request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
+import { checkSync } from '../../../src/operations/status-check.js';
 import { openSyncWithRollout, type SyncService, startSyncService } from '../../../src/server/index.js';
-import { loadSyncConfig, type OpenSync, openSync } from '../../../src/sync/index.js';
+import { loadSyncConfig, type OpenSync, openSync, verifySync } from '../../../src/sync/index.js';
 import { databaseUrl } from '../../support/postgres.js';
 import { differences, quietLog, type SyncUnderTest, syncUnderTest } from './support.js';
 
@@ -193,5 +194,37 @@ describe('keel sync serve', () => {
     } finally {
       await sync.db.query(`DROP TABLE IF EXISTS ${shadow}`);
     }
+  });
+
+  it('holds its figures against the thresholds table: count change, verification mismatches', async () => {
+    sync = await syncUnderTest({ origin: { listings: 100 } });
+    service = await serve(sync);
+    await service.idle();
+    // A quarter more listings: the table grows 25 % between two runs (the guide's ±20 % anomaly).
+    sync.origin.catalog.add(25);
+    await service.runNow();
+    // A verification that found 2 listings missing.
+    const other = `${sync.table}_other`;
+    await sync.db.query(`CREATE TABLE ${other} AS SELECT * FROM ${sync.table}`);
+    try {
+      await sync.db.query(
+        `DELETE FROM ${sync.table} WHERE property_number IN (SELECT property_number FROM ${sync.table} LIMIT 2)`,
+      );
+      if (open === undefined) throw new Error('the service is open');
+      await verifySync(sync.db, open.state, { table: sync.table, against: other, syncName: sync.syncName });
+    } finally {
+      await sync.db.query(`DROP TABLE ${other}`);
+    }
+    const metrics = (await call(`${service.url}/metrics`)).text;
+    expect(metrics).toMatch(/keel_sync_table_rows_change_ratio 0\.25/);
+    expect(metrics).toMatch(/keel_sync_verification_differences 2/);
+
+    const report = await checkSync(new URL(service.url));
+    expect(report.ready).toBe(true);
+    const level = (name: string) => report.rows.find((row) => row.name === name)?.level;
+    expect(level('KeelSyncSuccessRate')).toBe('ok');
+    expect(level('KeelSyncCountChange')).toBe('medium');
+    expect(level('KeelSyncMismatch')).toBe('high');
+    expect(report.healthy).toBe(false);
   });
 });

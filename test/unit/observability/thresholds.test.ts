@@ -46,7 +46,12 @@ describe('thresholds table', () => {
         refresh: string;
       }
     >;
-    expect(Object.keys(dashboards)).toEqual(['keel-realtime.json', 'keel-daily.json', 'keel-weekly.json']);
+    expect(Object.keys(dashboards)).toEqual([
+      'keel-realtime.json',
+      'keel-daily.json',
+      'keel-weekly.json',
+      'keel-sync.json',
+    ]);
     expect(dashboards['keel-realtime.json']?.refresh).toBe('10s');
     for (const dashboard of Object.values(dashboards)) {
       for (const panel of dashboard.panels) {
