@@ -9,6 +9,7 @@ export {
 } from './alert-rules.js';
 export { type AlertRouting, alertmanagerConfig, alertmanagerYaml, DEFAULT_CHANNELS } from './alertmanager.js';
 export { dailyDashboard, grafanaDashboards, realtimeDashboard, weeklyDashboard } from './grafana.js';
+export { type JudgedRow, judgeRow } from './judge.js';
 export {
   type CacheFigures,
   type CacheOutcome,

@@ -41,6 +41,19 @@ export interface SyncFigures {
   verificationDifferences: number | undefined;
 }
 
+/** The figures by the thresholds table's row watching each (the sync's rows). */
+export function syncRowValues(figures: SyncFigures): Record<string, number | undefined> {
+  return {
+    KeelSyncSuccessRate: figures.successRatio,
+    KeelSyncDuration: figures.secondsPer1000Rows,
+    KeelSyncApiUsage: figures.apiUsageRatio,
+    KeelSyncPaused: Number(figures.breakerOpen),
+    KeelSyncCountChange:
+      figures.tableRowsChange === undefined ? undefined : Math.abs(figures.tableRowsChange),
+    KeelSyncMismatch: figures.verificationDifferences,
+  };
+}
+
 /** A run's counts, as it ended. */
 export interface SyncRunFigures {
   status: string;

@@ -3,17 +3,11 @@
  * scripts) with the figures, four charts over the collected period, the routes, and the
  * recommendations — to attach to a deployment's record.
  */
+import { escapeHtml } from '../util/html.js';
 import type { Analysis, SeriesPoint } from './analyze.js';
 
 const WIDTH = 560;
 const HEIGHT = 160;
-
-function escapeHtml(text: string): string {
-  return text.replace(
-    /[&<>"]/g,
-    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c] as string,
-  );
-}
 
 function chart(
   title: string,

@@ -5,28 +5,16 @@
  * the same rows over sliding windows. With `syncUrl`, the listing sync's service is checked too:
  * its health and the figures its status endpoint serves (those its /metrics exports).
  */
-import {
-  formatValue,
-  levelOf,
-  type Severity,
-  THRESHOLDS,
-  type ThresholdRow,
-} from '../observability/index.js';
-import type { SyncFigures } from '../observability/sync-metrics.js';
+import { type JudgedRow, judgeRow, THRESHOLDS } from '../observability/index.js';
+import { type SyncFigures, syncRowValues } from '../observability/sync-metrics.js';
 import type { StatusSnapshot } from '../server/index.js';
 import { gatewayJson, gatewayRequest } from './gateway-client.js';
 
 /** Below this many requests, rates say too little to be judged. */
 const MIN_REQUESTS_FOR_RATES = 100;
 
-export interface StatusRow {
-  name: string;
-  title: string;
-  value: string;
-  target: string;
-  /** The level reached, 'ok', or 'n/a' when there is not enough traffic to say. */
-  level: Severity | 'ok' | 'n/a';
-}
+/** A row of the report; 'n/a' when there is not enough traffic (or no figure) to judge. */
+export type StatusRow = JudgedRow;
 
 export interface StatusReport {
   ready: boolean;
@@ -73,7 +61,7 @@ async function checkGateway(baseUrl: URL): Promise<StatusReport> {
     KeelHeapUsage: s.process.heapUsedBytes / s.process.heapLimitBytes,
     KeelRedisBreakerOpen: s.cache.redis === null ? undefined : s.cache.redis.breaker === 'open' ? 1 : 0,
   };
-  const rows = THRESHOLDS.filter((row) => row.name in values).map((row) => statusRow(row, values[row.name]));
+  const rows = THRESHOLDS.filter((row) => row.name in values).map((row) => judgeRow(row, values[row.name]));
   const isReady = ready.status === 200;
   return {
     ready: isReady,
@@ -89,33 +77,13 @@ export async function checkSync(syncUrl: URL): Promise<StatusReport> {
     json<{ status: string; database: string }>(new URL('/api/property-listings/health', syncUrl)),
     gatewayJson<{ figures: SyncFigures }>(new URL('/api/property-listings/sync/status', syncUrl)),
   ]);
-  const f = status.figures;
-  const values: Record<string, number | undefined> = {
-    KeelSyncSuccessRate: f.successRatio,
-    KeelSyncDuration: f.secondsPer1000Rows,
-    KeelSyncApiUsage: f.apiUsageRatio,
-    KeelSyncPaused: Number(f.breakerOpen),
-    KeelSyncCountChange: f.tableRowsChange === undefined ? undefined : Math.abs(f.tableRowsChange),
-    KeelSyncMismatch: f.verificationDifferences,
-  };
-  const rows = THRESHOLDS.filter((row) => row.name in values).map((row) => statusRow(row, values[row.name]));
+  const values = syncRowValues(status.figures);
+  const rows = THRESHOLDS.filter((row) => row.name in values).map((row) => judgeRow(row, values[row.name]));
   const ready = health.status === 200;
   return {
     ready,
     readiness: { sync: { ok: ready, detail: `${health.body.status} (database ${health.body.database})` } },
     rows,
     healthy: ready && rows.every((row) => row.level !== 'critical' && row.level !== 'high'),
-  };
-}
-
-function statusRow(row: ThresholdRow, value: number | undefined): StatusRow {
-  const target = `${row.direction === 'above' ? '≤' : '≥'} ${formatValue(row, row.target)}`;
-  if (value === undefined) return { name: row.name, title: row.title, value: '–', target, level: 'n/a' };
-  return {
-    name: row.name,
-    title: row.title,
-    value: formatValue(row, value),
-    target,
-    level: levelOf(row, value)?.severity ?? 'ok',
   };
 }

@@ -10,6 +10,7 @@
  *                                                   `system` (which system this is: `jq -r .system`)
  *   GET  /metrics                                   Prometheus (observability/sync-metrics.ts),
  *                                                   when MONITORING_ENABLED
+ *   GET  /dashboard                                 the live page (sync-dashboard.ts)
  *   POST /api/property-listings/sync/emergency-stop { reason, by }   (Bearer KEEL_ADMIN_TOKEN)
  *   DELETE the same                                 clears it
  *   POST /api/property-listings/sync/run            a run now, unless one is going on (409)
@@ -35,6 +36,8 @@ import type { Rollout } from '../rollout/index.js';
 import { type OpenSync, type RunResult, SyncGuardFigures } from '../sync/index.js';
 import { rolloutAdminRoutes } from './admin-rollouts.js';
 import { bearerCheck } from './bearer-token.js';
+import { type RolloutPanel, rolloutPanel } from './dashboard.js';
+import { syncDashboardHtml } from './sync-dashboard.js';
 
 export interface SyncService {
   url: string;
@@ -47,6 +50,9 @@ export interface SyncService {
 
 const API = '/api/property-listings';
 
+/** The dashboard's reload interval (seconds) and the runs it lists. */
+const DASHBOARD_REFRESH_S = 10;
+const DASHBOARD_RUNS = 10;
 /** How often the guard figures are read again between runs. */
 const FIGURES_REFRESH_MS = 10_000;
 
@@ -116,6 +122,34 @@ export async function startSyncService(sync: OpenSync, log: Logger, rollout?: Ro
     metrics: await state.getMetrics(),
     figures: await figures(),
   }));
+  app.get<{ Querystring: { refresh?: string } }>('/dashboard', async (request, reply) => {
+    const refresh = Number(request.query.refresh ?? DASHBOARD_REFRESH_S);
+    const [now, current, runs, rollouts] = await Promise.all([
+      state.getCurrentState(),
+      figures(),
+      state.history(DASHBOARD_RUNS),
+      rollout === undefined
+        ? undefined
+        : rolloutPanel(rollout).catch(
+            (error: unknown): RolloutPanel => ({
+              at: Date.now(),
+              leader: false,
+              emergencyStop: null,
+              rollouts: [],
+              unavailable: (error as Error).message,
+            }),
+          ),
+    ]);
+    reply.header('content-type', 'text/html; charset=utf-8');
+    return syncDashboardHtml({
+      state: now,
+      figures: current,
+      runs,
+      rollouts,
+      refreshSeconds:
+        Number.isFinite(refresh) && refresh >= 1 ? Math.min(refresh, 3_600) : DASHBOARD_REFRESH_S,
+    });
+  });
   if (config.monitoringEnabled)
     app.get('/metrics', async (_request, reply) => {
       reply.header('content-type', metrics.registry.contentType);

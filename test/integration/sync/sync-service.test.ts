@@ -91,18 +91,24 @@ describe('keel sync serve', () => {
     const stopUrl = `${service.url}/api/property-listings/sync/emergency-stop`;
     expect((await call(stopUrl, 'POST', { reason: 'x' }, 'not-the-token-000000000')).status).toBe(401);
     expect((await call(stopUrl, 'POST', {})).status).toBe(400);
-    expect((await call(stopUrl, 'POST', { reason: 'bad data upstream', by: 'oncall' })).json()).toMatchObject(
-      {
-        set: true,
-        by: 'oncall',
-      },
-    );
+    expect(
+      (await call(stopUrl, 'POST', { reason: '<script>bad data</script>', by: 'oncall' })).json(),
+    ).toMatchObject({
+      set: true,
+      by: 'oncall',
+    });
     sync.origin.catalog.add(5);
     const stopped = await service.runNow();
     expect(stopped?.status).toBe('stopped');
     const health = (await call(`${service.url}/api/property-listings/health`)).json();
     expect(health).toMatchObject({ status: 'degraded', emergencyStop: true });
     expect((await call(`${service.url}/metrics`)).text).toMatch(/keel_sync_emergency_stop 1/);
+    // The dashboard shows the stop, its reason escaped.
+    const page = await call(`${service.url}/dashboard`);
+    expect(page.status).toBe(200);
+    expect(page.text).toMatch(/EMERGENCY STOP set by oncall: &lt;script&gt;bad data&lt;\/script&gt;/);
+    expect(page.text).not.toMatch(/<script>/);
+    expect(page.text).toMatch(/Share of the rows the listing sync read and owned/);
 
     await call(stopUrl, 'DELETE', { by: 'oncall' });
     const resumed = await call(`${service.url}/api/property-listings/sync/run`, 'POST', {});
@@ -172,6 +178,9 @@ describe('keel sync serve', () => {
       const id = started.json().id as string;
       await until(() => rollout.flags.weight('sync.rest') === 0);
       expect((await call(`${service.url}/admin/rollouts`)).json().switches).toEqual({ 'flag:sync.rest': 0 });
+      const page = (await call(`${service.url}/dashboard`)).text;
+      expect(page).toMatch(new RegExp(`${id} \\(sync-migration\\): running — stage 1 of 4: shadow`));
+      expect(page).toMatch(/flag:sync\.rest 0 %/);
 
       // Past the shadow phase's manual gate: the new system owns 10 % of the listings and reads
       // the source again from the beginning to take them up (the old system wrote them alike).
