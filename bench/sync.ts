@@ -101,39 +101,36 @@ function benchEngine(
   });
 }
 
-/** The whole run of `listings` listings: its duration in ms. */
-async function wholeRun(
+/** `work` on fresh tables fed by a sample API of `listings` listings, both removed after it. */
+async function withSampleSync<T>(
   db: SyncDatabase,
   listings: number,
-  batchSize: number,
-  rateLimit: number,
-): Promise<number> {
+  work: (origin: { restUrl: string }, names: Tables) => Promise<T>,
+): Promise<T> {
   const origin = await startListingsOrigin({ listings, seed: 7 });
   const names = freshNames();
   try {
     await ensureSchema(db, names.table, names.syncName);
-    const engine = benchEngine(db, origin, names, batchSize, rateLimit);
-    const result = await engine.run();
-    if (result.status !== 'completed' || result.counts.inserted !== listings)
-      throw new Error(`the run ${result.status} with ${result.counts.inserted} of ${listings} inserted`);
-    return result.durationMs;
+    return await work(origin, names);
   } finally {
     await removeSync(db, names.table, names.syncName);
     await origin.close();
   }
 }
 
+/** The whole run of `listings` listings: its duration in ms. */
+function wholeRun(db: SyncDatabase, listings: number, batchSize: number, rateLimit: number): Promise<number> {
+  return withSampleSync(db, listings, async (origin, names) => {
+    const result = await benchEngine(db, origin, names, batchSize, rateLimit).run();
+    if (result.status !== 'completed' || result.counts.inserted !== listings)
+      throw new Error(`the run ${result.status} with ${result.counts.inserted} of ${listings} inserted`);
+    return result.durationMs;
+  });
+}
+
 /** The same run split into `workers` key ranges, run by as many workers at once: its duration in ms. */
-async function splitRun(
-  db: SyncDatabase,
-  listings: number,
-  batchSize: number,
-  workers: number,
-): Promise<number> {
-  const origin = await startListingsOrigin({ listings, seed: 7 });
-  const names = freshNames();
-  try {
-    await ensureSchema(db, names.table, names.syncName);
+function splitRun(db: SyncDatabase, listings: number, batchSize: number, workers: number): Promise<number> {
+  return withSampleSync(db, listings, async (origin, names) => {
     const engines = Array.from({ length: workers }, () => benchEngine(db, origin, names, batchSize, 0));
     const started = performance.now();
     await engines[0]?.split(workers);
@@ -143,10 +140,7 @@ async function splitRun(
     if (inserted !== listings || !outcomes.some((o) => o.closed))
       throw new Error(`the split run inserted ${inserted} of ${listings}`);
     return elapsed;
-  } finally {
-    await removeSync(db, names.table, names.syncName);
-    await origin.close();
-  }
+  });
 }
 
 /**
