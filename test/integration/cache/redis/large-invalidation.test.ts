@@ -231,7 +231,8 @@ describe('Redis tier: a tag on 250,000 keys', () => {
     expect(await waitUntil(async () => (await countKeys(`${ns}#v:m:*`)) === 0, 20_000)).toBe(true);
     expect(await waitUntil(async () => b.getMemoryUsage().entries === held, 10_000)).toBe(true);
     expect(await waitUntil(async () => a.getMemoryUsage().entries === UNRELATED, 10_000)).toBe(true);
-    expect(a.getPerformanceStats().l2?.replays).toBeGreaterThanOrEqual(1);
+    // The directory's sweep can finish the drain before the journal's replay has run; it still runs.
+    expect(await waitUntil(async () => (a.getPerformanceStats().l2?.replays ?? 0) >= 1, 10_000)).toBe(true);
     await expectNoDrainLeft(ns);
     await expectUnrelatedKept(ns, [
       [a, UNRELATED],
