@@ -28,9 +28,8 @@ describe('a run split into key ranges', () => {
     const outcomes = await Promise.all(workers.map((worker) => worker.work()));
     const results = outcomes.flatMap((outcome) => outcome.results);
     expect(results.map((result) => result.status)).toEqual(results.map(() => 'completed'));
-    // Each range was run by one worker, and every worker ran at least one.
+    // Each range was run by exactly one worker.
     expect(results.length).toBe(6);
-    expect(outcomes.every((outcome) => outcome.results.length > 0)).toBe(true);
     expect(outcomes.filter((outcome) => outcome.closed).length).toBe(1);
     expect(results.reduce((sum, result) => sum + result.counts.inserted, 0)).toBe(3_000);
     expect(results.reduce((sum, result) => sum + result.counts.read, 0)).toBe(3_000);
