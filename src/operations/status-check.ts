@@ -35,13 +35,11 @@ export async function checkStatus(baseUrl: URL, syncUrl?: URL): Promise<StatusRe
     syncUrl === undefined ? undefined : checkSync(syncUrl),
   ]);
   if (sync === undefined) return gateway;
-  const rows = [...gateway.rows, ...sync.rows];
   return {
     ready: gateway.ready && sync.ready,
     readiness: { ...gateway.readiness, ...sync.readiness },
-    rows,
-    healthy:
-      gateway.ready && sync.ready && rows.every((row) => row.level !== 'critical' && row.level !== 'high'),
+    rows: [...gateway.rows, ...sync.rows],
+    healthy: gateway.healthy && sync.healthy,
   };
 }
 

@@ -34,13 +34,13 @@ import {
   syncMigration,
 } from '../rollout/index.js';
 import { type ListingsOrigin, startListingsOrigin } from '../sample-origin/listings/index.js';
+import { flagShares } from '../server/index.js';
 import {
   countBySystem,
   embeddedDatabase,
   ensureSchema,
   type ListingSource,
   migrationRun,
-  type Ownership,
   RestListingSource,
   SHADOW_OWNERSHIP,
   type SyncDatabase,
@@ -161,11 +161,7 @@ export async function runSyncDemo(options: SyncDemoOptions): Promise<SyncDemoRes
 
 /** The old and the new system, sharing the listings out by the flag. */
 function demoSystems(db: SyncDatabase, rollout: Rollout, source: ListingSource, newSource: ListingSource) {
-  const weight = () => rollout.flags.weight(FLAG) ?? 0;
-  const share = (system: 'old' | 'new'): Ownership => ({
-    owns: (key) => rollout.isEnabled(FLAG, { key }) === (system === 'new'),
-    share: () => (system === 'new' ? weight() : 100 - weight()),
-  });
+  const [oldShares, newShares] = [flagShares(rollout, FLAG, 'old'), flagShares(rollout, FLAG, 'new')];
   const base: SyncEngineOptions = {
     db,
     source,
@@ -178,9 +174,9 @@ function demoSystems(db: SyncDatabase, rollout: Rollout, source: ListingSource, 
     breakerTimeoutMs: 1_000,
     log: silent,
   };
-  const old = new SyncEngine({ ...base, ownership: share('old') });
+  const old = new SyncEngine({ ...base, ownership: oldShares.ownership });
   const fresh = { ...base, source: newSource, system: 'new' };
-  const engine = new SyncEngine({ ...fresh, ownership: share('new') });
+  const engine = new SyncEngine({ ...fresh, ownership: newShares.ownership });
   const shadowEngine = new SyncEngine({ ...fresh, table: SHADOW_TABLE, ownership: SHADOW_OWNERSHIP });
   const state = new SyncStateManager(db, { syncName: SYNC_NAME, system: 'new', engine });
   const parts = {
@@ -190,7 +186,7 @@ function demoSystems(db: SyncDatabase, rollout: Rollout, source: ListingSource, 
     syncName: SYNC_NAME,
     table: TABLE,
     engine,
-    shadow: { table: SHADOW_TABLE, engine: shadowEngine, isOn: () => weight() === 0 },
+    shadow: { table: SHADOW_TABLE, engine: shadowEngine, isOn: newShares.shadowPhase },
   };
   return { old, runNew: () => migrationRun(parts) };
 }

@@ -133,6 +133,17 @@ export async function rolloutPanel(rollout: Rollout, now = Date.now()): Promise<
   };
 }
 
+/** The panel when the rollout store cannot be read. */
+export function storeUnavailable(error: unknown): RolloutPanel {
+  return {
+    at: Date.now(),
+    leader: false,
+    emergencyStop: null,
+    rollouts: [],
+    unavailable: `the rollouts cannot be read from their store: ${(error as Error).message}`,
+  };
+}
+
 function rolloutCard(
   rollout: Rollout,
   record: RolloutRecord,

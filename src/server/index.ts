@@ -4,5 +4,5 @@ export { gatewayLog } from './log.js';
 export { type HttpMethod, loadRoutesFile, parseRoutes, type RouteRule } from './routes-file.js';
 export type { Mismatch, ShadowCounts } from './shadow-traffic.js';
 export type { HistoryPoint, StatusSnapshot } from './status.js';
-export { openSyncWithRollout } from './sync-rollout.js';
+export { flagShares, openSyncWithRollout } from './sync-rollout.js';
 export { type SyncService, startSyncService } from './sync-service.js';

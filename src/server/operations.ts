@@ -15,7 +15,7 @@ import { describeConfig, type ServeConfig, settingSource } from '../config.js';
 import type { KeelMetrics } from '../observability/index.js';
 import type { Rollout } from '../rollout/index.js';
 import { adminRoutes } from './admin.js';
-import { dashboardHtml, type RolloutPanel, rolloutPanel } from './dashboard.js';
+import { dashboardHtml, rolloutPanel, storeUnavailable } from './dashboard.js';
 import { healthRoutes } from './health.js';
 import { MONITORING_PATHS, type RequestHandler, route } from './listeners.js';
 import type { RouteTable } from './route-table.js';
@@ -101,17 +101,6 @@ function monitoringRoutes(
       .type('text/html; charset=utf-8')
       .send(dashboardHtml({ status: status.snapshot(), history: status.recent(), rollouts }));
   });
-}
-
-/** The panel when the rollout store cannot be read. */
-function storeUnavailable(error: unknown): RolloutPanel {
-  return {
-    at: Date.now(),
-    leader: false,
-    emergencyStop: null,
-    rollouts: [],
-    unavailable: `the rollouts cannot be read from their store: ${(error as Error).message}`,
-  };
 }
 
 /**

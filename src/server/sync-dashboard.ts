@@ -34,9 +34,8 @@ export interface SyncDashboardState {
 
 export function syncDashboardHtml(view: SyncDashboardState): string {
   const { state } = view;
-  const rows = THRESHOLDS.filter((row) => row.name.startsWith('KeelSync')).map((row) =>
-    judgeRow(row, syncRowValues(view.figures)[row.name]),
-  );
+  const values = syncRowValues(view.figures);
+  const rows = THRESHOLDS.filter((row) => row.name in values).map((row) => judgeRow(row, values[row.name]));
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta http-equiv="refresh" content="${view.refreshSeconds}">
@@ -112,6 +111,6 @@ function rolloutsSection(panel: RolloutPanel): string {
   const none =
     panel.unavailable === undefined
       ? '<p class="muted">no rollout</p>'
-      : `<p class="stop">the rollout store cannot be read: ${escapeHtml(panel.unavailable)}</p>`;
+      : `<p class="stop">${escapeHtml(panel.unavailable)}</p>`;
   return `<h2>Rollouts</h2>${stop}${cards.length === 0 ? none : cards.join('\n')}`;
 }

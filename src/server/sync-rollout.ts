@@ -6,7 +6,7 @@
 import type { Logger } from 'pino';
 import { ConfigError } from '../errors.js';
 import { type Plan, Rollout } from '../rollout/index.js';
-import { type OpenSync, openSync, type SyncConfig } from '../sync/index.js';
+import { type OpenSync, type Ownership, openSync, type SyncConfig } from '../sync/index.js';
 
 /**
  * The sync, and with KEEL_SYNC_FLAG the rollout flag that shares the listings out between the
@@ -33,15 +33,11 @@ export async function openSyncWithRollout(
     log: log.child({ component: 'rollout' }),
     checkTargets: (plan) => onlyTheFlag(plan, flag),
   });
-  const isNew = config.system === 'new';
-  const weight = () => rollout.flags.weight(flag) ?? 0;
+  const shares = flagShares(rollout, flag, config.system);
   try {
     const sync = await openSync(config, log, {
-      ownership: {
-        owns: (key) => rollout.isEnabled(flag, { key }) === isNew,
-        share: () => (isNew ? weight() : 100 - weight()),
-      },
-      shadowPhase: isNew ? () => weight() === 0 : undefined,
+      ownership: shares.ownership,
+      shadowPhase: config.system === 'new' ? shares.shadowPhase : undefined,
     });
     return {
       ...sync,
@@ -55,6 +51,26 @@ export async function openSyncWithRollout(
     await rollout.close();
     throw error;
   }
+}
+
+/**
+ * What flag `flag` gives `system`: the new system the listings inside its weight (sticky by
+ * property number), any other the rest; and whether the migration is in its shadow phase (0 %).
+ */
+export function flagShares(
+  rollout: Rollout,
+  flag: string,
+  system: string,
+): { ownership: Ownership; shadowPhase: () => boolean } {
+  const isNew = system === 'new';
+  const weight = () => rollout.flags.weight(flag) ?? 0;
+  return {
+    ownership: {
+      owns: (key) => rollout.isEnabled(flag, { key }) === isNew,
+      share: () => (isNew ? weight() : 100 - weight()),
+    },
+    shadowPhase: () => weight() === 0,
+  };
 }
 
 /** Refuses a plan moving anything but the sync's flag: this service has no routes to move. */

@@ -36,7 +36,7 @@ import type { Rollout } from '../rollout/index.js';
 import { type OpenSync, type RunResult, SyncGuardFigures } from '../sync/index.js';
 import { rolloutAdminRoutes } from './admin-rollouts.js';
 import { bearerCheck } from './bearer-token.js';
-import { type RolloutPanel, rolloutPanel } from './dashboard.js';
+import { rolloutPanel, storeUnavailable } from './dashboard.js';
 import { syncDashboardHtml } from './sync-dashboard.js';
 
 export interface SyncService {
@@ -128,17 +128,7 @@ export async function startSyncService(sync: OpenSync, log: Logger, rollout?: Ro
       state.getCurrentState(),
       figures(),
       state.history(DASHBOARD_RUNS),
-      rollout === undefined
-        ? undefined
-        : rolloutPanel(rollout).catch(
-            (error: unknown): RolloutPanel => ({
-              at: Date.now(),
-              leader: false,
-              emergencyStop: null,
-              rollouts: [],
-              unavailable: (error as Error).message,
-            }),
-          ),
+      rollout === undefined ? undefined : rolloutPanel(rollout).catch(storeUnavailable),
     ]);
     reply.header('content-type', 'text/html; charset=utf-8');
     return syncDashboardHtml({

@@ -146,8 +146,8 @@ interface RunScope {
   lockName: string;
   /** A range's name (split.ts); undefined for the system's own cursor. */
   rangeKey: string | undefined;
-  /** Checked once the lock is held: false ends it at once, as if locked (a range done meanwhile). */
-  claimable?: () => Promise<boolean>;
+  /** Run once the lock is held, before the run is recorded: what it throws ends the run unrecorded. */
+  claim?: () => Promise<void>;
 }
 
 export interface RunResult extends RunProgress {
@@ -215,13 +215,12 @@ export class SyncEngine {
   /** One run (see the file's note). */
   async run(options: RunOptions = {}): Promise<RunResult> {
     if (options.dryRun === true) return this.dryRun(options);
-    // And again under the lock: a split may have opened in between.
-    if (await openSplit(this.options.db, this.options.syncName, this.options.system))
-      throw splitOpen(this.options.syncName, this.options.system);
-    return this.recordedRun(options, async (run) => {
-      if (await openSplit(this.options.db, this.options.syncName, this.options.system))
-        throw splitOpen(this.options.syncName, this.options.system);
-      await this.syncPages(run, options);
+    const { db, syncName, system } = this.options;
+    return this.recordedRun(options, (run) => this.syncPages(run, options), {
+      ...this.ownScope(),
+      claim: async () => {
+        if (await openSplit(db, syncName, system)) throw splitOpen(syncName, system);
+      },
     });
   }
 
@@ -275,7 +274,9 @@ export class SyncEngine {
         {
           lockName: `${syncName}:${name}`,
           rangeKey: name,
-          claimable: async () => !(await isRangeDone(db, range)),
+          claim: async () => {
+            if (await isRangeDone(db, range)) throw this.locked(); // done by another worker meanwhile
+          },
         },
       ).catch((error: unknown) => {
         if (isKeelError(error, 'SYNC_LOCKED')) return undefined; // another worker holds it
@@ -455,18 +456,16 @@ export class SyncEngine {
   private async recordedRun(
     options: Pick<RunOptions, 'signal'>,
     body: (run: ActiveRun) => Promise<void>,
-    scope: RunScope = { lockName: `${this.options.syncName}:${this.options.system}`, rangeKey: undefined },
+    scope: RunScope = this.ownScope(),
   ): Promise<RunResult> {
     const { system } = this.options;
     const release = await this.options.db.lockSession(lockKey(scope.lockName));
     if (release === undefined) throw this.locked();
-    const claimable = await Promise.resolve(scope.claimable?.() ?? true).catch(async (error: unknown) => {
+    try {
+      await scope.claim?.();
+    } catch (error) {
       await release();
       throw error;
-    });
-    if (!claimable) {
-      await release();
-      throw this.locked();
     }
     this.running = true;
     const started = performance.now();
@@ -636,6 +635,11 @@ export class SyncEngine {
     return Number(rows[0]?.id);
   }
 
+  /** The scope of a run of the system's own cursor: the system's lock. */
+  private ownScope(): RunScope {
+    return { lockName: `${this.options.syncName}:${this.options.system}`, rangeKey: undefined };
+  }
+
   private locked(): KeelError {
     const { syncName, system } = this.options;
     return new KeelError(
@@ -703,10 +707,6 @@ function addCounts(total: RunCounts, batch: BatchCounts): void {
   total.skipped += batch.skipped;
 }
 
-/**
- * The keyset position of the page's last row that has one (a row without a readable updated_at
- * and id is still written or dead-lettered, but cannot be a position to resume from).
- */
 /** A raw row's keyset position, when it has a readable one. */
 function positionOf(raw: unknown): Cursor | undefined {
   return lastPosition([raw]);
@@ -716,6 +716,10 @@ function samePosition(a: Cursor | undefined, b: Cursor | undefined): boolean {
   return a === undefined || b === undefined ? a === b : a.updatedAt === b.updatedAt && a.id === b.id;
 }
 
+/**
+ * The keyset position of the page's last row that has one (a row without a readable updated_at
+ * and id is still written or dead-lettered, but cannot be a position to resume from).
+ */
 function lastPosition(rows: unknown[]): Cursor | undefined {
   for (let i = rows.length - 1; i >= 0; i--) {
     const row = rows[i] as { updated_at?: unknown; id?: unknown } | null;

@@ -107,14 +107,14 @@ export class RestListingSource implements ListingSource {
       .order('updated_at', { ascending: true })
       .order('id', { ascending: true })
       .limit(limit);
-    const result = await bounded(after === undefined ? query : query.or(afterFilter(after)), signal);
+    const result = await withTimeout(after === undefined ? query : query.or(afterFilter(after)), signal);
     if (result.error === null && Array.isArray(result.data)) return result.data as unknown[];
     throw this.failure(result.status, result.error?.message ?? 'the answer is not a JSON array', signal);
   }
 
   async count(after: Cursor | undefined, signal?: AbortSignal): Promise<number> {
     const query = this.client.from(this.options.table).select('id', { count: 'exact', head: true });
-    const result = await bounded(after === undefined ? query : query.or(afterFilter(after)), signal);
+    const result = await withTimeout(after === undefined ? query : query.or(afterFilter(after)), signal);
     if (result.error === null && typeof result.count === 'number') return result.count;
     throw this.failure(
       result.status,
@@ -134,7 +134,7 @@ export class RestListingSource implements ListingSource {
       .order('updated_at', { ascending: true })
       .order('id', { ascending: true })
       .range(offset, offset);
-    const result = await bounded(after === undefined ? query : query.or(afterFilter(after)), signal);
+    const result = await withTimeout(after === undefined ? query : query.or(afterFilter(after)), signal);
     if (result.error === null && Array.isArray(result.data)) {
       const row = result.data[0] as { updated_at?: unknown; id?: unknown } | undefined;
       if (row === undefined) return undefined;
@@ -145,7 +145,7 @@ export class RestListingSource implements ListingSource {
   }
 
   async byKeys(keys: string[], signal?: AbortSignal): Promise<unknown[]> {
-    const result = await bounded(
+    const result = await withTimeout(
       this.client.from(this.options.table).select('*').in('property_number', keys),
       signal,
     );
@@ -248,7 +248,7 @@ function afterFilter(after: Cursor): string {
 }
 
 /** The request, cancelled by `signal` or after PAGE_TIMEOUT_MS. */
-function bounded<Query extends { abortSignal(signal: AbortSignal): Query }>(
+function withTimeout<Query extends { abortSignal(signal: AbortSignal): Query }>(
   query: Query,
   signal?: AbortSignal,
 ): Query {
