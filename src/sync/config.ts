@@ -355,6 +355,12 @@ export function loadSyncConfig(
       'SUPABASE_REST_HEADERS_APIKEY',
       'no key is set for the REST API: set SUPABASE_REST_HEADERS_APIKEY (or SUPABASE_ANON_KEY / SUPABASE_SERVICE_ROLE_KEY)',
     );
+  // The shadow phase writes every listing there: into the real table, it would overwrite the old system's.
+  if (config.shadowTable !== undefined && config.shadowTable === config.table)
+    throw new ConfigError(
+      valueSource(SYNC_SETTINGS, config, 'shadowTable'),
+      `is the table the listings are written to (${valueSource(SYNC_SETTINGS, config, 'table')}): the shadow phase needs a table of its own`,
+    );
   return config;
 }
 

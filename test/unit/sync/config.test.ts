@@ -40,6 +40,9 @@ describe('the sync configuration', () => {
     expect(configError({ SUPABASE_REST_URL: 'ftp://x' }).setting).toBe('SUPABASE_REST_URL');
     const empty = configError({ SUPABASE_SERVICE_ROLE_KEY: '' });
     expect(empty.setting).toBe('SUPABASE_SERVICE_ROLE_KEY');
+    // A bare number would be bytes: the unit is required.
+    expect(configError({ KEEL_SYNC_MAX_PAGE_BYTES: '32' }).setting).toBe('KEEL_SYNC_MAX_PAGE_BYTES');
+    expect(configError({ KEEL_SYNC_SHADOW_TABLE: 'Listings; drop' }).setting).toBe('KEEL_SYNC_SHADOW_TABLE');
     const bad = configError({ DATABASE_URL: 'postgres//user:hunter2@db' });
     expect(bad.message).not.toContain('hunter2');
   });
@@ -50,6 +53,10 @@ describe('the sync configuration', () => {
     );
     expect(configError({ SUPABASE_URL: 'https://p.supabase.co' }).setting).toBe(
       'SUPABASE_REST_HEADERS_APIKEY',
+    );
+    // The shadow phase's table cannot be the table the listings are written to.
+    expect(configError({ KEEL_SYNC_TABLE: 'listings', KEEL_SYNC_SHADOW_TABLE: 'listings' }).message).toMatch(
+      /^KEEL_SYNC_SHADOW_TABLE: is the table the listings are written to \(KEEL_SYNC_TABLE\)/,
     );
   });
 
