@@ -13,7 +13,9 @@
  *     on a busy instance compares a steady sample, plenty for a match rate); the concurrency
  *     bounds what a slow candidate holds: a few of its own connections (candidate-origins.ts),
  *     never the stable origin's; and a candidate that failed FAILURES_BEFORE_PAUSE copies in a row
- *     (refused, timed out) is sent nothing for PAUSE_MS, then one copy tells whether it is back;
+ *     (refused, timed out) is sent nothing for PAUSE_MS, then one copy (the probe) tells whether
+ *     it is back, nothing else being sent until it has (without that, a busy gateway sampled a
+ *     bucketful of copies into a dead candidate after every pause, before the first had failed);
  *   - what is compared is bounded: a body past MAX_COMPARED_BYTES on either side is not compared
  *     (counted as skipped), the candidate's read within the shared byte budget.
  *
@@ -107,8 +109,8 @@ export class ShadowTraffic {
   /** Copies that may be sent now (a token bucket refilled at `perSecond`, holding a second's worth). */
   private tokens: number;
   private refilledAt = performance.now();
-  /** Per candidate: copies failed in a row, and until when it is sent nothing. */
-  private readonly health = new Map<Upstream, { failures: number; pausedUntil: number }>();
+  /** Per candidate that failed: copies failed in a row, until when it is sent nothing, its probe. */
+  private readonly health = new Map<Upstream, CandidateHealth>();
 
   constructor(private readonly options: ShadowTrafficOptions) {
     this.tokens = options.perSecond;
@@ -126,16 +128,17 @@ export class ShadowTraffic {
     if (narrowed(call.request.headers)) return undefined;
     const upstream = this.options.candidate(route);
     if (upstream === undefined) return undefined;
-    if (
-      this.inFlight >= this.options.maxInFlight ||
-      (this.health.get(upstream)?.pausedUntil ?? 0) > performance.now() ||
-      !this.takeToken()
-    ) {
+    const health = this.health.get(upstream);
+    const resting = health !== undefined && (health.probing || health.pausedUntil > performance.now());
+    if (this.inFlight >= this.options.maxInFlight || resting || !this.takeToken()) {
       this.counts.dropped++;
       return undefined;
     }
     this.inFlight++;
-    return new ShadowCopy(this, call, route, upstream);
+    // Back from a pause: this copy is the probe.
+    const probe = health !== undefined && health.pausedUntil > 0;
+    if (probe) health.probing = true;
+    return new ShadowCopy(this, call, route, upstream, probe);
   }
 
   private takeToken(): boolean {
@@ -191,13 +194,22 @@ export class ShadowTraffic {
         more: 0,
       });
     } finally {
-      this.inFlight--;
+      this.settled(copy);
     }
   }
 
   /** Gives back the slot of a copy that will not be sent. */
-  cancel(): void {
+  cancel(copy: ShadowCopy): void {
+    this.settled(copy);
+  }
+
+  /** A copy answered, failed or not sent: its slot is free, and so is its candidate's probe. */
+  private settled(copy: ShadowCopy): void {
     this.inFlight--;
+    if (copy.probe) {
+      const health = this.health.get(copy.upstream);
+      if (health !== undefined) health.probing = false;
+    }
   }
 
   private async fetch(
@@ -219,7 +231,7 @@ export class ShadowTraffic {
 
   /** Counts a failed copy; past FAILURES_BEFORE_PAUSE in a row, the candidate pauses. */
   private failed(upstream: Upstream): void {
-    const health = this.health.get(upstream) ?? { failures: 0, pausedUntil: 0 };
+    const health = this.health.get(upstream) ?? { failures: 0, pausedUntil: 0, probing: false };
     health.failures++;
     if (health.failures >= FAILURES_BEFORE_PAUSE) {
       health.failures = FAILURES_BEFORE_PAUSE - 1;
@@ -254,6 +266,8 @@ export class ShadowCopy implements AnswerRecorder {
     readonly call: GatewayCall,
     readonly route: RouteRule,
     readonly upstream: Upstream,
+    /** Whether this copy tells if its candidate, paused after failing, is back. */
+    readonly probe = false,
   ) {}
 
   head(status: number, lines: readonly HeaderLine[]): void {
@@ -281,7 +295,7 @@ export class ShadowCopy implements AnswerRecorder {
    */
   finish(answeredByOrigin: boolean): void {
     if (!answeredByOrigin || !this.repeatable || !this.answer.complete()) {
-      this.traffic.cancel();
+      this.traffic.cancel(this);
       return;
     }
     const send = () => setImmediate(() => void this.traffic.send(this, this.requestBody));
@@ -294,6 +308,16 @@ export class ShadowCopy implements AnswerRecorder {
   stableAnswer(): AnswerView | undefined {
     return this.answer.view();
   }
+}
+
+/** A candidate whose copies failed (kept until one is answered). */
+interface CandidateHealth {
+  /** Copies failed in a row (held below FAILURES_BEFORE_PAUSE once paused: one more pauses again). */
+  failures: number;
+  /** Until when it is sent nothing (performance.now()); 0 until it is first paused. */
+  pausedUntil: number;
+  /** Whether the probe after a pause is on its way. */
+  probing: boolean;
 }
 
 /**

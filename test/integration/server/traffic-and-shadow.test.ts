@@ -210,6 +210,28 @@ describe('shadow traffic', () => {
       await hanging.close();
     }
   });
+  it('sends a paused candidate one probe when its pause ends, not a bucketful of copies', async () => {
+    // A busy gateway with room for many copies a second: before the probe, a dead candidate was
+    // sent as many copies as were sampled before the first of them failed, after every pause.
+    const gone = await gateways.start(stable.url, routesFor('http://127.0.0.1:1'), {
+      KEEL_SHADOW_RATE: '1000',
+    });
+    await setSwitches(gone, { 'shadow:item': 100 });
+    const { counts } = gone.shadow;
+    const started = performance.now();
+    while (performance.now() - started < 2_600)
+      await Promise.all(
+        Array.from({ length: 20 }, async (_, id) =>
+          expect((await get(`${gone.url}/items/${id}`)).status).toBe(200),
+        ),
+      );
+    expect(await waitUntil(async () => gone.shadow.counts.failed === counts.compared, 2_000)).toBe(true);
+    // The first copies (at most the concurrency bound before five had failed), then one probe per
+    // second of pause: two or three in 2.6 s (41 copies failed here before the probe).
+    expect(counts.failed).toBeGreaterThanOrEqual(6);
+    expect(counts.failed).toBeLessThanOrEqual(16 + 3);
+    expect(counts.dropped).toBeGreaterThan(200);
+  });
 });
 
 describe('a rollout through the gateway', () => {
