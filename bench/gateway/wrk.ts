@@ -6,7 +6,9 @@
  * The paths are written to a file that a small Lua script reads when each thread starts; every
  * request takes the next path, so N requests of a thread cover N distinct paths before any repeats
  * (threads start at different offsets). Results are read from wrk's report: requests per second,
- * the 99th percentile (`--latency`), socket errors and non-2xx/3xx answers.
+ * the 99th percentile (`--latency`), socket errors and non-2xx/3xx answers. A script made with
+ * `tail: true` also prints the latency of every 0.01 % from the 90th percentile up (wrk's own
+ * histogram, read in its `done` hook), so that windows can be pooled (bench/lib/latency-tail.ts).
  */
 import { execFile } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -22,7 +24,14 @@ export interface WrkResult {
   p99Ms: number;
   /** Socket errors (connect, read, write, timeout) and answers outside 2xx/3xx. */
   errors: number;
+  /** With a `tail` script: the latencies (ms) at the 90.00th, 90.01th, … 99.99th percentile. */
+  tail?: number[];
 }
+
+/** The percentiles a `tail` script prints: 90 to 99.99, every 0.01. */
+export const TAIL_FROM = 90;
+export const TAIL_STEP = 0.01;
+const TAIL_POINTS = 1_000;
 
 export interface WrkLoad {
   url: string;
@@ -39,7 +48,12 @@ export interface WrkLoad {
  * the load is at most connections × 1000 / pauseMs requests per second: latency at a given load,
  * not at saturation.
  */
-export function pathsScript(folder: string, paths: readonly string[], pauseMs?: number): string {
+export function pathsScript(
+  folder: string,
+  paths: readonly string[],
+  pauseMs?: number,
+  options: { tail?: boolean } = {},
+): string {
   const dir = mkdtempSync(join(folder, 'wrk-'));
   const list = join(dir, 'paths.txt');
   writeFileSync(list, `${paths.join('\n')}\n`);
@@ -61,7 +75,7 @@ request = function()
   cursor = cursor % #paths + 1
   return wrk.format("GET", path)
 end
-${pauseMs === undefined ? '' : `delay = function() return ${pauseMs} end\n`}`,
+${pauseMs === undefined ? '' : `delay = function() return ${pauseMs} end\n`}${options.tail === true ? TAIL_HOOK : ''}`,
   );
   return script;
 }
@@ -79,6 +93,13 @@ export async function wrk(binary: string, load: WrkLoad): Promise<WrkResult> {
   return parseReport(stdout);
 }
 
+const TAIL_HOOK = `done = function(summary, latency, requests)
+  local points = {}
+  for i = 0, ${TAIL_POINTS - 1} do points[#points + 1] = latency:percentile(${TAIL_FROM} + i * ${TAIL_STEP}) end
+  io.write("tail-us " .. table.concat(points, " ") .. "\\n")
+end
+`;
+
 export function parseReport(report: string): WrkResult {
   const rate = Number(/Requests\/sec:\s+([\d.]+)/.exec(report)?.[1]);
   const requests = Number(/(\d+) requests in/.exec(report)?.[1]);
@@ -92,5 +113,9 @@ export function parseReport(report: string): WrkResult {
     requests,
     p99Ms: Number(p99[1]) * (UNIT_MS[p99[2] as string] as number),
     errors: socketErrors + non2xx,
+    tail: /^tail-us (.+)$/m
+      .exec(report)?.[1]
+      ?.split(' ')
+      .map((us) => Number(us) / 1000),
   };
 }
