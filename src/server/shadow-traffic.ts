@@ -159,11 +159,12 @@ export class ShadowTraffic {
   /** Sends `copy` and compares the answers (never rejects). */
   async send(copy: ShadowCopy, body: Buffer | undefined): Promise<void> {
     const { route } = copy;
+    const request = copy.takeRequest();
     const target = originFiguresTarget(route.name);
     const stable = copy.stableAnswer();
     const started = performance.now();
     try {
-      const candidate = await this.fetch(copy, body);
+      const candidate = await this.fetch(copy, request, body);
       this.health.delete(copy.upstream);
       this.options.figures.record(target, 'candidate', candidate.status, performance.now() - started);
       if (stable === undefined || candidate.body === undefined) {
@@ -175,7 +176,7 @@ export class ShadowTraffic {
       this.counted(target, result.matched);
       if (!result.matched)
         this.keep({
-          ...mismatchOf(copy, stable),
+          ...mismatchOf(route, request, stable),
           candidate: sampleOf(view),
           differences: result.differences,
           more: result.more,
@@ -188,7 +189,7 @@ export class ShadowTraffic {
       this.counted(target, false);
       const failure = (error as { code?: string }).code ?? 'failed';
       this.keep({
-        ...mismatchOf(copy, stable),
+        ...mismatchOf(route, request, stable),
         candidate: { status: failure, headers: {}, body: (error as Error).message, bodyBytes: 0 },
         differences: [{ path: 'status', expected: stable.status, actual: failure }],
         more: 0,
@@ -214,16 +215,10 @@ export class ShadowTraffic {
 
   private async fetch(
     copy: ShadowCopy,
+    request: CopiedRequest,
     body: Buffer | undefined,
   ): Promise<{ status: number; headers: Record<string, string | undefined>; body?: Buffer }> {
-    const { call, route, upstream } = copy;
-    const exchange = await upstream.exchange({
-      method: call.request.method ?? 'GET',
-      path: `${call.target.path}${call.target.search}`,
-      headers: candidateHeaders(call.forwarded.headers, call.request.headers, route),
-      body,
-      timeoutMs: route.timeoutMs,
-    });
+    const exchange = await copy.upstream.exchange({ ...request, body, timeoutMs: copy.route.timeoutMs });
     const read = await exchange.buffer(MAX_COMPARED_BYTES, this.options.budget);
     if (read === undefined) exchange.discard();
     return { status: exchange.status, headers: firstValues(exchange.headers), body: read };
@@ -257,18 +252,22 @@ export class ShadowTraffic {
  * AnswerRecorder), and what to send the candidate.
  */
 export class ShadowCopy implements AnswerRecorder {
+  /** The client's request, until the copy goes (takeRequest). */
+  private call: GatewayCall | undefined;
   private requestBody: Buffer | undefined;
   private repeatable = true;
   private readonly answer = new RecordedAnswer();
 
   constructor(
     private readonly traffic: ShadowTraffic,
-    readonly call: GatewayCall,
+    call: GatewayCall,
     readonly route: RouteRule,
     readonly upstream: Upstream,
     /** Whether this copy tells if its candidate, paused after failing, is back. */
     readonly probe = false,
-  ) {}
+  ) {
+    this.call = call;
+  }
 
   head(status: number, lines: readonly HeaderLine[]): void {
     this.answer.head(status, lines);
@@ -299,15 +298,36 @@ export class ShadowCopy implements AnswerRecorder {
       return;
     }
     const send = () => setImmediate(() => void this.traffic.send(this, this.requestBody));
-    const { response } = this.call;
+    const response = (this.call as GatewayCall).response;
     if (response.writableFinished) send();
     else response.once('finish', send);
+  }
+
+  /**
+   * What to send the candidate, taken from the client's request once, as the copy goes; the
+   * request, its answer and their sockets are let go then, not held until a slow candidate answers.
+   */
+  takeRequest(): CopiedRequest {
+    const call = this.call as GatewayCall;
+    this.call = undefined;
+    return {
+      method: call.request.method ?? 'GET',
+      path: `${call.target.path}${call.target.search}`,
+      headers: candidateHeaders(call.forwarded.headers, call.request.headers, this.route),
+    };
   }
 
   /** What the client was answered, undefined when its body was too large to compare. */
   stableAnswer(): AnswerView | undefined {
     return this.answer.view();
   }
+}
+
+/** The request a copy sends the candidate. */
+interface CopiedRequest {
+  method: string;
+  path: string;
+  headers: ReturnType<typeof candidateHeaders>;
 }
 
 /** A candidate whose copies failed (kept until one is answered). */
@@ -368,12 +388,12 @@ function linesToHeaders(lines: readonly HeaderLine[]): Record<string, string | u
   return headers;
 }
 
-function mismatchOf(copy: ShadowCopy, stable: AnswerView) {
+function mismatchOf(route: RouteRule, request: CopiedRequest, stable: AnswerView) {
   return {
     at: Date.now(),
-    route: copy.route.name,
-    method: copy.call.request.method ?? 'GET',
-    path: `${copy.call.target.path}${copy.call.target.search}`,
+    route: route.name,
+    method: request.method,
+    path: request.path,
     stable: sampleOf(stable),
   };
 }
