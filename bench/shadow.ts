@@ -27,8 +27,9 @@
  * BENCH_CONNECTIONS connections (default 16), each pausing 10 ms between requests (at most 1,600
  * requests/s each, 3,200 on the core), over 1,000 product URLs that are all cached (warmed first),
  * so what is measured is the stable path's own latency while the copies go out. BENCH_ROUNDS
- * (default 6) windows of BENCH_SECONDS (default 4) with one gateway shadowing, as many with
- * neither.
+ * (default 12) windows of BENCH_SECONDS (default 4) with one gateway shadowing, as many with
+ * neither: about 11 minutes in all. BENCH_ONLY (a word of a candidate's name: healthy, taking,
+ * gone) measures only the pairs whose name has it.
  *
  * The origins run in this process (they see only the warm-up and the shadow copies); the stable one
  * and the healthy candidate answer the same products after 20 ms, with an `updated_at` of their
@@ -62,7 +63,7 @@ import {
   type WindowPair,
 } from './lib/latency-tail.js';
 
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 6);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 12);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 4);
 const SETTLE_SECONDS = Number(process.env.BENCH_SETTLE_SECONDS ?? 2);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 16);
@@ -286,6 +287,9 @@ async function main(): Promise<boolean> {
       env: { KEEL_SHADOW_RATE: String(defaultRate * times) },
     })),
   ];
+  const only = process.env.BENCH_ONLY;
+  if (only !== undefined)
+    setups.splice(0, setups.length, ...setups.filter((setup) => setup.name.includes(only)));
   const gateways: Child[] = [];
   const pairs: [Shadowed, Shadowed][] = [];
   try {
