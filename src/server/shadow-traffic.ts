@@ -195,17 +195,12 @@ export class ShadowTraffic {
         more: 0,
       });
     } finally {
-      this.settled(copy);
+      this.release(copy);
     }
   }
 
-  /** Gives back the slot of a copy that will not be sent. */
-  cancel(copy: ShadowCopy): void {
-    this.settled(copy);
-  }
-
   /** A copy answered, failed or not sent: its slot is free, and so is its candidate's probe. */
-  private settled(copy: ShadowCopy): void {
+  release(copy: ShadowCopy): void {
     this.inFlight--;
     if (copy.probe) {
       const health = this.health.get(copy.upstream);
@@ -294,7 +289,7 @@ export class ShadowCopy implements AnswerRecorder {
    */
   finish(answeredByOrigin: boolean): void {
     if (!answeredByOrigin || !this.repeatable || !this.answer.complete()) {
-      this.traffic.cancel(this);
+      this.traffic.release(this);
       return;
     }
     const send = () => setImmediate(() => void this.traffic.send(this, this.requestBody));
